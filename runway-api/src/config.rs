@@ -1,0 +1,144 @@
+//! Client configuration carried inside the generated [`Client`](crate::Client).
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+
+/// An API key. Its value is never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the few places that must send it (such as
+    /// `delete_media`'s `auth_token`).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The `Authorization` header value, marked sensitive so that HTTP layers
+    /// redact it. `None` when the key holds characters a header cannot carry.
+    pub(crate) fn bearer_header(&self) -> Option<HeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// When and how often a failed request is tried again.
+///
+/// Retried: connection errors and the statuses 408, 429, 500, 502, 503 and 504.
+/// The wait doubles from `initial_backoff` up to `max_backoff`, with full jitter;
+/// a `Retry-After` header (in seconds) is honoured up to `max_retry_after`.
+/// Requests whose body is a stream (which cannot be replayed) and timeouts (the
+/// server may still be working on the first attempt) are not retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt; 0 turns retries off.
+    pub max_retries: u32,
+    /// The backoff before the first retry (before jitter).
+    pub initial_backoff: Duration,
+    /// The largest backoff between two attempts (before jitter).
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` the client waits; a longer one ends the retries.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The jittered backoff before retry number `retry` (0 for the first retry).
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(fastrand::u64(0..=millis))
+    }
+}
+
+/// The hand-written configuration inside every [`Client`](crate::Client).
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub(crate) api_key: Option<ApiKey>,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Config {
+    /// The API key the client sends, if any.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref()
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let config = Config {
+            api_key: Some(ApiKey::new("sk-very-secret")),
+            retry: RetryPolicy::default(),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn bearer_header_is_sensitive() {
+        let header = ApiKey::new("k").bearer_header().expect("valid header");
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().ok(), Some("Bearer k"));
+        assert!(!format!("{header:?}").contains('k') || format!("{header:?}") == "Sensitive");
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for retry in 0..20 {
+            let ceiling = Duration::from_millis((100u64 << retry.min(10)).min(1000));
+            assert!(policy.backoff(retry) <= ceiling);
+        }
+    }
+}

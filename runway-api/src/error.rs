@@ -1,0 +1,193 @@
+//! The error type of the client.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+use crate::types;
+
+/// Everything that can go wrong when calling the API.
+///
+/// Convert a generated operation's error with `?` or [`From`]:
+/// `client.generate_image().body(...).send().await.map_err(RunwayError::from)?`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunwayError {
+    /// The server answered with the contract's error body.
+    #[error("{status}: {message} (code `{code}`{})", param.as_deref().map(|p| format!(", parameter `{p}`")).unwrap_or_default())]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The contract's machine-readable code, such as `invalid_parameter`.
+        code: String,
+        /// The server's explanation.
+        message: String,
+        /// The request parameter at fault, when the server names one.
+        param: Option<String>,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The server answered with a body the client could not parse; the body is kept.
+    #[error("{}the response body could not be parsed: {source}", status.map(|s| format!("{s}: ")).unwrap_or_default())]
+    InvalidBody {
+        /// The HTTP status, when known.
+        status: Option<StatusCode>,
+        /// The raw body.
+        body: Bytes,
+        /// Why it did not parse.
+        source: serde_json::Error,
+    },
+    /// The server answered with a status the contract does not list. The response is
+    /// kept whole, body unread: read it with `response.text().await`.
+    #[error("unexpected response status {}", response.status())]
+    UnexpectedResponse {
+        /// The response, body unread.
+        response: Box<reqwest::Response>,
+    },
+    /// The request could not be sent or its answer not received (connection,
+    /// timeout, TLS, body read).
+    #[error("request failed: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The request was not sent because it breaks the contract (a missing required
+    /// parameter, a value out of bounds).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The client is misconfigured.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A download could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// Where the download was going.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl RunwayError {
+    /// The HTTP status, when the error comes from a response.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            RunwayError::Api { status, .. } => Some(*status),
+            RunwayError::InvalidBody { status, .. } => *status,
+            RunwayError::UnexpectedResponse { response } => Some(response.status()),
+            RunwayError::Transport(err) => err.status(),
+            _ => None,
+        }
+    }
+
+    /// The contract's error code (`invalid_parameter`, `not_found`, ...), when the
+    /// server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            RunwayError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The request parameter the server named as at fault, if any.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            RunwayError::Api { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for a non-success response whose body has been read.
+    pub(crate) fn from_error_body(
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        match serde_json::from_slice::<types::Error>(&body) {
+            Ok(parsed) => Self::api(status, headers, parsed),
+            Err(source) => RunwayError::InvalidBody {
+                status: Some(status),
+                body,
+                source,
+            },
+        }
+    }
+
+    fn api(status: StatusCode, headers: &reqwest::header::HeaderMap, body: types::Error) -> Self {
+        RunwayError::Api {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+            param: body.error.param,
+            retry_after: crate::retry::retry_after(headers),
+        }
+    }
+}
+
+impl From<progenitor_client::Error<types::Error>> for RunwayError {
+    fn from(err: progenitor_client::Error<types::Error>) -> Self {
+        use progenitor_client::Error as E;
+        match err {
+            E::ErrorResponse(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                RunwayError::api(status, &headers, value.into_inner())
+            }
+            E::InvalidResponsePayload(body, source) => RunwayError::InvalidBody {
+                status: None,
+                body,
+                source,
+            },
+            E::UnexpectedResponse(response) => RunwayError::UnexpectedResponse {
+                response: Box::new(response),
+            },
+            E::CommunicationError(e) | E::InvalidUpgrade(e) | E::ResponseBodyError(e) => {
+                RunwayError::Transport(e)
+            }
+            E::InvalidRequest(message) | E::Custom(message) => RunwayError::InvalidRequest(message),
+        }
+    }
+}
+
+impl From<reqwest::Error> for RunwayError {
+    fn from(err: reqwest::Error) -> Self {
+        RunwayError::Transport(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_status_code_message_and_param() {
+        let body = Bytes::from_static(
+            br#"{"error":{"code":"invalid_parameter","message":"resize_width must be between 1 and 8192","param":"resize_width"}}"#,
+        );
+        let err = RunwayError::from_error_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Default::default(),
+            body,
+        );
+        assert_eq!(
+            err.to_string(),
+            "422 Unprocessable Entity: resize_width must be between 1 and 8192 (code `invalid_parameter`, parameter `resize_width`)"
+        );
+        assert_eq!(err.code(), Some("invalid_parameter"));
+        assert_eq!(err.param(), Some("resize_width"));
+    }
+
+    #[test]
+    fn an_unparseable_body_is_kept() {
+        let err = RunwayError::from_error_body(
+            StatusCode::BAD_GATEWAY,
+            &Default::default(),
+            Bytes::from_static(b"<html>bad gateway</html>"),
+        );
+        match err {
+            RunwayError::InvalidBody { status, body, .. } => {
+                assert_eq!(status, Some(StatusCode::BAD_GATEWAY));
+                assert_eq!(&body[..], b"<html>bad gateway</html>");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

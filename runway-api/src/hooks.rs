@@ -1,0 +1,24 @@
+//! The `ClientHooks` implementation that the generated client requires: every
+//! operation goes through [`retry::execute`](crate::retry), which adds the key,
+//! retries and traces.
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+use crate::{Client, Config};
+
+impl ClientHooks<Config> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        crate::retry::execute(
+            self.client(),
+            self.inner(),
+            request,
+            info.operation_id,
+            true,
+        )
+        .await
+    }
+}

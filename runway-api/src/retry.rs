@@ -1,0 +1,159 @@
+//! Sending a request with retries and tracing: the `exec` hook of every operation,
+//! and the downloads.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::{Request, Response, StatusCode};
+use tracing::Instrument;
+
+use crate::config::{Config, RetryPolicy};
+
+/// Whether a response status is worth another attempt.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// The `Retry-After` header in seconds, if present and numeric.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The request's URL without its query, which may carry secrets (`auth_token`).
+fn redacted_url(request: &Request) -> String {
+    let url = request.url();
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path()
+    )
+}
+
+/// What to do after one attempt.
+enum Next {
+    Done,
+    RetryAfter(Duration),
+}
+
+fn decide(
+    policy: &RetryPolicy,
+    retry: u32,
+    result: &reqwest::Result<Response>,
+    replayable: bool,
+) -> Next {
+    if retry >= policy.max_retries || !replayable {
+        return Next::Done;
+    }
+    match result {
+        Ok(response) if is_retryable_status(response.status()) => {
+            match retry_after(response.headers()) {
+                Some(wait) if wait > policy.max_retry_after => Next::Done,
+                Some(wait) => Next::RetryAfter(wait),
+                None => Next::RetryAfter(policy.backoff(retry)),
+            }
+        }
+        Ok(_) => Next::Done,
+        Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
+        Err(_) => Next::Done,
+    }
+}
+
+/// Sends `request`, adding the API key when `config` has one and the request
+/// carries no `Authorization` yet, and retrying as `config`'s policy says.
+///
+/// Returns the last attempt's result: the response (whatever its status) or the
+/// transport error.
+pub(crate) async fn execute(
+    http: &reqwest::Client,
+    config: &Config,
+    mut request: Request,
+    operation_id: &'static str,
+    send_key: bool,
+) -> reqwest::Result<Response> {
+    if send_key && !request.headers().contains_key(AUTHORIZATION) {
+        if let Some(header) = config.api_key.as_ref().and_then(|k| k.bearer_header()) {
+            request.headers_mut().insert(AUTHORIZATION, header);
+        }
+    }
+    let span = tracing::info_span!(
+        "runway.request",
+        operation = operation_id,
+        method = %request.method(),
+        url = %redacted_url(&request),
+        attempts = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    async move {
+        let started = Instant::now();
+        let mut retry = 0u32;
+        loop {
+            let spare = request.try_clone();
+            let attempt_started = Instant::now();
+            let result = http.execute(request).await;
+            let elapsed_ms = attempt_started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(response) => tracing::debug!(
+                    attempt = retry + 1,
+                    status = response.status().as_u16(),
+                    elapsed_ms,
+                    "response"
+                ),
+                Err(err) => {
+                    tracing::debug!(attempt = retry + 1, elapsed_ms, error = %err, "request failed")
+                }
+            }
+            let next = decide(&config.retry, retry, &result, spare.is_some());
+            match (next, spare) {
+                (Next::RetryAfter(wait), Some(copy)) => {
+                    tracing::warn!(
+                        attempt = retry + 1,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    request = copy;
+                    retry += 1;
+                }
+                _ => {
+                    let span = tracing::Span::current();
+                    span.record("attempts", retry + 1);
+                    if let Ok(response) = &result {
+                        span.record("status", response.status().as_u16());
+                    }
+                    tracing::debug!(total_ms = started.elapsed().as_millis() as u64, "finished");
+                    return result;
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses_are_the_documented_ones() {
+        let retryable: Vec<u16> = (100..600)
+            .filter(|&code| StatusCode::from_u16(code).is_ok_and(is_retryable_status))
+            .collect();
+        assert_eq!(retryable, vec![408, 429, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, "7".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+}
