@@ -4,13 +4,18 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
+use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
     ///`AddTextToImageRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct AddTextToImageRequest {
         ///The font size in pixels, from 6 to 512; default one twelfth of the image height (at least 12).
@@ -28,7 +33,15 @@ pub mod types {
     }
     ///The text to overlay (1 to 500 characters; line breaks are kept).
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct AddTextToImageRequestText(::std::string::String);
@@ -45,7 +58,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for AddTextToImageRequestText {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 500usize {
                 return Err("longer than 500 characters".into());
             }
@@ -57,7 +72,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for AddTextToImageRequestText {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -83,7 +100,12 @@ pub mod types {
     }
     ///`AddTextToImageResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct AddTextToImageResponse {
         ///The URL of the JPEG image with the text.
@@ -95,8 +117,8 @@ pub mod types {
         }
     }
     /**The camera move of `image-to-video`: `zoom-in` (towards the centre, to 1.25x),
-    `zoom-out` (from 1.25x), `pan-left` or `pan-right` (across the image at 1.25x).
-    */
+`zoom-out` (from 1.25x), `pan-left` or `pan-right` (across the image at 1.25x).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -108,7 +130,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum CameraMotion {
         #[serde(rename = "zoom-in")]
@@ -132,7 +154,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for CameraMotion {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "zoom-in" => Ok(Self::ZoomIn),
                 "zoom-out" => Ok(Self::ZoomOut),
@@ -144,7 +168,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for CameraMotion {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -158,7 +184,15 @@ pub mod types {
     }
     ///`DeleteMediaAuthToken`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DeleteMediaAuthToken(::std::string::String);
@@ -175,7 +209,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for DeleteMediaAuthToken {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 256usize {
                 return Err("longer than 256 characters".into());
             }
@@ -187,7 +223,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for DeleteMediaAuthToken {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -213,7 +251,15 @@ pub mod types {
     }
     ///`DeleteMediaMediaUrl`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DeleteMediaMediaUrl(::std::string::String);
@@ -230,7 +276,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for DeleteMediaMediaUrl {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2048usize {
                 return Err("longer than 2048 characters".into());
             }
@@ -242,7 +290,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for DeleteMediaMediaUrl {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -268,7 +318,12 @@ pub mod types {
     }
     ///`DeleteMediaResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct DeleteMediaResponse {
         ///Always `Media successfully deleted`.
@@ -281,7 +336,15 @@ pub mod types {
     }
     ///`DownloadAudioFile`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadAudioFile(::std::string::String);
@@ -298,20 +361,24 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadAudioFile {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.mp3$").unwrap()
-                });
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.mp3$").unwrap() });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.mp3$\"".into());
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.mp3$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
     }
     impl ::std::convert::TryFrom<&str> for DownloadAudioFile {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -337,7 +404,15 @@ pub mod types {
     }
     ///`DownloadAudioRange`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadAudioRange(::std::string::String);
@@ -354,7 +429,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadAudioRange {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 128usize {
                 return Err("longer than 128 characters".into());
             }
@@ -363,7 +440,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for DownloadAudioRange {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -389,7 +468,15 @@ pub mod types {
     }
     ///`DownloadImageFile`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadImageFile(::std::string::String);
@@ -406,20 +493,24 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadImageFile {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.jpg$").unwrap()
-                });
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.jpg$").unwrap() });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.jpg$\"".into());
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.jpg$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
     }
     impl ::std::convert::TryFrom<&str> for DownloadImageFile {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -445,7 +536,15 @@ pub mod types {
     }
     ///`DownloadImageRange`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadImageRange(::std::string::String);
@@ -462,7 +561,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadImageRange {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 128usize {
                 return Err("longer than 128 characters".into());
             }
@@ -471,7 +572,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for DownloadImageRange {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -497,7 +600,15 @@ pub mod types {
     }
     ///`DownloadVideoFile`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadVideoFile(::std::string::String);
@@ -514,20 +625,24 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadVideoFile {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.mp4$").unwrap()
-                });
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}\\.mp4$").unwrap() });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.mp4$\"".into());
+                return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_-]{1,64}\\.mp4$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
     }
     impl ::std::convert::TryFrom<&str> for DownloadVideoFile {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -553,7 +668,15 @@ pub mod types {
     }
     ///`DownloadVideoRange`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct DownloadVideoRange(::std::string::String);
@@ -570,7 +693,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for DownloadVideoRange {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 128usize {
                 return Err("longer than 128 characters".into());
             }
@@ -579,7 +704,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for DownloadVideoRange {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -605,7 +732,12 @@ pub mod types {
     }
     ///`EditImageRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct EditImageRequest {
         ///For `color-adjust`, added to every channel as a fraction of full scale (-1 black, 0 unchanged, 1 white).
@@ -638,7 +770,12 @@ pub mod types {
     }
     ///`EditImageResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct EditImageResponse {
         ///The URL of the edited JPEG image.
@@ -651,7 +788,12 @@ pub mod types {
     }
     ///`EditVideoRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct EditVideoRequest {
         pub edit_type: VideoEditType,
@@ -676,7 +818,12 @@ pub mod types {
     }
     ///`EditVideoResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct EditVideoResponse {
         ///The URL of the edited MP4 video.
@@ -689,7 +836,12 @@ pub mod types {
     }
     ///The body of every 4xx and 5xx answer.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct Error {
         pub error: ErrorDetail,
@@ -701,7 +853,12 @@ pub mod types {
     }
     ///What went wrong.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ErrorDetail {
         ///A stable, machine-readable code; see the table in the API description.
@@ -719,7 +876,12 @@ pub mod types {
     }
     ///`ExtractAudioRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ExtractAudioRequest {
         pub video_url: MediaUrl,
@@ -731,7 +893,12 @@ pub mod types {
     }
     ///`ExtractAudioResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ExtractAudioResponse {
         ///The URL of the MP3 audio file.
@@ -744,7 +911,12 @@ pub mod types {
     }
     ///Frames per second, from 1 to 60; default 24.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct Fps(pub ::std::num::NonZeroU32);
@@ -789,7 +961,12 @@ pub mod types {
     }
     ///`GenerateImageRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateImageRequest {
         ///The image height in pixels, from 16 to 2048; default 768.
@@ -809,7 +986,12 @@ pub mod types {
     }
     ///`GenerateImageResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateImageResponse {
         ///The URL of the generated JPEG image.
@@ -822,7 +1004,12 @@ pub mod types {
     }
     ///`GenerateThumbnailRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateThumbnailRequest {
         ///The time in seconds of the frame to take; default 0 (the first frame). Must be before the end of the video.
@@ -837,7 +1024,12 @@ pub mod types {
     }
     ///`GenerateThumbnailResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateThumbnailResponse {
         ///The URL of the JPEG thumbnail.
@@ -850,7 +1042,12 @@ pub mod types {
     }
     ///`GenerateVideoRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateVideoRequest {
         pub duration: VideoDuration,
@@ -871,7 +1068,12 @@ pub mod types {
     }
     ///`GenerateVideoResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct GenerateVideoResponse {
         ///The URL of the generated MP4 video.
@@ -884,7 +1086,15 @@ pub mod types {
     }
     ///`GetImageMetadataImageUrl`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct GetImageMetadataImageUrl(::std::string::String);
@@ -901,7 +1111,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for GetImageMetadataImageUrl {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2048usize {
                 return Err("longer than 2048 characters".into());
             }
@@ -913,7 +1125,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for GetImageMetadataImageUrl {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -939,7 +1153,15 @@ pub mod types {
     }
     ///`GetVideoMetadataVideoUrl`
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct GetVideoMetadataVideoUrl(::std::string::String);
@@ -956,7 +1178,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for GetVideoMetadataVideoUrl {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2048usize {
                 return Err("longer than 2048 characters".into());
             }
@@ -968,7 +1192,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for GetVideoMetadataVideoUrl {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -994,7 +1220,12 @@ pub mod types {
     }
     ///`Health`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct Health {
         ///Whether ffmpeg and ffprobe were found, so video and audio work is available.
@@ -1010,9 +1241,9 @@ pub mod types {
         }
     }
     /**The edit to apply: `color-adjust` (uses `brightness`, `contrast`,
-    `saturation`, `hue_rotate`), `add-filter` (uses `filter`) or `resize` (uses
-    `resize_width`, `resize_height`).
-    */
+`saturation`, `hue_rotate`), `add-filter` (uses `filter`) or `resize` (uses
+`resize_width`, `resize_height`).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1024,7 +1255,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum ImageEditType {
         #[serde(rename = "color-adjust")]
@@ -1045,7 +1276,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for ImageEditType {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "color-adjust" => Ok(Self::ColorAdjust),
                 "add-filter" => Ok(Self::AddFilter),
@@ -1056,7 +1289,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ImageEditType {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1069,9 +1304,9 @@ pub mod types {
         }
     }
     /**An image filter. `sepia`: warm brown tones. `black-and-white`: luminance
-    only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
-    `sharpen`: an unsharp mask that raises local contrast.
-    */
+only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
+`sharpen`: an unsharp mask that raises local contrast.
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1083,7 +1318,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum ImageFilter {
         #[serde(rename = "sepia")]
@@ -1110,7 +1345,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for ImageFilter {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "sepia" => Ok(Self::Sepia),
                 "black-and-white" => Ok(Self::BlackAndWhite),
@@ -1123,7 +1360,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ImageFilter {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1137,7 +1376,12 @@ pub mod types {
     }
     ///`ImageMetadata`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ImageMetadata {
         ///The media type of the stored file, `image/jpeg`.
@@ -1163,10 +1407,10 @@ pub mod types {
         }
     }
     /**The artistic style. `photorealistic` (the default): smooth lighting, a sky
-    gradient, a horizon and shaded shapes. `sketch`: dark pencil strokes and
-    hatching on paper white, nearly no colour. `abstract`: saturated overlapping
-    geometric shapes in a bold palette.
-    */
+gradient, a horizon and shaded shapes. `sketch`: dark pencil strokes and
+hatching on paper white, nearly no colour. `abstract`: saturated overlapping
+geometric shapes in a bold palette.
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1178,7 +1422,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum ImageStyle {
         #[serde(rename = "photorealistic")]
@@ -1199,7 +1443,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for ImageStyle {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "photorealistic" => Ok(Self::Photorealistic),
                 "sketch" => Ok(Self::Sketch),
@@ -1210,7 +1456,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for ImageStyle {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1224,7 +1472,12 @@ pub mod types {
     }
     ///`ImageToVideoRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ImageToVideoRequest {
         pub duration: VideoDuration,
@@ -1243,7 +1496,12 @@ pub mod types {
     }
     ///`ImageToVideoResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ImageToVideoResponse {
         ///The URL of the MP4 video.
@@ -1266,7 +1524,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum MediaKind {
         #[serde(rename = "image")]
@@ -1284,7 +1542,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for MediaKind {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "image" => Ok(Self::Image),
                 "video" => Ok(Self::Video),
@@ -1294,7 +1554,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for MediaKind {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1307,11 +1569,19 @@ pub mod types {
         }
     }
     /**Media to read: a URL returned by this API, a `data:` URI with the bytes
-    (base64), or an `http(s)` URL of another host (fetched by the server with a
-    size cap; private and loopback addresses are refused).
-    */
+(base64), or an `http(s)` URL of another host (fetched by the server with a
+size cap; private and loopback addresses are refused).
+*/
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct MediaUrl(::std::string::String);
@@ -1328,7 +1598,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for MediaUrl {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 70000000usize {
                 return Err("longer than 70000000 characters".into());
             }
@@ -1340,7 +1612,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for MediaUrl {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1366,7 +1640,15 @@ pub mod types {
     }
     ///The textual description of what to draw (1 to 2000 characters).
     #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct Prompt(::std::string::String);
@@ -1383,7 +1665,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for Prompt {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2000usize {
                 return Err("longer than 2000 characters".into());
             }
@@ -1395,7 +1679,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for Prompt {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1421,7 +1707,12 @@ pub mod types {
     }
     ///`ResizeVideoRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ResizeVideoRequest {
         ///The new height in pixels, even, from 16 to 1920.
@@ -1437,7 +1728,12 @@ pub mod types {
     }
     ///`ResizeVideoResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct ResizeVideoResponse {
         ///The URL of the resized MP4 video.
@@ -1450,7 +1746,12 @@ pub mod types {
     }
     ///`SpeedAdjustRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct SpeedAdjustRequest {
         pub speed_factor: SpeedFactor,
@@ -1463,7 +1764,12 @@ pub mod types {
     }
     ///`SpeedAdjustResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct SpeedAdjustResponse {
         ///The URL of the MP4 video at its new speed.
@@ -1476,7 +1782,12 @@ pub mod types {
     }
     ///How many times as fast to play (0.5 is half speed, 2 double speed), from 0.25 to 4.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct SpeedFactor(pub f64);
@@ -1521,7 +1832,12 @@ pub mod types {
     }
     ///`StyleTransferRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct StyleTransferRequest {
         pub image_url: MediaUrl,
@@ -1537,7 +1853,12 @@ pub mod types {
     }
     ///`StyleTransferResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct StyleTransferResponse {
         ///The URL of the styled JPEG image.
@@ -1560,7 +1881,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum TextPosition {
         #[serde(rename = "top-left")]
@@ -1599,7 +1920,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for TextPosition {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "top-left" => Ok(Self::TopLeft),
                 "top-center" => Ok(Self::TopCenter),
@@ -1616,7 +1939,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for TextPosition {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1630,7 +1955,12 @@ pub mod types {
     }
     ///`UploadMediaResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct UploadMediaResponse {
         pub media_type: MediaKind,
@@ -1646,7 +1976,12 @@ pub mod types {
     }
     ///The duration of the video in seconds, from 1 to 30.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     #[serde(transparent)]
     pub struct VideoDuration(pub ::std::num::NonZeroU32);
@@ -1690,8 +2025,8 @@ pub mod types {
         }
     }
     /**The edit to apply: `trim` (uses `start_time`, `end_time`), `add-filter` (uses
-    `filter`) or `adjust-speed` (uses `speed_factor`).
-    */
+`filter`) or `adjust-speed` (uses `speed_factor`).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1703,7 +2038,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum VideoEditType {
         #[serde(rename = "trim")]
@@ -1724,7 +2059,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for VideoEditType {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "trim" => Ok(Self::Trim),
                 "add-filter" => Ok(Self::AddFilter),
@@ -1735,7 +2072,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for VideoEditType {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1748,9 +2087,9 @@ pub mod types {
         }
     }
     /**A video filter. `vintage`: faded, warm colours with a vignette and grain.
-    `cinematic`: raised contrast, teal shadows and orange highlights, letterbox
-    bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
-    */
+`cinematic`: raised contrast, teal shadows and orange highlights, letterbox
+bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1762,7 +2101,7 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
+        schemars::JsonSchema
     )]
     pub enum VideoFilter {
         #[serde(rename = "vintage")]
@@ -1786,7 +2125,9 @@ pub mod types {
     }
     impl ::std::str::FromStr for VideoFilter {
         type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "vintage" => Ok(Self::Vintage),
                 "cinematic" => Ok(Self::Cinematic),
@@ -1798,7 +2139,9 @@ pub mod types {
     }
     impl ::std::convert::TryFrom<&str> for VideoFilter {
         type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -1812,7 +2155,12 @@ pub mod types {
     }
     ///`VideoFilterRequest`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct VideoFilterRequest {
         pub filter: VideoFilter,
@@ -1825,7 +2173,12 @@ pub mod types {
     }
     ///`VideoFilterResponse`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct VideoFilterResponse {
         ///The URL of the filtered MP4 video.
@@ -1838,7 +2191,12 @@ pub mod types {
     }
     ///`VideoMetadata`
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
     )]
     pub struct VideoMetadata {
         ///When the video was stored (RFC 3339, UTC).
@@ -1877,10 +2235,16 @@ pub mod types {
     pub mod builder {
         #[derive(Clone, Debug)]
         pub struct AddTextToImageRequest {
-            font_size: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            font_size: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
             position: ::std::result::Result<super::TextPosition, ::std::string::String>,
-            text: ::std::result::Result<super::AddTextToImageRequestText, ::std::string::String>,
+            text: ::std::result::Result<
+                super::AddTextToImageRequestText,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for AddTextToImageRequest {
             fn default() -> Self {
@@ -1900,7 +2264,9 @@ pub mod types {
             {
                 self.font_size = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for font_size: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for font_size: {e}")
+                    });
                 self
             }
             pub fn image_url<T>(mut self, value: T) -> Self
@@ -1910,7 +2276,9 @@ pub mod types {
             {
                 self.image_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
                 self
             }
             pub fn position<T>(mut self, value: T) -> Self
@@ -1920,7 +2288,9 @@ pub mod types {
             {
                 self.position = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for position: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for position: {e}")
+                    });
                 self
             }
             pub fn text<T>(mut self, value: T) -> Self
@@ -1930,11 +2300,14 @@ pub mod types {
             {
                 self.text = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for text: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<AddTextToImageRequest> for super::AddTextToImageRequest {
+        impl ::std::convert::TryFrom<AddTextToImageRequest>
+        for super::AddTextToImageRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: AddTextToImageRequest,
@@ -1947,7 +2320,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::AddTextToImageRequest> for AddTextToImageRequest {
+        impl ::std::convert::From<super::AddTextToImageRequest>
+        for AddTextToImageRequest {
             fn from(value: super::AddTextToImageRequest) -> Self {
                 Self {
                     font_size: Ok(value.font_size),
@@ -1959,12 +2333,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct AddTextToImageResponse {
-            text_image_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            text_image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for AddTextToImageResponse {
             fn default() -> Self {
                 Self {
-                    text_image_url: Err("no value supplied for text_image_url".to_string()),
+                    text_image_url: Err(
+                        "no value supplied for text_image_url".to_string(),
+                    ),
                 }
             }
         }
@@ -1974,13 +2353,18 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.text_image_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for text_image_url: {e}")
-                });
+                self.text_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for text_image_url: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<AddTextToImageResponse> for super::AddTextToImageResponse {
+        impl ::std::convert::TryFrom<AddTextToImageResponse>
+        for super::AddTextToImageResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: AddTextToImageResponse,
@@ -1990,7 +2374,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::AddTextToImageResponse> for AddTextToImageResponse {
+        impl ::std::convert::From<super::AddTextToImageResponse>
+        for AddTextToImageResponse {
             fn from(value: super::AddTextToImageResponse) -> Self {
                 Self {
                     text_image_url: Ok(value.text_image_url),
@@ -2016,32 +2401,34 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<DeleteMediaResponse> for super::DeleteMediaResponse {
+        impl ::std::convert::TryFrom<DeleteMediaResponse>
+        for super::DeleteMediaResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: DeleteMediaResponse,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    message: value.message?,
-                })
+                Ok(Self { message: value.message? })
             }
         }
         impl ::std::convert::From<super::DeleteMediaResponse> for DeleteMediaResponse {
             fn from(value: super::DeleteMediaResponse) -> Self {
-                Self {
-                    message: Ok(value.message),
-                }
+                Self { message: Ok(value.message) }
             }
         }
         #[derive(Clone, Debug)]
         pub struct EditImageRequest {
             brightness: ::std::result::Result<f64, ::std::string::String>,
             contrast: ::std::result::Result<f64, ::std::string::String>,
-            edit_type: ::std::result::Result<super::ImageEditType, ::std::string::String>,
+            edit_type: ::std::result::Result<
+                super::ImageEditType,
+                ::std::string::String,
+            >,
             filter: ::std::result::Result<
                 ::std::option::Option<super::ImageFilter>,
                 ::std::string::String,
@@ -2081,7 +2468,9 @@ pub mod types {
             {
                 self.brightness = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for brightness: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for brightness: {e}")
+                    });
                 self
             }
             pub fn contrast<T>(mut self, value: T) -> Self
@@ -2091,7 +2480,9 @@ pub mod types {
             {
                 self.contrast = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for contrast: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for contrast: {e}")
+                    });
                 self
             }
             pub fn edit_type<T>(mut self, value: T) -> Self
@@ -2101,7 +2492,9 @@ pub mod types {
             {
                 self.edit_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for edit_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for edit_type: {e}")
+                    });
                 self
             }
             pub fn filter<T>(mut self, value: T) -> Self
@@ -2111,7 +2504,9 @@ pub mod types {
             {
                 self.filter = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for filter: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for filter: {e}")
+                    });
                 self
             }
             pub fn hue_rotate<T>(mut self, value: T) -> Self
@@ -2121,7 +2516,9 @@ pub mod types {
             {
                 self.hue_rotate = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for hue_rotate: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for hue_rotate: {e}")
+                    });
                 self
             }
             pub fn image_url<T>(mut self, value: T) -> Self
@@ -2131,27 +2528,37 @@ pub mod types {
             {
                 self.image_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
                 self
             }
             pub fn resize_height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.resize_height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for resize_height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for resize_height: {e}")
+                    });
                 self
             }
             pub fn resize_width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.resize_width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for resize_width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for resize_width: {e}")
+                    });
                 self
             }
             pub fn saturation<T>(mut self, value: T) -> Self
@@ -2161,7 +2568,9 @@ pub mod types {
             {
                 self.saturation = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for saturation: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for saturation: {e}")
+                    });
                 self
             }
         }
@@ -2200,12 +2609,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct EditImageResponse {
-            edited_image_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            edited_image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for EditImageResponse {
             fn default() -> Self {
                 Self {
-                    edited_image_url: Err("no value supplied for edited_image_url".to_string()),
+                    edited_image_url: Err(
+                        "no value supplied for edited_image_url".to_string(),
+                    ),
                 }
             }
         }
@@ -2215,9 +2629,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.edited_image_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for edited_image_url: {e}")
-                });
+                self.edited_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for edited_image_url: {e}"
+                        )
+                    });
                 self
             }
         }
@@ -2240,7 +2658,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct EditVideoRequest {
-            edit_type: ::std::result::Result<super::VideoEditType, ::std::string::String>,
+            edit_type: ::std::result::Result<
+                super::VideoEditType,
+                ::std::string::String,
+            >,
             end_time: ::std::result::Result<
                 ::std::option::Option<::std::num::NonZeroU32>,
                 ::std::string::String,
@@ -2253,7 +2674,10 @@ pub mod types {
                 ::std::option::Option<super::SpeedFactor>,
                 ::std::string::String,
             >,
-            start_time: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            start_time: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
         }
         impl ::std::default::Default for EditVideoRequest {
@@ -2276,17 +2700,23 @@ pub mod types {
             {
                 self.edit_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for edit_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for edit_type: {e}")
+                    });
                 self
             }
             pub fn end_time<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.end_time = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for end_time: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
                 self
             }
             pub fn filter<T>(mut self, value: T) -> Self
@@ -2296,7 +2726,9 @@ pub mod types {
             {
                 self.filter = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for filter: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for filter: {e}")
+                    });
                 self
             }
             pub fn speed_factor<T>(mut self, value: T) -> Self
@@ -2306,7 +2738,9 @@ pub mod types {
             {
                 self.speed_factor = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for speed_factor: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for speed_factor: {e}")
+                    });
                 self
             }
             pub fn start_time<T>(mut self, value: T) -> Self
@@ -2316,7 +2750,9 @@ pub mod types {
             {
                 self.start_time = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for start_time: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
                 self
             }
             pub fn video_url<T>(mut self, value: T) -> Self
@@ -2326,7 +2762,9 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
@@ -2359,12 +2797,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct EditVideoResponse {
-            edited_video_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            edited_video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for EditVideoResponse {
             fn default() -> Self {
                 Self {
-                    edited_video_url: Err("no value supplied for edited_video_url".to_string()),
+                    edited_video_url: Err(
+                        "no value supplied for edited_video_url".to_string(),
+                    ),
                 }
             }
         }
@@ -2374,9 +2817,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.edited_video_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for edited_video_url: {e}")
-                });
+                self.edited_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for edited_video_url: {e}"
+                        )
+                    });
                 self
             }
         }
@@ -2416,7 +2863,9 @@ pub mod types {
             {
                 self.error = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
                 self
             }
         }
@@ -2425,16 +2874,12 @@ pub mod types {
             fn try_from(
                 value: Error,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    error: value.error?,
-                })
+                Ok(Self { error: value.error? })
             }
         }
         impl ::std::convert::From<super::Error> for Error {
             fn from(value: super::Error) -> Self {
-                Self {
-                    error: Ok(value.error),
-                }
+                Self { error: Ok(value.error) }
             }
         }
         #[derive(Clone, Debug)]
@@ -2463,7 +2908,9 @@ pub mod types {
             {
                 self.code = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -2473,7 +2920,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
             pub fn param<T>(mut self, value: T) -> Self
@@ -2483,7 +2932,9 @@ pub mod types {
             {
                 self.param = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for param: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for param: {e}")
+                    });
                 self
             }
         }
@@ -2527,11 +2978,14 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ExtractAudioRequest> for super::ExtractAudioRequest {
+        impl ::std::convert::TryFrom<ExtractAudioRequest>
+        for super::ExtractAudioRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ExtractAudioRequest,
@@ -2550,7 +3004,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ExtractAudioResponse {
-            audio_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            audio_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ExtractAudioResponse {
             fn default() -> Self {
@@ -2567,11 +3024,14 @@ pub mod types {
             {
                 self.audio_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for audio_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ExtractAudioResponse> for super::ExtractAudioResponse {
+        impl ::std::convert::TryFrom<ExtractAudioResponse>
+        for super::ExtractAudioResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ExtractAudioResponse,
@@ -2616,7 +3076,9 @@ pub mod types {
             {
                 self.height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
                 self
             }
             pub fn prompt<T>(mut self, value: T) -> Self
@@ -2626,7 +3088,9 @@ pub mod types {
             {
                 self.prompt = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for prompt: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
                 self
             }
             pub fn style<T>(mut self, value: T) -> Self
@@ -2636,7 +3100,9 @@ pub mod types {
             {
                 self.style = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for style: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for style: {e}")
+                    });
                 self
             }
             pub fn width<T>(mut self, value: T) -> Self
@@ -2646,11 +3112,14 @@ pub mod types {
             {
                 self.width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateImageRequest> for super::GenerateImageRequest {
+        impl ::std::convert::TryFrom<GenerateImageRequest>
+        for super::GenerateImageRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateImageRequest,
@@ -2675,7 +3144,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct GenerateImageResponse {
-            image_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateImageResponse {
             fn default() -> Self {
@@ -2692,11 +3164,14 @@ pub mod types {
             {
                 self.image_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateImageResponse> for super::GenerateImageResponse {
+        impl ::std::convert::TryFrom<GenerateImageResponse>
+        for super::GenerateImageResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateImageResponse,
@@ -2706,7 +3181,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateImageResponse> for GenerateImageResponse {
+        impl ::std::convert::From<super::GenerateImageResponse>
+        for GenerateImageResponse {
             fn from(value: super::GenerateImageResponse) -> Self {
                 Self {
                     image_url: Ok(value.image_url),
@@ -2734,7 +3210,9 @@ pub mod types {
             {
                 self.time_position = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for time_position: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_position: {e}")
+                    });
                 self
             }
             pub fn video_url<T>(mut self, value: T) -> Self
@@ -2744,11 +3222,14 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateThumbnailRequest> for super::GenerateThumbnailRequest {
+        impl ::std::convert::TryFrom<GenerateThumbnailRequest>
+        for super::GenerateThumbnailRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateThumbnailRequest,
@@ -2759,7 +3240,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateThumbnailRequest> for GenerateThumbnailRequest {
+        impl ::std::convert::From<super::GenerateThumbnailRequest>
+        for GenerateThumbnailRequest {
             fn from(value: super::GenerateThumbnailRequest) -> Self {
                 Self {
                     time_position: Ok(value.time_position),
@@ -2769,7 +3251,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct GenerateThumbnailResponse {
-            thumbnail_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            thumbnail_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateThumbnailResponse {
             fn default() -> Self {
@@ -2786,11 +3271,14 @@ pub mod types {
             {
                 self.thumbnail_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for thumbnail_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for thumbnail_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateThumbnailResponse> for super::GenerateThumbnailResponse {
+        impl ::std::convert::TryFrom<GenerateThumbnailResponse>
+        for super::GenerateThumbnailResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateThumbnailResponse,
@@ -2800,7 +3288,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateThumbnailResponse> for GenerateThumbnailResponse {
+        impl ::std::convert::From<super::GenerateThumbnailResponse>
+        for GenerateThumbnailResponse {
             fn from(value: super::GenerateThumbnailResponse) -> Self {
                 Self {
                     thumbnail_url: Ok(value.thumbnail_url),
@@ -2810,7 +3299,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct GenerateVideoRequest {
             duration: ::std::result::Result<super::VideoDuration, ::std::string::String>,
-            fps: ::std::result::Result<::std::option::Option<super::Fps>, ::std::string::String>,
+            fps: ::std::result::Result<
+                ::std::option::Option<super::Fps>,
+                ::std::string::String,
+            >,
             height: ::std::result::Result<i64, ::std::string::String>,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
             width: ::std::result::Result<i64, ::std::string::String>,
@@ -2834,7 +3326,9 @@ pub mod types {
             {
                 self.duration = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for duration: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
                 self
             }
             pub fn fps<T>(mut self, value: T) -> Self
@@ -2844,7 +3338,9 @@ pub mod types {
             {
                 self.fps = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for fps: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for fps: {e}")
+                    });
                 self
             }
             pub fn height<T>(mut self, value: T) -> Self
@@ -2854,7 +3350,9 @@ pub mod types {
             {
                 self.height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
                 self
             }
             pub fn prompt<T>(mut self, value: T) -> Self
@@ -2864,7 +3362,9 @@ pub mod types {
             {
                 self.prompt = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for prompt: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for prompt: {e}")
+                    });
                 self
             }
             pub fn width<T>(mut self, value: T) -> Self
@@ -2874,11 +3374,14 @@ pub mod types {
             {
                 self.width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateVideoRequest> for super::GenerateVideoRequest {
+        impl ::std::convert::TryFrom<GenerateVideoRequest>
+        for super::GenerateVideoRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateVideoRequest,
@@ -2905,7 +3408,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct GenerateVideoResponse {
-            video_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateVideoResponse {
             fn default() -> Self {
@@ -2922,11 +3428,14 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateVideoResponse> for super::GenerateVideoResponse {
+        impl ::std::convert::TryFrom<GenerateVideoResponse>
+        for super::GenerateVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: GenerateVideoResponse,
@@ -2936,7 +3445,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateVideoResponse> for GenerateVideoResponse {
+        impl ::std::convert::From<super::GenerateVideoResponse>
+        for GenerateVideoResponse {
             fn from(value: super::GenerateVideoResponse) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
@@ -2966,7 +3476,9 @@ pub mod types {
             {
                 self.media_engine = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for media_engine: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_engine: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -2976,7 +3488,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
             pub fn version<T>(mut self, value: T) -> Self
@@ -2986,7 +3500,9 @@ pub mod types {
             {
                 self.version = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for version: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for version: {e}")
+                    });
                 self
             }
         }
@@ -3022,9 +3538,15 @@ pub mod types {
                 ::std::string::String,
             >,
             height: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
-            image_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            image_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             size: ::std::result::Result<::std::string::String, ::std::string::String>,
-            size_bytes: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            size_bytes: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             width: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
         }
         impl ::std::default::Default for ImageMetadata {
@@ -3048,7 +3570,9 @@ pub mod types {
             {
                 self.content_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for content_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for content_type: {e}")
+                    });
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -3058,7 +3582,9 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
                 self
             }
             pub fn height<T>(mut self, value: T) -> Self
@@ -3068,7 +3594,9 @@ pub mod types {
             {
                 self.height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
                 self
             }
             pub fn image_id<T>(mut self, value: T) -> Self
@@ -3078,7 +3606,9 @@ pub mod types {
             {
                 self.image_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_id: {e}")
+                    });
                 self
             }
             pub fn size<T>(mut self, value: T) -> Self
@@ -3088,7 +3618,9 @@ pub mod types {
             {
                 self.size = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for size: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for size: {e}")
+                    });
                 self
             }
             pub fn size_bytes<T>(mut self, value: T) -> Self
@@ -3098,7 +3630,9 @@ pub mod types {
             {
                 self.size_bytes = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for size_bytes: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_bytes: {e}")
+                    });
                 self
             }
             pub fn width<T>(mut self, value: T) -> Self
@@ -3108,7 +3642,9 @@ pub mod types {
             {
                 self.width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
                 self
             }
         }
@@ -3144,7 +3680,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ImageToVideoRequest {
             duration: ::std::result::Result<super::VideoDuration, ::std::string::String>,
-            fps: ::std::result::Result<::std::option::Option<super::Fps>, ::std::string::String>,
+            fps: ::std::result::Result<
+                ::std::option::Option<super::Fps>,
+                ::std::string::String,
+            >,
             image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
             motion: ::std::result::Result<
                 ::std::option::Option<super::CameraMotion>,
@@ -3169,7 +3708,9 @@ pub mod types {
             {
                 self.duration = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for duration: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
                 self
             }
             pub fn fps<T>(mut self, value: T) -> Self
@@ -3179,7 +3720,9 @@ pub mod types {
             {
                 self.fps = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for fps: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for fps: {e}")
+                    });
                 self
             }
             pub fn image_url<T>(mut self, value: T) -> Self
@@ -3189,7 +3732,9 @@ pub mod types {
             {
                 self.image_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
                 self
             }
             pub fn motion<T>(mut self, value: T) -> Self
@@ -3199,11 +3744,14 @@ pub mod types {
             {
                 self.motion = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for motion: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for motion: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ImageToVideoRequest> for super::ImageToVideoRequest {
+        impl ::std::convert::TryFrom<ImageToVideoRequest>
+        for super::ImageToVideoRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ImageToVideoRequest,
@@ -3228,7 +3776,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ImageToVideoResponse {
-            video_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ImageToVideoResponse {
             fn default() -> Self {
@@ -3245,11 +3796,14 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ImageToVideoResponse> for super::ImageToVideoResponse {
+        impl ::std::convert::TryFrom<ImageToVideoResponse>
+        for super::ImageToVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ImageToVideoResponse,
@@ -3289,7 +3843,9 @@ pub mod types {
             {
                 self.new_height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for new_height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_height: {e}")
+                    });
                 self
             }
             pub fn new_width<T>(mut self, value: T) -> Self
@@ -3299,7 +3855,9 @@ pub mod types {
             {
                 self.new_width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for new_width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for new_width: {e}")
+                    });
                 self
             }
             pub fn video_url<T>(mut self, value: T) -> Self
@@ -3309,7 +3867,9 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
@@ -3336,12 +3896,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ResizeVideoResponse {
-            resized_video_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            resized_video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ResizeVideoResponse {
             fn default() -> Self {
                 Self {
-                    resized_video_url: Err("no value supplied for resized_video_url".to_string()),
+                    resized_video_url: Err(
+                        "no value supplied for resized_video_url".to_string(),
+                    ),
                 }
             }
         }
@@ -3351,13 +3916,18 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.resized_video_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for resized_video_url: {e}")
-                });
+                self.resized_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resized_video_url: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ResizeVideoResponse> for super::ResizeVideoResponse {
+        impl ::std::convert::TryFrom<ResizeVideoResponse>
+        for super::ResizeVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ResizeVideoResponse,
@@ -3376,7 +3946,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct SpeedAdjustRequest {
-            speed_factor: ::std::result::Result<super::SpeedFactor, ::std::string::String>,
+            speed_factor: ::std::result::Result<
+                super::SpeedFactor,
+                ::std::string::String,
+            >,
             video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
         }
         impl ::std::default::Default for SpeedAdjustRequest {
@@ -3395,7 +3968,9 @@ pub mod types {
             {
                 self.speed_factor = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for speed_factor: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for speed_factor: {e}")
+                    });
                 self
             }
             pub fn video_url<T>(mut self, value: T) -> Self
@@ -3405,7 +3980,9 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
@@ -3430,14 +4007,16 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct SpeedAdjustResponse {
-            adjusted_speed_video_url:
-                ::std::result::Result<::std::string::String, ::std::string::String>,
+            adjusted_speed_video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SpeedAdjustResponse {
             fn default() -> Self {
                 Self {
                     adjusted_speed_video_url: Err(
-                        "no value supplied for adjusted_speed_video_url".to_string()
+                        "no value supplied for adjusted_speed_video_url".to_string(),
                     ),
                 }
             }
@@ -3448,13 +4027,18 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.adjusted_speed_video_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for adjusted_speed_video_url: {e}")
-                });
+                self.adjusted_speed_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for adjusted_speed_video_url: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<SpeedAdjustResponse> for super::SpeedAdjustResponse {
+        impl ::std::convert::TryFrom<SpeedAdjustResponse>
+        for super::SpeedAdjustResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: SpeedAdjustResponse,
@@ -3475,14 +4059,19 @@ pub mod types {
         pub struct StyleTransferRequest {
             image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
             strength: ::std::result::Result<f64, ::std::string::String>,
-            style_reference: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            style_reference: ::std::result::Result<
+                super::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for StyleTransferRequest {
             fn default() -> Self {
                 Self {
                     image_url: Err("no value supplied for image_url".to_string()),
                     strength: Ok(super::defaults::style_transfer_request_strength()),
-                    style_reference: Err("no value supplied for style_reference".to_string()),
+                    style_reference: Err(
+                        "no value supplied for style_reference".to_string(),
+                    ),
                 }
             }
         }
@@ -3494,7 +4083,9 @@ pub mod types {
             {
                 self.image_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for image_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
                 self
             }
             pub fn strength<T>(mut self, value: T) -> Self
@@ -3504,7 +4095,9 @@ pub mod types {
             {
                 self.strength = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for strength: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for strength: {e}")
+                    });
                 self
             }
             pub fn style_reference<T>(mut self, value: T) -> Self
@@ -3512,13 +4105,18 @@ pub mod types {
                 T: ::std::convert::TryInto<super::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
-                self.style_reference = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for style_reference: {e}")
-                });
+                self.style_reference = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for style_reference: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<StyleTransferRequest> for super::StyleTransferRequest {
+        impl ::std::convert::TryFrom<StyleTransferRequest>
+        for super::StyleTransferRequest {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: StyleTransferRequest,
@@ -3541,12 +4139,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct StyleTransferResponse {
-            styled_image_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            styled_image_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for StyleTransferResponse {
             fn default() -> Self {
                 Self {
-                    styled_image_url: Err("no value supplied for styled_image_url".to_string()),
+                    styled_image_url: Err(
+                        "no value supplied for styled_image_url".to_string(),
+                    ),
                 }
             }
         }
@@ -3556,13 +4159,18 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.styled_image_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for styled_image_url: {e}")
-                });
+                self.styled_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for styled_image_url: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<StyleTransferResponse> for super::StyleTransferResponse {
+        impl ::std::convert::TryFrom<StyleTransferResponse>
+        for super::StyleTransferResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: StyleTransferResponse,
@@ -3572,7 +4180,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::StyleTransferResponse> for StyleTransferResponse {
+        impl ::std::convert::From<super::StyleTransferResponse>
+        for StyleTransferResponse {
             fn from(value: super::StyleTransferResponse) -> Self {
                 Self {
                     styled_image_url: Ok(value.styled_image_url),
@@ -3582,7 +4191,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct UploadMediaResponse {
             media_type: ::std::result::Result<super::MediaKind, ::std::string::String>,
-            media_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            media_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             size_bytes: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for UploadMediaResponse {
@@ -3602,7 +4214,9 @@ pub mod types {
             {
                 self.media_type = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for media_type: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_type: {e}")
+                    });
                 self
             }
             pub fn media_url<T>(mut self, value: T) -> Self
@@ -3612,7 +4226,9 @@ pub mod types {
             {
                 self.media_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for media_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_url: {e}")
+                    });
                 self
             }
             pub fn size_bytes<T>(mut self, value: T) -> Self
@@ -3622,11 +4238,14 @@ pub mod types {
             {
                 self.size_bytes = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for size_bytes: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_bytes: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<UploadMediaResponse> for super::UploadMediaResponse {
+        impl ::std::convert::TryFrom<UploadMediaResponse>
+        for super::UploadMediaResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: UploadMediaResponse,
@@ -3668,7 +4287,9 @@ pub mod types {
             {
                 self.filter = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for filter: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for filter: {e}")
+                    });
                 self
             }
             pub fn video_url<T>(mut self, value: T) -> Self
@@ -3678,7 +4299,9 @@ pub mod types {
             {
                 self.video_url = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_url: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
                 self
             }
         }
@@ -3703,12 +4326,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct VideoFilterResponse {
-            filtered_video_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            filtered_video_url: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for VideoFilterResponse {
             fn default() -> Self {
                 Self {
-                    filtered_video_url: Err("no value supplied for filtered_video_url".to_string()),
+                    filtered_video_url: Err(
+                        "no value supplied for filtered_video_url".to_string(),
+                    ),
                 }
             }
         }
@@ -3718,13 +4346,18 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
-                self.filtered_video_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for filtered_video_url: {e}")
-                });
+                self.filtered_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for filtered_video_url: {e}"
+                        )
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<VideoFilterResponse> for super::VideoFilterResponse {
+        impl ::std::convert::TryFrom<VideoFilterResponse>
+        for super::VideoFilterResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: VideoFilterResponse,
@@ -3747,18 +4380,35 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            duration: ::std::result::Result<::std::string::String, ::std::string::String>,
-            duration_seconds:
-                ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
-            fps: ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
-            has_audio: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            duration: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            duration_seconds: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            fps: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            has_audio: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             height: ::std::result::Result<
                 ::std::option::Option<::std::num::NonZeroU32>,
                 ::std::string::String,
             >,
             size: ::std::result::Result<::std::string::String, ::std::string::String>,
-            size_bytes: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            video_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            size_bytes: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            video_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
             width: ::std::result::Result<
                 ::std::option::Option<::std::num::NonZeroU32>,
                 ::std::string::String,
@@ -3788,7 +4438,9 @@ pub mod types {
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
                 self
             }
             pub fn duration<T>(mut self, value: T) -> Self
@@ -3798,7 +4450,9 @@ pub mod types {
             {
                 self.duration = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for duration: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
                 self
             }
             pub fn duration_seconds<T>(mut self, value: T) -> Self
@@ -3806,9 +4460,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<f64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.duration_seconds = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for duration_seconds: {e}")
-                });
+                self.duration_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for duration_seconds: {e}"
+                        )
+                    });
                 self
             }
             pub fn fps<T>(mut self, value: T) -> Self
@@ -3818,7 +4476,9 @@ pub mod types {
             {
                 self.fps = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for fps: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for fps: {e}")
+                    });
                 self
             }
             pub fn has_audio<T>(mut self, value: T) -> Self
@@ -3828,17 +4488,23 @@ pub mod types {
             {
                 self.has_audio = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for has_audio: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_audio: {e}")
+                    });
                 self
             }
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for height: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
                 self
             }
             pub fn size<T>(mut self, value: T) -> Self
@@ -3848,7 +4514,9 @@ pub mod types {
             {
                 self.size = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for size: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for size: {e}")
+                    });
                 self
             }
             pub fn size_bytes<T>(mut self, value: T) -> Self
@@ -3858,7 +4526,9 @@ pub mod types {
             {
                 self.size_bytes = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for size_bytes: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_bytes: {e}")
+                    });
                 self
             }
             pub fn video_id<T>(mut self, value: T) -> Self
@@ -3868,17 +4538,23 @@ pub mod types {
             {
                 self.video_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for video_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_id: {e}")
+                    });
                 self
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for width: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
                 self
             }
         }
@@ -3953,12 +4629,18 @@ pub mod types {
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -4039,9 +4721,7 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new()
-                .connect_timeout(dur)
-                .timeout(dur)
+            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -4053,7 +4733,11 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client, inner: crate::Config) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: crate::Config,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
@@ -4080,409 +4764,408 @@ const _: () = {
     fn assert_client_hooks()
     where
         Client: ClientHooks<crate::Config>,
-    {
-    }
+    {}
 };
 impl Client {
     /**Generate an image from a text prompt
 
-    Renders a JPEG image from `prompt` in the chosen `style`. The same prompt,
-    style and size always give the same image. The result is 1024x768 unless
-    `width` and `height` say otherwise.
+Renders a JPEG image from `prompt` in the chosen `style`. The same prompt,
+style and size always give the same image. The result is 1024x768 unless
+`width` and `height` say otherwise.
 
 
-    Sends a `POST` request to `/v1/generate-image`
+Sends a `POST` request to `/v1/generate-image`
 
-    ```ignore
-    let response = client.generate_image()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.generate_image()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn generate_image(&self) -> builder::GenerateImage<'_> {
         builder::GenerateImage::new(self)
     }
     /**Edit an image (colour adjustment, filter or resize)
 
-    Applies one edit to the image at `image_url` and stores the result as a new
-    JPEG; the input is left unchanged.
+Applies one edit to the image at `image_url` and stores the result as a new
+JPEG; the input is left unchanged.
 
-    - `color-adjust` changes `brightness`, `contrast`, `saturation` and
-      `hue_rotate` (extensions); at least one must differ from its neutral value.
-    - `add-filter` applies `filter` (required for this edit type).
-    - `resize` scales to `resize_width` x `resize_height`. With only one of the
-      two, the other follows from the aspect ratio. At least one is required.
+- `color-adjust` changes `brightness`, `contrast`, `saturation` and
+  `hue_rotate` (extensions); at least one must differ from its neutral value.
+- `add-filter` applies `filter` (required for this edit type).
+- `resize` scales to `resize_width` x `resize_height`. With only one of the
+  two, the other follows from the aspect ratio. At least one is required.
 
-    Parameters that do not belong to the chosen `edit_type` are ignored.
+Parameters that do not belong to the chosen `edit_type` are ignored.
 
 
-    Sends a `POST` request to `/v1/edit-image`
+Sends a `POST` request to `/v1/edit-image`
 
-    ```ignore
-    let response = client.edit_image()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.edit_image()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn edit_image(&self) -> builder::EditImage<'_> {
         builder::EditImage::new(self)
     }
     /**Generate a video from a text prompt
 
-    Renders an H.264 MP4 (yuv420p, faststart) of exactly `duration` seconds at
-    `fps` frames per second. The same prompt gives the same video. Generated
-    videos are silent: they carry no audio track, so `extract-audio` on them
-    answers 422 `no_audio_stream`.
+Renders an H.264 MP4 (yuv420p, faststart) of exactly `duration` seconds at
+`fps` frames per second. The same prompt gives the same video. Generated
+videos are silent: they carry no audio track, so `extract-audio` on them
+answers 422 `no_audio_stream`.
 
 
-    Sends a `POST` request to `/v1/generate-video`
+Sends a `POST` request to `/v1/generate-video`
 
-    ```ignore
-    let response = client.generate_video()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.generate_video()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn generate_video(&self) -> builder::GenerateVideo<'_> {
         builder::GenerateVideo::new(self)
     }
     /**Edit a video (trim, filter or speed)
 
-    Applies one edit to the video at `video_url` and stores the result as a new MP4.
+Applies one edit to the video at `video_url` and stores the result as a new MP4.
 
-    - `trim` keeps the part from `start_time` (default 0) to `end_time` (default:
-      the end). At least one of the two is required; `start_time` must be before
-      `end_time` and before the end of the video.
-    - `add-filter` applies `filter` (extension; required for this edit type), as
-      `video-filter` does.
-    - `adjust-speed` changes the speed by `speed_factor` (extension; required for
-      this edit type), as `speed-adjust` does.
+- `trim` keeps the part from `start_time` (default 0) to `end_time` (default:
+  the end). At least one of the two is required; `start_time` must be before
+  `end_time` and before the end of the video.
+- `add-filter` applies `filter` (extension; required for this edit type), as
+  `video-filter` does.
+- `adjust-speed` changes the speed by `speed_factor` (extension; required for
+  this edit type), as `speed-adjust` does.
 
-    Parameters that do not belong to the chosen `edit_type` are ignored.
+Parameters that do not belong to the chosen `edit_type` are ignored.
 
 
-    Sends a `POST` request to `/v1/edit-video`
+Sends a `POST` request to `/v1/edit-video`
 
-    ```ignore
-    let response = client.edit_video()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.edit_video()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn edit_video(&self) -> builder::EditVideo<'_> {
         builder::EditVideo::new(self)
     }
     /**Apply a filter to a video
 
-    Applies `filter` to every frame of the video at `video_url` and stores the
-    result as a new MP4 of the same size, frame rate and duration. An audio track,
-    if any, is kept unchanged.
+Applies `filter` to every frame of the video at `video_url` and stores the
+result as a new MP4 of the same size, frame rate and duration. An audio track,
+if any, is kept unchanged.
 
 
-    Sends a `POST` request to `/v1/video-filter`
+Sends a `POST` request to `/v1/video-filter`
 
-    ```ignore
-    let response = client.apply_video_filter()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.apply_video_filter()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn apply_video_filter(&self) -> builder::ApplyVideoFilter<'_> {
         builder::ApplyVideoFilter::new(self)
     }
     /**Read the metadata of a stored image
 
-    Returns the size, dimensions and creation time of an image stored by this
-    API. `image_url` must be an image URL returned by this API (metadata belongs
-    to stored media, so `data:` URIs and other hosts are answered 404).
+Returns the size, dimensions and creation time of an image stored by this
+API. `image_url` must be an image URL returned by this API (metadata belongs
+to stored media, so `data:` URIs and other hosts are answered 404).
 
 
-    Sends a `GET` request to `/v1/image-metadata`
+Sends a `GET` request to `/v1/image-metadata`
 
-    Arguments:
-    - `image_url`: The URL of the image to retrieve metadata for.
-    ```ignore
-    let response = client.get_image_metadata()
-        .image_url(image_url)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `image_url`: The URL of the image to retrieve metadata for.
+```ignore
+let response = client.get_image_metadata()
+    .image_url(image_url)
+    .send()
+    .await;
+```*/
     pub fn get_image_metadata(&self) -> builder::GetImageMetadata<'_> {
         builder::GetImageMetadata::new(self)
     }
     /**Read the metadata of a stored video
 
-    Returns the size, duration and creation time of a video stored by this API,
-    with machine-readable extensions (bytes, seconds, dimensions, frame rate,
-    audio). `video_url` must be a video URL returned by this API.
+Returns the size, duration and creation time of a video stored by this API,
+with machine-readable extensions (bytes, seconds, dimensions, frame rate,
+audio). `video_url` must be a video URL returned by this API.
 
 
-    Sends a `GET` request to `/v1/video-metadata`
+Sends a `GET` request to `/v1/video-metadata`
 
-    Arguments:
-    - `video_url`: The URL of the video to retrieve metadata for.
-    ```ignore
-    let response = client.get_video_metadata()
-        .video_url(video_url)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `video_url`: The URL of the video to retrieve metadata for.
+```ignore
+let response = client.get_video_metadata()
+    .video_url(video_url)
+    .send()
+    .await;
+```*/
     pub fn get_video_metadata(&self) -> builder::GetVideoMetadata<'_> {
         builder::GetVideoMetadata::new(self)
     }
     /**Turn an image into a video
 
-    Makes an H.264 MP4 of exactly `duration` seconds from the image at
-    `image_url`, with a slow camera move over it (`motion`, extension; default
-    `zoom-in`). The video keeps the image's aspect ratio, scaled to fit within
-    1280x720 with even dimensions, at `fps` frames per second (extension; default
-    24). The video is silent.
+Makes an H.264 MP4 of exactly `duration` seconds from the image at
+`image_url`, with a slow camera move over it (`motion`, extension; default
+`zoom-in`). The video keeps the image's aspect ratio, scaled to fit within
+1280x720 with even dimensions, at `fps` frames per second (extension; default
+24). The video is silent.
 
 
-    Sends a `POST` request to `/v1/image-to-video`
+Sends a `POST` request to `/v1/image-to-video`
 
-    ```ignore
-    let response = client.image_to_video()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.image_to_video()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn image_to_video(&self) -> builder::ImageToVideo<'_> {
         builder::ImageToVideo::new(self)
     }
     /**Draw text over an image
 
-    Draws `text` on the image at `position`, in white with a dark outline so it
-    reads on any background. Text wider than the image wraps onto further lines.
-    `font_size` is in pixels; by default it is one twelfth of the image height
-    (at least 12). Characters the embedded font lacks are drawn as its
-    replacement glyph.
+Draws `text` on the image at `position`, in white with a dark outline so it
+reads on any background. Text wider than the image wraps onto further lines.
+`font_size` is in pixels; by default it is one twelfth of the image height
+(at least 12). Characters the embedded font lacks are drawn as its
+replacement glyph.
 
 
-    Sends a `POST` request to `/v1/add-text-to-image`
+Sends a `POST` request to `/v1/add-text-to-image`
 
-    ```ignore
-    let response = client.add_text_to_image()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.add_text_to_image()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn add_text_to_image(&self) -> builder::AddTextToImage<'_> {
         builder::AddTextToImage::new(self)
     }
     /**Transfer the colour style of a reference image
 
-    Moves the colour and tone of the image at `image_url` towards those of
-    `style_reference`: the mean and spread of each channel in the Lab colour space
-    are matched to the reference's (Reinhard et al., 2001). `strength`
-    (extension, default 1) blends between the original (0) and the full transfer
-    (1). The result has the size of `image_url`.
+Moves the colour and tone of the image at `image_url` towards those of
+`style_reference`: the mean and spread of each channel in the Lab colour space
+are matched to the reference's (Reinhard et al., 2001). `strength`
+(extension, default 1) blends between the original (0) and the full transfer
+(1). The result has the size of `image_url`.
 
 
-    Sends a `POST` request to `/v1/style-transfer`
+Sends a `POST` request to `/v1/style-transfer`
 
-    ```ignore
-    let response = client.style_transfer()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.style_transfer()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn style_transfer(&self) -> builder::StyleTransfer<'_> {
         builder::StyleTransfer::new(self)
     }
     /**Resize a video
 
-    Scales every frame of the video at `video_url` to exactly `new_width` x
-    `new_height` pixels (the aspect ratio follows the request). Both must be
-    even, as H.264 with yuv420p requires. Duration, frame rate and audio are kept.
+Scales every frame of the video at `video_url` to exactly `new_width` x
+`new_height` pixels (the aspect ratio follows the request). Both must be
+even, as H.264 with yuv420p requires. Duration, frame rate and audio are kept.
 
 
-    Sends a `POST` request to `/v1/resize-video`
+Sends a `POST` request to `/v1/resize-video`
 
-    ```ignore
-    let response = client.resize_video()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.resize_video()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn resize_video(&self) -> builder::ResizeVideo<'_> {
         builder::ResizeVideo::new(self)
     }
     /**Take a thumbnail image from a video
 
-    Stores the frame at `time_position` seconds (default 0, the first frame) of the
-    video at `video_url` as a JPEG of the video's size. A position at or beyond
-    the end of the video is answered 422.
+Stores the frame at `time_position` seconds (default 0, the first frame) of the
+video at `video_url` as a JPEG of the video's size. A position at or beyond
+the end of the video is answered 422.
 
 
-    Sends a `POST` request to `/v1/generate-thumbnail`
+Sends a `POST` request to `/v1/generate-thumbnail`
 
-    ```ignore
-    let response = client.generate_thumbnail()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.generate_thumbnail()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn generate_thumbnail(&self) -> builder::GenerateThumbnail<'_> {
         builder::GenerateThumbnail::new(self)
     }
     /**Extract the audio track of a video as MP3
 
-    Stores the first audio track of the video at `video_url` as an MP3 of the
-    same duration. A video without an audio track is answered 422
-    `no_audio_stream`.
+Stores the first audio track of the video at `video_url` as an MP3 of the
+same duration. A video without an audio track is answered 422
+`no_audio_stream`.
 
 
-    Sends a `POST` request to `/v1/extract-audio`
+Sends a `POST` request to `/v1/extract-audio`
 
-    ```ignore
-    let response = client.extract_audio()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.extract_audio()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn extract_audio(&self) -> builder::ExtractAudio<'_> {
         builder::ExtractAudio::new(self)
     }
     /**Change the speed of a video
 
-    Plays the video at `video_url` `speed_factor` times as fast: the result lasts
-    the original duration divided by `speed_factor`. Picture and sound change
-    together; the sound keeps its pitch. The frame rate is kept (frames are
-    dropped or repeated).
+Plays the video at `video_url` `speed_factor` times as fast: the result lasts
+the original duration divided by `speed_factor`. Picture and sound change
+together; the sound keeps its pitch. The frame rate is kept (frames are
+dropped or repeated).
 
 
-    Sends a `POST` request to `/v1/speed-adjust`
+Sends a `POST` request to `/v1/speed-adjust`
 
-    ```ignore
-    let response = client.adjust_video_speed()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.adjust_video_speed()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn adjust_video_speed(&self) -> builder::AdjustVideoSpeed<'_> {
         builder::AdjustVideoSpeed::new(self)
     }
     /**Delete a stored image, video or audio file
 
-    Deletes media stored by this API. Afterwards its URL answers 404 everywhere.
+Deletes media stored by this API. Afterwards its URL answers 404 everywhere.
 
-    `auth_token` is the API key that created the media (its owner's key). The
-    request must carry a valid key in `Authorization` as every `/v1/` request
-    does, and both that key and `auth_token` must be the owner's: otherwise the
-    answer is 403 and nothing is deleted. The server never logs `auth_token`.
+`auth_token` is the API key that created the media (its owner's key). The
+request must carry a valid key in `Authorization` as every `/v1/` request
+does, and both that key and `auth_token` must be the owner's: otherwise the
+answer is 403 and nothing is deleted. The server never logs `auth_token`.
 
 
-    Sends a `DELETE` request to `/v1/delete-media`
+Sends a `DELETE` request to `/v1/delete-media`
 
-    Arguments:
-    - `auth_token`: The API key that created the media; proves ownership.
-    - `media_url`: The URL of the image, video or audio file to delete.
-    ```ignore
-    let response = client.delete_media()
-        .auth_token(auth_token)
-        .media_url(media_url)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `auth_token`: The API key that created the media; proves ownership.
+- `media_url`: The URL of the image, video or audio file to delete.
+```ignore
+let response = client.delete_media()
+    .auth_token(auth_token)
+    .media_url(media_url)
+    .send()
+    .await;
+```*/
     pub fn delete_media(&self) -> builder::DeleteMedia<'_> {
         builder::DeleteMedia::new(self)
     }
     /**Upload an image or a video
 
-    Stores the raw bytes of the request body as media of the caller and answers
-    with its URL, so that a user's own files can be edited. The type is sniffed
-    from the bytes: JPEG, PNG, GIF and WebP images are stored as JPEG (the first
-    frame of an animation); MP4, MOV, WebM and Matroska videos with a video stream
-    are stored as they are under an `.mp4` URL when they are H.264 MP4, and are
-    otherwise converted to H.264 MP4. Anything else is answered 415.
+Stores the raw bytes of the request body as media of the caller and answers
+with its URL, so that a user's own files can be edited. The type is sniffed
+from the bytes: JPEG, PNG, GIF and WebP images are stored as JPEG (the first
+frame of an animation); MP4, MOV, WebM and Matroska videos with a video stream
+are stored as they are under an `.mp4` URL when they are H.264 MP4, and are
+otherwise converted to H.264 MP4. Anything else is answered 415.
 
 
-    Sends a `POST` request to `/v1/upload-media`
+Sends a `POST` request to `/v1/upload-media`
 
-    ```ignore
-    let response = client.upload_media()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.upload_media()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn upload_media(&self) -> builder::UploadMedia<'_> {
         builder::UploadMedia::new(self)
     }
     /**Download an image
 
-    The JPEG bytes of a stored image. Needs no key. Supports a single HTTP
-    byte range (`Range: bytes=0-1023`), answered 206.
+The JPEG bytes of a stored image. Needs no key. Supports a single HTTP
+byte range (`Range: bytes=0-1023`), answered 206.
 
 
-    Sends a `GET` request to `/images/{file}`
+Sends a `GET` request to `/images/{file}`
 
-    Arguments:
-    - `file`: The image's file name, `{image_id}.jpg`, as in its media URL.
-    - `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
-    ```ignore
-    let response = client.download_image()
-        .file(file)
-        .range(range)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `file`: The image's file name, `{image_id}.jpg`, as in its media URL.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+```ignore
+let response = client.download_image()
+    .file(file)
+    .range(range)
+    .send()
+    .await;
+```*/
     pub fn download_image(&self) -> builder::DownloadImage<'_> {
         builder::DownloadImage::new(self)
     }
     /**Download a video
 
-    The MP4 bytes of a stored video. Needs no key. Supports a single HTTP byte
-    range, answered 206, so players can seek.
+The MP4 bytes of a stored video. Needs no key. Supports a single HTTP byte
+range, answered 206, so players can seek.
 
 
-    Sends a `GET` request to `/videos/{file}`
+Sends a `GET` request to `/videos/{file}`
 
-    Arguments:
-    - `file`: The video's file name, `{video_id}.mp4`, as in its media URL.
-    - `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
-    ```ignore
-    let response = client.download_video()
-        .file(file)
-        .range(range)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `file`: The video's file name, `{video_id}.mp4`, as in its media URL.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+```ignore
+let response = client.download_video()
+    .file(file)
+    .range(range)
+    .send()
+    .await;
+```*/
     pub fn download_video(&self) -> builder::DownloadVideo<'_> {
         builder::DownloadVideo::new(self)
     }
     /**Download an audio file
 
-    The MP3 bytes of a stored audio file. Needs no key. Supports a single HTTP
-    byte range, answered 206.
+The MP3 bytes of a stored audio file. Needs no key. Supports a single HTTP
+byte range, answered 206.
 
 
-    Sends a `GET` request to `/audios/{file}`
+Sends a `GET` request to `/audios/{file}`
 
-    Arguments:
-    - `file`: The audio file's name, `{audio_id}.mp3`, as in its media URL.
-    - `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
-    ```ignore
-    let response = client.download_audio()
-        .file(file)
-        .range(range)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `file`: The audio file's name, `{audio_id}.mp3`, as in its media URL.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+```ignore
+let response = client.download_audio()
+    .file(file)
+    .range(range)
+    .send()
+    .await;
+```*/
     pub fn download_audio(&self) -> builder::DownloadAudio<'_> {
         builder::DownloadAudio::new(self)
     }
     /**Check that the service is up
 
-    Answers 200 while the service accepts requests. Needs no key.
+Answers 200 while the service accepts requests. Needs no key.
 
-    Sends a `GET` request to `/healthz`
+Sends a `GET` request to `/healthz`
 
-    ```ignore
-    let response = client.get_health()
-        .send()
-        .await;
-    ```*/
+```ignore
+let response = client.get_health()
+    .send()
+    .await;
+```*/
     pub fn get_health(&self) -> builder::GetHealth<'_> {
         builder::GetHealth::new(self)
     }
@@ -4493,12 +5176,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
-        ResponseValue, encode_path,
+        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
+        RequestBuilderExt, ResponseValue,
     };
     /**Builder for [`Client::generate_image`]
 
-    [`Client::generate_image`]: super::Client::generate_image*/
+[`Client::generate_image`]: super::Client::generate_image*/
     #[derive(Debug, Clone)]
     pub struct GenerateImage<'a> {
         client: &'a super::Client,
@@ -4514,21 +5197,25 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::GenerateImageRequest>,
-            <V as std::convert::TryInto<types::GenerateImageRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::GenerateImageRequest,
+            >>::Error: std::fmt::Display,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `GenerateImageRequest` for body failed: {}",
-                    s
-                )
-            });
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `GenerateImageRequest` for body failed: {}", s
+                    )
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::GenerateImageRequest,
-                ) -> types::builder::GenerateImageRequest,
+                types::builder::GenerateImageRequest,
+            ) -> types::builder::GenerateImageRequest,
         {
             self.body = self.body.map(f);
             self
@@ -4539,14 +5226,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::GenerateImageResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::GenerateImageRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::GenerateImageRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-image", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4567,34 +5259,62 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::edit_image`]
 
-    [`Client::edit_image`]: super::Client::edit_image*/
+[`Client::edit_image`]: super::Client::edit_image*/
     #[derive(Debug, Clone)]
     pub struct EditImage<'a> {
         client: &'a super::Client,
@@ -4610,19 +5330,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditImageRequest>,
-            <V as std::convert::TryInto<types::EditImageRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::EditImageRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `EditImageRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `EditImageRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::EditImageRequest,
-                ) -> types::builder::EditImageRequest,
+                types::builder::EditImageRequest,
+            ) -> types::builder::EditImageRequest,
         {
             self.body = self.body.map(f);
             self
@@ -4633,14 +5357,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::EditImageResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::EditImageRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::EditImageRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-image", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4661,40 +5390,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::generate_video`]
 
-    [`Client::generate_video`]: super::Client::generate_video*/
+[`Client::generate_video`]: super::Client::generate_video*/
     #[derive(Debug, Clone)]
     pub struct GenerateVideo<'a> {
         client: &'a super::Client,
@@ -4710,21 +5475,25 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::GenerateVideoRequest>,
-            <V as std::convert::TryInto<types::GenerateVideoRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::GenerateVideoRequest,
+            >>::Error: std::fmt::Display,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `GenerateVideoRequest` for body failed: {}",
-                    s
-                )
-            });
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `GenerateVideoRequest` for body failed: {}", s
+                    )
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::GenerateVideoRequest,
-                ) -> types::builder::GenerateVideoRequest,
+                types::builder::GenerateVideoRequest,
+            ) -> types::builder::GenerateVideoRequest,
         {
             self.body = self.body.map(f);
             self
@@ -4735,14 +5504,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::GenerateVideoResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::GenerateVideoRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::GenerateVideoRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-video", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4763,34 +5537,62 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::edit_video`]
 
-    [`Client::edit_video`]: super::Client::edit_video*/
+[`Client::edit_video`]: super::Client::edit_video*/
     #[derive(Debug, Clone)]
     pub struct EditVideo<'a> {
         client: &'a super::Client,
@@ -4806,19 +5608,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditVideoRequest>,
-            <V as std::convert::TryInto<types::EditVideoRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::EditVideoRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `EditVideoRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `EditVideoRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::EditVideoRequest,
-                ) -> types::builder::EditVideoRequest,
+                types::builder::EditVideoRequest,
+            ) -> types::builder::EditVideoRequest,
         {
             self.body = self.body.map(f);
             self
@@ -4829,14 +5635,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::EditVideoResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::EditVideoRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::EditVideoRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-video", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4857,40 +5668,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::apply_video_filter`]
 
-    [`Client::apply_video_filter`]: super::Client::apply_video_filter*/
+[`Client::apply_video_filter`]: super::Client::apply_video_filter*/
     #[derive(Debug, Clone)]
     pub struct ApplyVideoFilter<'a> {
         client: &'a super::Client,
@@ -4906,19 +5753,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::VideoFilterRequest>,
-            <V as std::convert::TryInto<types::VideoFilterRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::VideoFilterRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `VideoFilterRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `VideoFilterRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::VideoFilterRequest,
-                ) -> types::builder::VideoFilterRequest,
+                types::builder::VideoFilterRequest,
+            ) -> types::builder::VideoFilterRequest,
         {
             self.body = self.body.map(f);
             self
@@ -4929,14 +5780,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::VideoFilterResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::VideoFilterRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::VideoFilterRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/video-filter", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4957,40 +5813,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::get_image_metadata`]
 
-    [`Client::get_image_metadata`]: super::Client::get_image_metadata*/
+[`Client::get_image_metadata`]: super::Client::get_image_metadata*/
     #[derive(Debug, Clone)]
     pub struct GetImageMetadata<'a> {
         client: &'a super::Client,
@@ -5007,9 +5899,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<types::GetImageMetadataImageUrl>,
         {
-            self.image_url = value.try_into().map_err(|_| {
-                "conversion to `GetImageMetadataImageUrl` for image_url failed".to_string()
-            });
+            self.image_url = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `GetImageMetadataImageUrl` for image_url failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/image-metadata`
@@ -5020,10 +5915,13 @@ pub mod builder {
             let image_url = image_url.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/image-metadata", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5044,31 +5942,55 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::get_video_metadata`]
 
-    [`Client::get_video_metadata`]: super::Client::get_video_metadata*/
+[`Client::get_video_metadata`]: super::Client::get_video_metadata*/
     #[derive(Debug, Clone)]
     pub struct GetVideoMetadata<'a> {
         client: &'a super::Client,
@@ -5085,9 +6007,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<types::GetVideoMetadataVideoUrl>,
         {
-            self.video_url = value.try_into().map_err(|_| {
-                "conversion to `GetVideoMetadataVideoUrl` for video_url failed".to_string()
-            });
+            self.video_url = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `GetVideoMetadataVideoUrl` for video_url failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/v1/video-metadata`
@@ -5098,10 +6023,13 @@ pub mod builder {
             let video_url = video_url.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/video-metadata", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5122,34 +6050,62 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::image_to_video`]
 
-    [`Client::image_to_video`]: super::Client::image_to_video*/
+[`Client::image_to_video`]: super::Client::image_to_video*/
     #[derive(Debug, Clone)]
     pub struct ImageToVideo<'a> {
         client: &'a super::Client,
@@ -5165,19 +6121,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ImageToVideoRequest>,
-            <V as std::convert::TryInto<types::ImageToVideoRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::ImageToVideoRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `ImageToVideoRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `ImageToVideoRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::ImageToVideoRequest,
-                ) -> types::builder::ImageToVideoRequest,
+                types::builder::ImageToVideoRequest,
+            ) -> types::builder::ImageToVideoRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5188,14 +6148,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ImageToVideoResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::ImageToVideoRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::ImageToVideoRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/image-to-video", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5216,40 +6181,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::add_text_to_image`]
 
-    [`Client::add_text_to_image`]: super::Client::add_text_to_image*/
+[`Client::add_text_to_image`]: super::Client::add_text_to_image*/
     #[derive(Debug, Clone)]
     pub struct AddTextToImage<'a> {
         client: &'a super::Client,
@@ -5265,21 +6266,25 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::AddTextToImageRequest>,
-            <V as std::convert::TryInto<types::AddTextToImageRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::AddTextToImageRequest,
+            >>::Error: std::fmt::Display,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `AddTextToImageRequest` for body failed: {}",
-                    s
-                )
-            });
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `AddTextToImageRequest` for body failed: {}", s
+                    )
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::AddTextToImageRequest,
-                ) -> types::builder::AddTextToImageRequest,
+                types::builder::AddTextToImageRequest,
+            ) -> types::builder::AddTextToImageRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5290,14 +6295,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::AddTextToImageResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::AddTextToImageRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::AddTextToImageRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/add-text-to-image", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5318,40 +6328,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::style_transfer`]
 
-    [`Client::style_transfer`]: super::Client::style_transfer*/
+[`Client::style_transfer`]: super::Client::style_transfer*/
     #[derive(Debug, Clone)]
     pub struct StyleTransfer<'a> {
         client: &'a super::Client,
@@ -5367,21 +6413,25 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::StyleTransferRequest>,
-            <V as std::convert::TryInto<types::StyleTransferRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::StyleTransferRequest,
+            >>::Error: std::fmt::Display,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `StyleTransferRequest` for body failed: {}",
-                    s
-                )
-            });
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `StyleTransferRequest` for body failed: {}", s
+                    )
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::StyleTransferRequest,
-                ) -> types::builder::StyleTransferRequest,
+                types::builder::StyleTransferRequest,
+            ) -> types::builder::StyleTransferRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5392,14 +6442,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::StyleTransferResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::StyleTransferRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::StyleTransferRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/style-transfer", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5420,40 +6475,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::resize_video`]
 
-    [`Client::resize_video`]: super::Client::resize_video*/
+[`Client::resize_video`]: super::Client::resize_video*/
     #[derive(Debug, Clone)]
     pub struct ResizeVideo<'a> {
         client: &'a super::Client,
@@ -5469,19 +6560,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ResizeVideoRequest>,
-            <V as std::convert::TryInto<types::ResizeVideoRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::ResizeVideoRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `ResizeVideoRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `ResizeVideoRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::ResizeVideoRequest,
-                ) -> types::builder::ResizeVideoRequest,
+                types::builder::ResizeVideoRequest,
+            ) -> types::builder::ResizeVideoRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5492,14 +6587,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ResizeVideoResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::ResizeVideoRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::ResizeVideoRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/resize-video", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5520,40 +6620,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::generate_thumbnail`]
 
-    [`Client::generate_thumbnail`]: super::Client::generate_thumbnail*/
+[`Client::generate_thumbnail`]: super::Client::generate_thumbnail*/
     #[derive(Debug, Clone)]
     pub struct GenerateThumbnail<'a> {
         client: &'a super::Client,
@@ -5569,21 +6705,25 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::GenerateThumbnailRequest>,
-            <V as std::convert::TryInto<types::GenerateThumbnailRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::GenerateThumbnailRequest,
+            >>::Error: std::fmt::Display,
         {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `GenerateThumbnailRequest` for body failed: {}",
-                    s
-                )
-            });
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `GenerateThumbnailRequest` for body failed: {}", s
+                    )
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::GenerateThumbnailRequest,
-                ) -> types::builder::GenerateThumbnailRequest,
+                types::builder::GenerateThumbnailRequest,
+            ) -> types::builder::GenerateThumbnailRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5591,19 +6731,26 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/generate-thumbnail`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::GenerateThumbnailResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::GenerateThumbnailResponse>,
+            Error<types::Error>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
-                    types::GenerateThumbnailRequest::try_from(v).map_err(|e| e.to_string())
+                    types::GenerateThumbnailRequest::try_from(v)
+                        .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-thumbnail", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5624,40 +6771,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::extract_audio`]
 
-    [`Client::extract_audio`]: super::Client::extract_audio*/
+[`Client::extract_audio`]: super::Client::extract_audio*/
     #[derive(Debug, Clone)]
     pub struct ExtractAudio<'a> {
         client: &'a super::Client,
@@ -5673,19 +6856,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ExtractAudioRequest>,
-            <V as std::convert::TryInto<types::ExtractAudioRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::ExtractAudioRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `ExtractAudioRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `ExtractAudioRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::ExtractAudioRequest,
-                ) -> types::builder::ExtractAudioRequest,
+                types::builder::ExtractAudioRequest,
+            ) -> types::builder::ExtractAudioRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5696,14 +6883,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ExtractAudioResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::ExtractAudioRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::ExtractAudioRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/extract-audio", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5724,40 +6916,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::adjust_video_speed`]
 
-    [`Client::adjust_video_speed`]: super::Client::adjust_video_speed*/
+[`Client::adjust_video_speed`]: super::Client::adjust_video_speed*/
     #[derive(Debug, Clone)]
     pub struct AdjustVideoSpeed<'a> {
         client: &'a super::Client,
@@ -5773,19 +7001,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::SpeedAdjustRequest>,
-            <V as std::convert::TryInto<types::SpeedAdjustRequest>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::SpeedAdjustRequest,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `SpeedAdjustRequest` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `SpeedAdjustRequest` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::SpeedAdjustRequest,
-                ) -> types::builder::SpeedAdjustRequest,
+                types::builder::SpeedAdjustRequest,
+            ) -> types::builder::SpeedAdjustRequest,
         {
             self.body = self.body.map(f);
             self
@@ -5796,14 +7028,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::SpeedAdjustResponse>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::SpeedAdjustRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::SpeedAdjustRequest::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/speed-adjust", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5824,40 +7061,76 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::delete_media`]
 
-    [`Client::delete_media`]: super::Client::delete_media*/
+[`Client::delete_media`]: super::Client::delete_media*/
     #[derive(Debug, Clone)]
     pub struct DeleteMedia<'a> {
         client: &'a super::Client,
@@ -5876,37 +7149,42 @@ pub mod builder {
         where
             V: std::convert::TryInto<types::DeleteMediaAuthToken>,
         {
-            self.auth_token = value.try_into().map_err(|_| {
-                "conversion to `DeleteMediaAuthToken` for auth_token failed".to_string()
-            });
+            self.auth_token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `DeleteMediaAuthToken` for auth_token failed"
+                        .to_string()
+                });
             self
         }
         pub fn media_url<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::DeleteMediaMediaUrl>,
         {
-            self.media_url = value.try_into().map_err(|_| {
-                "conversion to `DeleteMediaMediaUrl` for media_url failed".to_string()
-            });
+            self.media_url = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `DeleteMediaMediaUrl` for media_url failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `DELETE` request to `/v1/delete-media`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::DeleteMediaResponse>, Error<types::Error>> {
-            let Self {
-                client,
-                auth_token,
-                media_url,
-            } = self;
+            let Self { client, auth_token, media_url } = self;
             let auth_token = auth_token.map_err(Error::InvalidRequest)?;
             let media_url = media_url.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/delete-media", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5915,10 +7193,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .query(&progenitor_client::QueryParam::new(
-                    "auth_token",
-                    &auth_token,
-                ))
+                .query(&progenitor_client::QueryParam::new("auth_token", &auth_token))
                 .query(&progenitor_client::QueryParam::new("media_url", &media_url))
                 .headers(header_map)
                 .build()?;
@@ -5931,37 +7206,69 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                403u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                409u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::upload_media`]
 
-    [`Client::upload_media`]: super::Client::upload_media*/
+[`Client::upload_media`]: super::Client::upload_media*/
     #[derive(Debug)]
     pub struct UploadMedia<'a> {
         client: &'a super::Client,
@@ -5980,7 +7287,9 @@ pub mod builder {
         {
             self.body = value
                 .try_into()
-                .map_err(|_| "conversion to `reqwest::Body` for body failed".to_string());
+                .map_err(|_| {
+                    "conversion to `reqwest::Body` for body failed".to_string()
+                });
             self
         }
         ///Sends a `POST` request to `/v1/upload-media`
@@ -5991,10 +7300,13 @@ pub mod builder {
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/upload-media", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6005,7 +7317,9 @@ pub mod builder {
                 )
                 .header(
                     ::reqwest::header::CONTENT_TYPE,
-                    ::reqwest::header::HeaderValue::from_static("application/octet-stream"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        "application/octet-stream",
+                    ),
                 )
                 .body(body)
                 .headers(header_map)
@@ -6019,37 +7333,69 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                401u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                413u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                415u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                422u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                429u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                503u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::download_image`]
 
-    [`Client::download_image`]: super::Client::download_image*/
+[`Client::download_image`]: super::Client::download_image*/
     #[derive(Debug, Clone)]
     pub struct DownloadImage<'a> {
         client: &'a super::Client,
@@ -6070,7 +7416,9 @@ pub mod builder {
         {
             self.file = value
                 .try_into()
-                .map_err(|_| "conversion to `DownloadImageFile` for file failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadImageFile` for file failed".to_string()
+                });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
@@ -6080,28 +7428,29 @@ pub mod builder {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `DownloadImageRange` for range failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadImageRange` for range failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/images/{file}`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
-            let Self {
-                client,
-                file,
-                range,
-            } = self;
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+            let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/images/{}",
-                client.baseurl,
-                encode_path(&file.to_string()),
+                "{}/images/{}", client.baseurl, encode_path(& file.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             if let Some(value) = range {
                 header_map.append("Range", value.to_string().try_into()?);
             }
@@ -6117,25 +7466,41 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
                 206u16 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                416u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                416u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::download_video`]
 
-    [`Client::download_video`]: super::Client::download_video*/
+[`Client::download_video`]: super::Client::download_video*/
     #[derive(Debug, Clone)]
     pub struct DownloadVideo<'a> {
         client: &'a super::Client,
@@ -6156,7 +7521,9 @@ pub mod builder {
         {
             self.file = value
                 .try_into()
-                .map_err(|_| "conversion to `DownloadVideoFile` for file failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadVideoFile` for file failed".to_string()
+                });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
@@ -6166,28 +7533,29 @@ pub mod builder {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `DownloadVideoRange` for range failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadVideoRange` for range failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/videos/{file}`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
-            let Self {
-                client,
-                file,
-                range,
-            } = self;
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+            let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/videos/{}",
-                client.baseurl,
-                encode_path(&file.to_string()),
+                "{}/videos/{}", client.baseurl, encode_path(& file.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             if let Some(value) = range {
                 header_map.append("Range", value.to_string().try_into()?);
             }
@@ -6203,25 +7571,41 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
                 206u16 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                416u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                416u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::download_audio`]
 
-    [`Client::download_audio`]: super::Client::download_audio*/
+[`Client::download_audio`]: super::Client::download_audio*/
     #[derive(Debug, Clone)]
     pub struct DownloadAudio<'a> {
         client: &'a super::Client,
@@ -6242,7 +7626,9 @@ pub mod builder {
         {
             self.file = value
                 .try_into()
-                .map_err(|_| "conversion to `DownloadAudioFile` for file failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadAudioFile` for file failed".to_string()
+                });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
@@ -6252,28 +7638,29 @@ pub mod builder {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `DownloadAudioRange` for range failed".to_string());
+                .map_err(|_| {
+                    "conversion to `DownloadAudioRange` for range failed".to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/audios/{file}`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
-            let Self {
-                client,
-                file,
-                range,
-            } = self;
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+            let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/audios/{}",
-                client.baseurl,
-                encode_path(&file.to_string()),
+                "{}/audios/{}", client.baseurl, encode_path(& file.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             if let Some(value) = range {
                 header_map.append("Range", value.to_string().try_into()?);
             }
@@ -6289,25 +7676,41 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => Ok(ResponseValue::stream(response)),
                 206u16 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                416u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                416u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::get_health`]
 
-    [`Client::get_health`]: super::Client::get_health*/
+[`Client::get_health`]: super::Client::get_health*/
     #[derive(Debug, Clone)]
     pub struct GetHealth<'a> {
         client: &'a super::Client,
@@ -6317,14 +7720,19 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/healthz`
-        pub async fn send(self) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
             let Self { client } = self;
             let url = format!("{}/healthz", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6344,9 +7752,13 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                500u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

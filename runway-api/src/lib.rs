@@ -59,6 +59,7 @@ mod hooks;
 mod retry;
 
 #[allow(missing_docs, dead_code, clippy::all, clippy::unwrap_used)]
+#[rustfmt::skip]
 mod generated;
 
 pub use client_builder::{
