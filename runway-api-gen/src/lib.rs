@@ -65,12 +65,48 @@ pub fn parse_spec(yaml: &str, origin: &str) -> Result<openapiv3::OpenAPI, GenErr
     let deserializer = yaml_serde::Deserializer::from_str(yaml);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let at = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let (at, message) = refine_location(yaml).unwrap_or((at, message));
         GenError::Parse {
             origin: origin.to_owned(),
             at,
-            message: err.into_inner().to_string(),
+            message,
         }
     })
+}
+
+/// openapiv3 reads path items and components through untagged enums, which hide
+/// where inside them parsing failed. Parses each path item and operation on its
+/// own to find the innermost failing place.
+fn refine_location(yaml: &str) -> Option<(String, String)> {
+    let document: yaml_serde::Value = yaml_serde::from_str(yaml).ok()?;
+    let paths = document.get("paths")?.as_mapping()?;
+    for (name, item) in paths {
+        let name = name.as_str().unwrap_or("?");
+        let Some(item) = item.as_mapping() else {
+            return Some((format!("paths.{name}"), "a path item must be a mapping".into()));
+        };
+        for (method, operation) in item {
+            let method = method.as_str().unwrap_or("?");
+            let parsed = match method {
+                "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace" => {
+                    serde_path_to_error::deserialize::<_, openapiv3::Operation>(operation.clone())
+                        .map(drop)
+                }
+                _ => continue,
+            };
+            if let Err(err) = parsed {
+                let inner = err.path().to_string();
+                let at = if inner == "." {
+                    format!("paths.{name}.{method}")
+                } else {
+                    format!("paths.{name}.{method}.{inner}")
+                };
+                return Some((at, err.into_inner().to_string()));
+            }
+        }
+    }
+    None
 }
 
 /// Reads and parses the OpenAPI document at `path`.
@@ -205,7 +241,7 @@ paths:
 
     #[test]
     fn a_missing_operation_id_is_refused_with_its_path() {
-        let broken = MINIMAL.replace("operationId: ping\n", "");
+        let broken = MINIMAL.replace("      operationId: ping\n", "");
         let spec = parse_spec(&broken, "x").expect("parses");
         let err = generate(&spec, "x").expect_err("must fail");
         assert!(err.to_string().contains("paths./v1/ping.get"), "{err}");
