@@ -84,7 +84,10 @@ fn refine_location(yaml: &str) -> Option<(String, String)> {
     for (name, item) in paths {
         let name = name.as_str().unwrap_or("?");
         let Some(item) = item.as_mapping() else {
-            return Some((format!("paths.{name}"), "a path item must be a mapping".into()));
+            return Some((
+                format!("paths.{name}"),
+                "a path item must be a mapping".into(),
+            ));
         };
         for (method, operation) in item {
             let method = method.as_str().unwrap_or("?");

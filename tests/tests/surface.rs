@@ -202,7 +202,10 @@ fn every_operation_of_the_overview_is_generated() {
         "POST /v1/speed-adjust",
         "DELETE /v1/delete-media",
     ] {
-        assert!(routes.contains(&route), "{route} is missing from {routes:?}");
+        assert!(
+            routes.contains(&route),
+            "{route} is missing from {routes:?}"
+        );
     }
 }
 

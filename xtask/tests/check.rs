@@ -47,8 +47,14 @@ fn a_hand_edit_of_the_generated_code_is_caught() {
     let Outcome::Stale(report) = check(dir.path()).expect("check runs") else {
         panic!("a hand edit must be caught");
     };
-    assert!(report.contains("-    pub fn generate_picture(&self)"), "{report}");
-    assert!(report.contains("+    pub fn generate_image(&self)"), "{report}");
+    assert!(
+        report.contains("-    pub fn generate_picture(&self)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("+    pub fn generate_image(&self)"),
+        "{report}"
+    );
     assert!(report.contains("cargo xtask regen"), "{report}");
 }
 

@@ -1,0 +1,383 @@
+//! The SDK's hand-written behaviour against a local stub server: auth, retries,
+//! timeouts, typed errors and downloads.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use runway_api::{Client, RetryPolicy, RunwayError, types};
+use tokio::io::AsyncWriteExt;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "test-key-5d41402abc4b2a76";
+
+fn fast_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+fn client_for(server: &MockServer, retries: u32) -> Client {
+    Client::builder()
+        .base_url(server.uri())
+        .api_key(KEY)
+        .retry_policy(fast_retries(retries))
+        .build()
+        .expect("client")
+}
+
+fn error_body(code: &str, message: &str, param: Option<&str>) -> serde_json::Value {
+    let mut detail = serde_json::json!({"code": code, "message": message});
+    if let Some(param) = param {
+        detail["param"] = param.into();
+    }
+    serde_json::json!({ "error": detail })
+}
+
+async fn generate(client: &Client) -> Result<types::GenerateImageResponse, RunwayError> {
+    let response = client
+        .generate_image()
+        .body_map(|b| b.prompt("a red fox"))
+        .send()
+        .await?;
+    Ok(response.into_inner())
+}
+
+fn image_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(serde_json::json!({"image_url": "http://x/images/a.jpg"}))
+}
+
+#[tokio::test]
+async fn the_key_and_user_agent_are_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/generate-image"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .and(header(
+            "user-agent",
+            format!("runway-api-rust/{}", env!("CARGO_PKG_VERSION")).as_str(),
+        ))
+        .respond_with(image_ok())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let image = generate(&client_for(&server, 0)).await.expect("success");
+    assert_eq!(image.image_url, "http://x/images/a.jpg");
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_then_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(error_body("rate_limited", "slow down", None)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(image_ok())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    generate(&client_for(&server, 3))
+        .await
+        .expect("success after one retry");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
+async fn retries_end_after_the_limit_with_the_last_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(error_body(
+            "overloaded",
+            "too many media jobs",
+            None,
+        )))
+        .mount(&server)
+        .await;
+    let err = generate(&client_for(&server, 2))
+        .await
+        .expect_err("gives up");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(err.code(), Some("overloaded"));
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3));
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_decode_to_typed_errors() {
+    for (status, code, param) in [
+        (400, "invalid_request", None),
+        (422, "invalid_parameter", Some("prompt")),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/v1/generate-image"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(error_body(
+                code,
+                "bad input",
+                param,
+            )))
+            .mount(&server)
+            .await;
+        let err = generate(&client_for(&server, 3)).await.expect_err("fails");
+        assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+        match &err {
+            RunwayError::Api {
+                status: s,
+                code: c,
+                message,
+                param: p,
+                ..
+            } => {
+                assert_eq!(s.as_u16(), status);
+                assert_eq!(c, code);
+                assert_eq!(message, "bad input");
+                assert_eq!(p.as_deref(), param);
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
+        assert!(err.to_string().contains("bad input"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn an_unparseable_error_body_is_kept() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("<html>oops</html>"))
+        .mount(&server)
+        .await;
+    let err = generate(&client_for(&server, 0)).await.expect_err("fails");
+    match err {
+        RunwayError::InvalidBody { body, .. } => assert_eq!(&body[..], b"<html>oops</html>"),
+        other => panic!("expected InvalidBody, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_without_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(image_ok().set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .base_url(server.uri())
+        .api_key(KEY)
+        .timeout(Duration::from_millis(200))
+        .retry_policy(fast_retries(3))
+        .build()
+        .expect("client");
+    let err = generate(&client).await.expect_err("times out");
+    match &err {
+        RunwayError::Transport(e) => assert!(e.is_timeout(), "{e}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+}
+
+#[tokio::test]
+async fn connection_errors_are_retried_then_reported() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let client = Client::builder()
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .api_key(KEY)
+        .retry_policy(fast_retries(2))
+        .build()
+        .expect("client");
+    let err = generate(&client).await.expect_err("nothing listens");
+    match err {
+        RunwayError::Transport(e) => assert!(e.is_connect(), "{e}"),
+        other => panic!("expected a connection error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_streaming_body_is_not_replayed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/upload-media"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(error_body(
+            "overloaded",
+            "busy",
+            None,
+        )))
+        .mount(&server)
+        .await;
+    let chunks = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(
+        bytes::Bytes::from_static(b"\xff\xd8\xff"),
+    )]);
+    let err = client_for(&server, 3)
+        .upload_media()
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .map_err(RunwayError::from)
+        .expect_err("503");
+    assert_eq!(err.code(), Some("overloaded"));
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+}
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_and_errors_never_show_the_key_or_auth_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/delete-media"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(error_body(
+            "forbidden",
+            "not yours",
+            None,
+        )))
+        .mount(&server)
+        .await;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let client = client_for(&server, 0);
+    let err = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        client
+            .delete_media()
+            .media_url("http://x/images/a.jpg")
+            .auth_token(KEY)
+            .send()
+            .await
+            .map_err(RunwayError::from)
+            .expect_err("403")
+    };
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(
+        logs.contains("delete_media"),
+        "the span names the operation: {logs}"
+    );
+    assert!(logs.contains("403"), "the status is logged: {logs}");
+    assert!(!logs.contains(KEY), "the key leaked into the logs: {logs}");
+    assert!(!format!("{err} {err:?} {client:?}").contains(KEY));
+}
+
+#[tokio::test]
+async fn downloads_stream_to_a_file_atomically() {
+    let server = MockServer::start().await;
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    Mock::given(method("GET"))
+        .and(path("/videos/v.mp4"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(payload.clone(), "video/mp4"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/videos/gone.mp4"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(error_body(
+            "not_found",
+            "no media",
+            None,
+        )))
+        .mount(&server)
+        .await;
+    let client = client_for(&server, 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("v.mp4");
+    let written = client
+        .download_to_file(&format!("{}/videos/v.mp4", server.uri()), &target)
+        .await
+        .expect("download");
+    assert_eq!(written, payload.len() as u64);
+    assert_eq!(std::fs::read(&target).expect("read"), payload);
+
+    let missing = dir.path().join("gone.mp4");
+    let err = client
+        .download_to_file(&format!("{}/videos/gone.mp4", server.uri()), &missing)
+        .await
+        .expect_err("404");
+    assert_eq!(err.code(), Some("not_found"));
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("v.mp4")],
+        "nothing else is left"
+    );
+}
+
+#[tokio::test]
+async fn a_download_cut_short_leaves_nothing_behind() {
+    // A server that promises 1 MB and closes after 10 bytes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 1000000\r\n\r\n0123456789")
+                .await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    let client = Client::builder()
+        .base_url(format!("http://{addr}"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("cut.mp4");
+    let err = client
+        .download_to_file(&format!("http://{addr}/videos/cut.mp4"), &target)
+        .await
+        .expect_err("the body is incomplete");
+    assert!(matches!(err, RunwayError::Transport(_)), "{err:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+}
+
+#[tokio::test]
+async fn downloads_to_a_writer_stream_in_chunks() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/audios/a.mp3"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(vec![9u8; 100_000], "audio/mpeg"))
+        .mount(&server)
+        .await;
+    let mut sink = Vec::new();
+    let n = client_for(&server, 0)
+        .download_to_writer(&format!("{}/audios/a.mp3", server.uri()), &mut sink)
+        .await
+        .expect("download");
+    assert_eq!(n, 100_000);
+    assert!(sink.iter().all(|&b| b == 9));
+}
