@@ -147,12 +147,12 @@ impl ClientBuilder {
                 "base URL `{base_url}` must start with http:// or https://"
             )));
         }
-        if let Some(key) = &self.api_key {
-            if key.bearer_header().is_none() {
-                return Err(RunwayError::Config(
-                    "the API key holds characters that cannot be sent in a header".to_owned(),
-                ));
-            }
+        if let Some(key) = &self.api_key
+            && key.bearer_header().is_none()
+        {
+            return Err(RunwayError::Config(
+                "the API key holds characters that cannot be sent in a header".to_owned(),
+            ));
         }
         let http = match self.http {
             Some(client) => client,

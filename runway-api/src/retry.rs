@@ -72,10 +72,11 @@ pub(crate) async fn execute(
     operation_id: &'static str,
     send_key: bool,
 ) -> reqwest::Result<Response> {
-    if send_key && !request.headers().contains_key(AUTHORIZATION) {
-        if let Some(header) = config.api_key.as_ref().and_then(|k| k.bearer_header()) {
-            request.headers_mut().insert(AUTHORIZATION, header);
-        }
+    if send_key
+        && !request.headers().contains_key(AUTHORIZATION)
+        && let Some(header) = config.api_key.as_ref().and_then(|k| k.bearer_header())
+    {
+        request.headers_mut().insert(AUTHORIZATION, header);
     }
     let span = tracing::info_span!(
         "runway.request",

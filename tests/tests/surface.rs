@@ -90,10 +90,10 @@ fn operations(file: &syn::File) -> Vec<Operation> {
                 let self_ty = render(&imp.self_ty);
                 let name = self_ty.split('<').next().unwrap_or_default().to_string();
                 for impl_item in &imp.items {
-                    if let syn::ImplItem::Fn(f) = impl_item {
-                        if f.sig.ident == "send" {
-                            sends.insert(name.clone(), f.clone());
-                        }
+                    if let syn::ImplItem::Fn(f) = impl_item
+                        && f.sig.ident == "send"
+                    {
+                        sends.insert(name.clone(), f.clone());
                     }
                 }
             }
