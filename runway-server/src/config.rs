@@ -1,0 +1,99 @@
+//! Server configuration: command-line flags, each with an environment equivalent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the server runs. `runway-server --help` lists every flag.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "runway-server",
+    version,
+    about = "A self-hosted reference server of the Runway AI media API.",
+    long_about = "A self-hosted reference server of the Runway AI media API \
+(openapi/runway.yaml). It really decodes, edits and encodes images (in process) and \
+video and audio (with ffmpeg), stores media under --data-dir, and serves them back. \
+Text-to-image and text-to-video are drawn procedurally from the prompt."
+)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[arg(long, env = "RUNWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for stored media and their records (created if missing).
+    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = "runway-data")]
+    pub data_dir: PathBuf,
+
+    /// Base of the media URLs the server hands out, e.g. https://media.example.com.
+    /// Default: http://<listen address>.
+    #[arg(long, env = "RUNWAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// An accepted API key; repeat for more. With none, a key is created and printed.
+    #[arg(long = "api-key", env = "RUNWAY_API_KEYS", value_delimiter = ',')]
+    pub api_keys: Vec<String>,
+
+    /// Largest request body (JSON, uploads) in bytes.
+    #[arg(long, env = "RUNWAY_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest media input (a data: URI's bytes or a fetched URL) in bytes.
+    #[arg(long, env = "RUNWAY_MAX_INPUT_BYTES", default_value_t = 48 * 1024 * 1024)]
+    pub max_input_bytes: usize,
+
+    /// Media jobs (image work and ffmpeg runs) that may run at once.
+    #[arg(long, env = "RUNWAY_MAX_JOBS", default_value_t = 2)]
+    pub max_jobs: usize,
+
+    /// Seconds a request waits for a free job slot before it is answered 503.
+    #[arg(long, env = "RUNWAY_QUEUE_TIMEOUT_SECS", default_value_t = 30)]
+    pub queue_timeout_secs: u64,
+
+    /// Seconds one ffmpeg or ffprobe run may take before it is killed.
+    #[arg(long, env = "RUNWAY_JOB_TIMEOUT_SECS", default_value_t = 300)]
+    pub job_timeout_secs: u64,
+
+    /// Seconds a fetch of a remote media URL may take.
+    #[arg(long, env = "RUNWAY_FETCH_TIMEOUT_SECS", default_value_t = 20)]
+    pub fetch_timeout_secs: u64,
+
+    /// Allow media URLs on loopback, private and link-local addresses (off: such
+    /// URLs are refused, which protects the network the server runs in).
+    #[arg(long, env = "RUNWAY_ALLOW_PRIVATE_FETCH")]
+    pub allow_private_fetch: bool,
+
+    /// The ffmpeg program.
+    #[arg(long, env = "RUNWAY_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+
+    /// The ffprobe program.
+    #[arg(long, env = "RUNWAY_FFPROBE", default_value = "ffprobe")]
+    pub ffprobe: PathBuf,
+}
+
+impl ServerConfig {
+    /// A configuration for tests and embedding: listen on `127.0.0.1:0`, store in
+    /// `data_dir`, accept `api_keys`, everything else at its default.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>, api_keys: Vec<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            public_url: None,
+            api_keys,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_input_bytes: 48 * 1024 * 1024,
+            max_jobs: 2,
+            queue_timeout_secs: 30,
+            job_timeout_secs: 300,
+            fetch_timeout_secs: 20,
+            allow_private_fetch: false,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+        }
+    }
+
+    /// The job timeout as a duration.
+    pub fn job_timeout(&self) -> Duration {
+        Duration::from_secs(self.job_timeout_secs)
+    }
+}

@@ -1,0 +1,169 @@
+//! The contract's error body, `{"error": {"code", "message", "param"}}`, with its status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// An error answered to a client: status, stable code, message and optional parameter.
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The contract's machine-readable code.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+    /// The request parameter at fault.
+    pub param: Option<String>,
+    /// Seconds for `Retry-After`, on 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with no parameter and no `Retry-After`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    /// Names the parameter at fault.
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// 400 `invalid_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or unknown API key: send Authorization: Bearer <API key>",
+        )
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found` for the media named by `param`.
+    pub fn media_not_found(param: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no media at the URL given in {param}"),
+        )
+        .with_param(param)
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 416 `range_not_satisfiable`.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        Self::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range_not_satisfiable",
+            format!("the range lies outside the file ({size} bytes)"),
+        )
+        .with_param("Range")
+    }
+
+    /// 422 `invalid_parameter` for `param`.
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_parameter",
+            message,
+        )
+        .with_param(param)
+    }
+
+    /// 422 `media_unreachable` for `param`.
+    pub fn unreachable(param: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "media_unreachable",
+            message,
+        )
+        .with_param(param)
+    }
+
+    /// 500 `internal_error`. The detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed to process the request; nothing was stored",
+        )
+    }
+
+    /// 503 `media_engine_unavailable`.
+    pub fn engine_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "media_engine_unavailable",
+            "video and audio work needs ffmpeg and ffprobe, which this server does not have: \
+             install ffmpeg (e.g. `apt-get install ffmpeg`) and restart the server",
+        )
+    }
+
+    /// 503 `overloaded`, retry after `seconds`.
+    pub fn overloaded(seconds: u64) -> Self {
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("too many media jobs at once; retry after {seconds} s"),
+        );
+        err.retry_after = Some(seconds);
+        err
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut detail = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(param) = &self.param {
+            detail["param"] = serde_json::Value::String(param.clone());
+        }
+        let mut response =
+            (self.status, Json(serde_json::json!({ "error": detail }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// The result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

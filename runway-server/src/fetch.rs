@@ -1,0 +1,362 @@
+//! Fetching media from other hosts, guarded against server-side request forgery:
+//! every resolved address of every hop (redirects included) is checked, and
+//! loopback, private, link-local, shared, multicast and metadata addresses are
+//! refused unless the operator allows them (`--allow-private-fetch`).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::error::ApiError;
+
+/// The most redirects one fetch follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Whether an IPv4 address must never be fetched from.
+fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240 // reserved
+}
+
+/// Whether an address must never be fetched from: loopback, private, link-local
+/// (which holds the cloud metadata address 169.254.169.254), shared, multicast,
+/// reserved, and IPv6 unique-local and link-local, including IPv4 addresses
+/// embedded in IPv6 (mapped, compatible, NAT64, 6to4).
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_forbidden_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_forbidden_v4(v4);
+            }
+            let seg = v6.segments();
+            let embedded_v4 = |hi: u16, lo: u16| {
+                Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+            if seg[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_unspecified() && !v6.is_loopback() {
+                return is_forbidden_v4(embedded_v4(seg[6], seg[7]));
+            }
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_forbidden_v4(embedded_v4(seg[6], seg[7]));
+            }
+            if seg[0] == 0x2002 {
+                return is_forbidden_v4(embedded_v4(seg[1], seg[2]));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata
+        }
+    }
+}
+
+/// Turns a host name into addresses; the system resolver, or a test's.
+pub type LookupFn =
+    Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> + Send + Sync>;
+
+/// The system resolver.
+pub fn system_lookup() -> LookupFn {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect::<Vec<_>>())
+        })
+    })
+}
+
+/// A DNS resolver for reqwest that drops forbidden addresses and fails when none
+/// is left, so no connection to one is ever made.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    lookup: LookupFn,
+    allow_private: bool,
+}
+
+impl GuardedResolver {
+    /// A resolver over `lookup`.
+    pub fn new(lookup: LookupFn, allow_private: bool) -> Self {
+        Self {
+            lookup,
+            allow_private,
+        }
+    }
+
+    /// The addresses of `host` that may be connected to; an error when there are none.
+    pub async fn allowed_addresses(&self, host: &str) -> std::io::Result<Vec<SocketAddr>> {
+        let all = (self.lookup)(host.to_owned()).await?;
+        let allowed: Vec<SocketAddr> = all
+            .into_iter()
+            .filter(|a| self.allow_private || !is_forbidden(a.ip()))
+            .collect();
+        if allowed.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "{host} resolves only to addresses the server may not fetch from"
+            )));
+        }
+        Ok(allowed)
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let this = self.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = this.allowed_addresses(&host).await?;
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Why a URL may not be fetched, decided before any connection: a scheme other than
+/// http(s), or an IP-literal host that is forbidden. Host names are checked by the
+/// resolver when they are looked up.
+pub fn refuse_reason(url: &Url, allow_private: bool) -> Option<String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Some(format!(
+            "the URL scheme `{}` is not supported; use http(s) or data:",
+            url.scheme()
+        ));
+    }
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    (!allow_private && is_forbidden(ip))
+        .then(|| format!("the address {ip} is loopback, private, link-local or reserved"))
+}
+
+/// Fetches media from other hosts with a size cap, a timeout and bounded redirects.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    allow_private: bool,
+    max_bytes: usize,
+}
+
+impl Fetcher {
+    /// A fetcher resolving through `lookup`.
+    pub fn new(
+        lookup: LookupFn,
+        allow_private: bool,
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match refuse_reason(attempt.url(), allow_private) {
+                Some(reason) => attempt.error(format!("redirect refused: {reason}")),
+                None => attempt.follow(),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .dns_resolver(GuardedResolver::new(lookup, allow_private))
+            .redirect(redirect)
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("runway-server/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            allow_private,
+            max_bytes,
+        })
+    }
+
+    /// Fetches `url` for the request parameter `param`.
+    pub async fn fetch(&self, url: &Url, param: &str) -> Result<Bytes, ApiError> {
+        if let Some(reason) = refuse_reason(url, self.allow_private) {
+            return Err(ApiError::unreachable(
+                param,
+                format!("{param} cannot be fetched: {reason}"),
+            ));
+        }
+        let response = self.client.get(url.clone()).send().await.map_err(|e| {
+            tracing::info!(error = %e, "remote media fetch failed");
+            ApiError::unreachable(
+                param,
+                format!("{param} could not be fetched: {}", describe(&e)),
+            )
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ApiError::unreachable(
+                param,
+                format!("{param} could not be fetched: the host answered {status}"),
+            ));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_bytes as u64)
+        {
+            return Err(self.too_large(param));
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::unreachable(
+                    param,
+                    format!("{param} could not be read: {}", describe(&e)),
+                )
+            })?;
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(self.too_large(param));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.into())
+    }
+
+    fn too_large(&self, param: &str) -> ApiError {
+        ApiError::too_large(format!(
+            "the media at {param} is over the limit of {} bytes",
+            self.max_bytes
+        ))
+        .with_param(param)
+    }
+}
+
+/// The innermost cause of a reqwest error, for people.
+fn describe(err: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = err;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    if err.is_timeout() {
+        "it took too long".to_owned()
+    } else {
+        source.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forbidden_addresses() {
+        for s in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fd00:ec2::254",
+        ] {
+            assert!(is_forbidden(ip(s)), "{s} must be forbidden");
+        }
+        for s in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_forbidden(ip(s)), "{s} must be allowed");
+        }
+    }
+
+    #[test]
+    fn odd_spellings_of_loopback_are_refused() {
+        for url in [
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://[::ffff:7f00:1]/",
+            "http://[::1]:8080/x",
+        ] {
+            let parsed = Url::parse(url).expect("url");
+            assert!(
+                refuse_reason(&parsed, false).is_some(),
+                "{url} must be refused"
+            );
+            assert!(
+                refuse_reason(&parsed, true).is_none(),
+                "{url} allowed by the flag"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_refused() {
+        for url in [
+            "file:///etc/passwd",
+            "ftp://example.com/a",
+            "gopher://example.com/",
+        ] {
+            let parsed = Url::parse(url).expect("url");
+            assert!(refuse_reason(&parsed, true).is_some(), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_forbidden_addresses_are_refused() {
+        let lookup: LookupFn = Arc::new(|host: String| {
+            Box::pin(async move {
+                let addrs = match host.as_str() {
+                    "metadata.test" => vec!["169.254.169.254:0".parse().expect("addr")],
+                    "mixed.test" => vec![
+                        "10.1.1.1:0".parse().expect("addr"),
+                        "93.184.216.34:0".parse().expect("addr"),
+                    ],
+                    _ => vec!["127.0.0.1:0".parse().expect("addr")],
+                };
+                Ok(addrs)
+            })
+        });
+        let resolver = GuardedResolver::new(lookup, false);
+        assert!(resolver.allowed_addresses("metadata.test").await.is_err());
+        assert!(resolver.allowed_addresses("localhost").await.is_err());
+        let mixed = resolver
+            .allowed_addresses("mixed.test")
+            .await
+            .expect("one allowed");
+        assert_eq!(mixed, vec!["93.184.216.34:0".parse().expect("addr")]);
+    }
+}

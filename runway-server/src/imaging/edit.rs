@@ -1,0 +1,150 @@
+//! `edit-image`: colour adjustment, filters and resizing.
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{Rgb, RgbImage};
+
+use crate::error::ApiError;
+
+/// The parameters of `color-adjust`, each neutral at 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColorAdjust {
+    /// Added to every channel, as a fraction of full scale (-1..1).
+    pub brightness: f32,
+    /// Contrast change around mid-grey (-1..1).
+    pub contrast: f32,
+    /// Saturation change (-1..1).
+    pub saturation: f32,
+    /// Hue rotation in degrees.
+    pub hue_rotate: i32,
+}
+
+/// An image filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// Warm brown tones.
+    Sepia,
+    /// Luminance only.
+    BlackAndWhite,
+    /// The negative.
+    Invert,
+    /// Gaussian blur, sigma 3.
+    Blur,
+    /// Unsharp mask.
+    Sharpen,
+}
+
+fn luma(r: f32, g: f32, b: f32) -> f32 {
+    0.2126 * r + 0.7152 * g + 0.0722 * b
+}
+
+fn clamp_u8(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+/// Applies a colour adjustment in place.
+pub fn color_adjust(image: &mut RgbImage, adjust: ColorAdjust) {
+    if adjust.hue_rotate != 0 {
+        image::imageops::colorops::huerotate_in_place(image, adjust.hue_rotate);
+    }
+    let offset = adjust.brightness * 255.0;
+    let contrast = 1.0 + adjust.contrast;
+    let saturation = 1.0 + adjust.saturation;
+    for Rgb(px) in image.pixels_mut() {
+        let [r, g, b] = px.map(f32::from);
+        let l = luma(r, g, b);
+        let adjusted = [r, g, b].map(|c| {
+            let saturated = l + (c - l) * saturation;
+            (saturated - 128.0) * contrast + 128.0 + offset
+        });
+        *px = adjusted.map(clamp_u8);
+    }
+}
+
+/// Applies a filter.
+pub fn apply_filter(image: RgbImage, filter: Filter) -> RgbImage {
+    match filter {
+        Filter::Sepia => map_pixels(image, |r, g, b| {
+            [
+                0.393 * r + 0.769 * g + 0.189 * b,
+                0.349 * r + 0.686 * g + 0.168 * b,
+                0.272 * r + 0.534 * g + 0.131 * b,
+            ]
+        }),
+        Filter::BlackAndWhite => map_pixels(image, |r, g, b| {
+            let l = luma(r, g, b);
+            [l, l, l]
+        }),
+        Filter::Invert => map_pixels(image, |r, g, b| [255.0 - r, 255.0 - g, 255.0 - b]),
+        Filter::Blur => image::imageops::fast_blur(&image, 3.0),
+        Filter::Sharpen => image::imageops::unsharpen(&image, 1.5, 2),
+    }
+}
+
+fn map_pixels(mut image: RgbImage, f: impl Fn(f32, f32, f32) -> [f32; 3]) -> RgbImage {
+    for Rgb(px) in image.pixels_mut() {
+        let [r, g, b] = px.map(f32::from);
+        *px = f(r, g, b).map(clamp_u8);
+    }
+    image
+}
+
+/// The target size of a resize: both given, or one given and the other following
+/// the aspect ratio (at least 1 pixel).
+pub fn target_size(from: (u32, u32), width: Option<u32>, height: Option<u32>) -> (u32, u32) {
+    let (w, h) = (from.0.max(1) as f64, from.1.max(1) as f64);
+    match (width, height) {
+        (Some(tw), Some(th)) => (tw, th),
+        (Some(tw), None) => (tw, ((tw as f64 * h / w).round() as u32).max(1)),
+        (None, Some(th)) => (((th as f64 * w / h).round() as u32).max(1), th),
+        (None, None) => from,
+    }
+}
+
+/// Resizes with a Lanczos3 filter (SIMD, via fast_image_resize).
+pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, ApiError> {
+    let (sw, sh) = image.dimensions();
+    let src = FirImage::from_vec_u8(sw, sh, image.as_raw().clone(), PixelType::U8x3)
+        .map_err(ApiError::internal)?;
+    let mut dst = FirImage::new(width, height, PixelType::U8x3);
+    Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
+                fast_image_resize::FilterType::Lanczos3,
+            )),
+        )
+        .map_err(ApiError::internal)?;
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .ok_or_else(|| ApiError::internal("resize produced a buffer of the wrong size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_side_keeps_the_aspect_ratio() {
+        assert_eq!(target_size((1024, 768), Some(320), None), (320, 240));
+        assert_eq!(target_size((1024, 768), None, Some(200)), (267, 200));
+        assert_eq!(target_size((4000, 10), Some(10), None), (10, 1));
+        assert_eq!(target_size((10, 10), Some(3), Some(7)), (3, 7));
+    }
+
+    #[test]
+    fn sepia_warms_grey() {
+        let image = RgbImage::from_pixel(2, 2, Rgb([128, 128, 128]));
+        let out = apply_filter(image, Filter::Sepia);
+        let Rgb([r, g, b]) = *out.get_pixel(0, 0);
+        assert!(r > g && g > b, "{r} {g} {b}");
+    }
+
+    #[test]
+    fn resize_gives_the_exact_size() {
+        let image = RgbImage::from_pixel(100, 50, Rgb([10, 200, 30]));
+        let out = resize(&image, 33, 77).expect("resize");
+        assert_eq!(out.dimensions(), (33, 77));
+        assert_eq!(*out.get_pixel(5, 5), Rgb([10, 200, 30]));
+    }
+}

@@ -1,0 +1,125 @@
+//! Media inputs: the server's own media URLs (read from storage, never fetched),
+//! `data:` URIs, and http(s) URLs of other hosts (fetched through [`Fetcher`]).
+
+use bytes::Bytes;
+use reqwest::Url;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::store::{MediaKind, MediaRecord, parse_file_name};
+
+/// Where a media URL points.
+pub enum Source<'a> {
+    /// Media of this server.
+    Stored(MediaKind, &'a str),
+    /// Bytes in a `data:` URI.
+    Data,
+    /// Another host.
+    Remote(Url),
+}
+
+/// The kind and id in a media path `/images/{id}.jpg`, `/videos/...`, `/audios/...`.
+pub fn parse_media_path(path: &str) -> Option<(MediaKind, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let (folder, file) = rest.split_once('/')?;
+    let kind = MediaKind::from_folder(folder)?;
+    Some((kind, parse_file_name(kind, file)?))
+}
+
+impl AppState {
+    /// Classifies a media URL given in parameter `param`.
+    pub fn classify<'a>(&self, url: &'a str, param: &str) -> Result<Source<'a>, ApiError> {
+        if url.len() >= 5 && url[..5].eq_ignore_ascii_case("data:") {
+            return Ok(Source::Data);
+        }
+        if let Some(rest) = url.strip_prefix(self.public_url.as_str())
+            && let Some((kind, id)) = parse_media_path(rest)
+        {
+            return Ok(Source::Stored(kind, id));
+        }
+        let parsed = Url::parse(url)
+            .map_err(|e| ApiError::invalid(param, format!("{param} is not a valid URL: {e}")))?;
+        if parsed.origin() == self.public_origin
+            && let Some(rest) = url.find(parsed.path()).map(|i| &url[i..])
+            && let Some((kind, id)) =
+                parse_media_path(rest.split(['?', '#']).next().unwrap_or(rest))
+        {
+            return Ok(Source::Stored(kind, id));
+        }
+        if parsed.origin() == self.public_origin {
+            return Err(ApiError::media_not_found(param));
+        }
+        Ok(Source::Remote(parsed))
+    }
+
+    /// The record of stored media addressed by `url` (metadata and delete take
+    /// stored media only); 404 otherwise.
+    pub async fn stored_record(&self, url: &str, param: &str) -> Result<MediaRecord, ApiError> {
+        let Ok(Source::Stored(kind, id)) = self.classify(url, param) else {
+            return Err(ApiError::media_not_found(param));
+        };
+        self.store
+            .record(kind, id)
+            .await?
+            .ok_or_else(|| ApiError::media_not_found(param))
+    }
+
+    /// The bytes of the media at `url`, with the stored kind when it is ours.
+    pub async fn read_input(
+        &self,
+        url: &str,
+        param: &str,
+    ) -> Result<(Bytes, Option<MediaKind>), ApiError> {
+        match self.classify(url, param)? {
+            Source::Stored(kind, id) => {
+                let record = self
+                    .store
+                    .record(kind, id)
+                    .await?
+                    .ok_or_else(|| ApiError::media_not_found(param))?;
+                Ok((self.store.read(&record).await?, Some(kind)))
+            }
+            Source::Data => Ok((self.decode_data_uri(url, param)?, None)),
+            Source::Remote(parsed) => Ok((self.fetcher.fetch(&parsed, param).await?, None)),
+        }
+    }
+
+    fn decode_data_uri(&self, url: &str, param: &str) -> Result<Bytes, ApiError> {
+        let data = data_url::DataUrl::process(url).map_err(|e| {
+            ApiError::bad_request(format!("{param} is not a valid data: URI: {e:?}"))
+                .with_param(param)
+        })?;
+        let (body, _) = data.decode_to_vec().map_err(|e| {
+            ApiError::bad_request(format!("{param} has an invalid base64 payload: {e:?}"))
+                .with_param(param)
+        })?;
+        if body.len() > self.config.max_input_bytes {
+            return Err(ApiError::too_large(format!(
+                "the media in {param} is over the limit of {} bytes",
+                self.config.max_input_bytes
+            ))
+            .with_param(param));
+        }
+        Ok(body.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_paths_parse() {
+        assert!(matches!(
+            parse_media_path("/images/img_1.jpg"),
+            Some((MediaKind::Image, "img_1"))
+        ));
+        assert!(matches!(
+            parse_media_path("/audios/a.mp3"),
+            Some((MediaKind::Audio, "a"))
+        ));
+        assert!(parse_media_path("/images/../x.jpg").is_none());
+        assert!(parse_media_path("/images/x.mp4").is_none());
+        assert!(parse_media_path("/other/x.jpg").is_none());
+    }
+}

@@ -1,0 +1,85 @@
+//! A JSON body extractor that answers in the contract's error format: 400 for
+//! malformed JSON, 413 for an oversized body, 422 naming the parameter for a value
+//! of the wrong type or out of the schema.
+
+use axum::extract::{FromRequest, Request};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body of type `T`.
+pub struct ApiJson<T>(pub T);
+
+/// The field named in a serde message such as "missing field `prompt`".
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status().as_u16() == 413 {
+                    ApiError::too_large("the request body is over the size limit")
+                } else {
+                    ApiError::bad_request(format!(
+                        "the request body could not be read: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("a JSON request body is required"));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = inner.to_string();
+                    let param = if path == "." {
+                        backticked(&message).unwrap_or("body").to_owned()
+                    } else {
+                        path
+                    };
+                    let message = message
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or(&message)
+                        .to_owned();
+                    ApiError::invalid(&param, format!("{param}: {message}"))
+                }
+                _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
+            }
+        })?;
+        deserializer
+            .end()
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+        Ok(ApiJson(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_missing_field_is_named() {
+        assert_eq!(
+            backticked("missing field `prompt` at line 1"),
+            Some("prompt")
+        );
+        assert_eq!(backticked("no field"), None);
+    }
+}

@@ -1,0 +1,261 @@
+//! `runway-server`: a self-hosted reference server of the Runway AI media API
+//! (`openapi/runway.yaml`) that really does the work.
+//!
+//! - Images are decoded, edited and encoded in process (`image`,
+//!   `fast_image_resize`, `imageproc` with an embedded font).
+//! - Video and audio go through `ffmpeg`/`ffprobe` child processes, with a timeout,
+//!   `kill_on_drop` and at most `--max-jobs` media jobs at once.
+//! - Text-to-image and text-to-video are drawn procedurally and deterministically
+//!   from the prompt (no model weights); everything else is real processing.
+//! - Media live in an `object_store` (the local filesystem under `--data-dir`).
+//!
+//! Start it in-process with [`start`] (tests) or run the `runway-server` binary.
+
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod fetch;
+pub mod imaging;
+pub mod input;
+mod json;
+mod routes;
+pub mod store;
+pub mod video;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+pub use config::ServerConfig;
+use engine::MediaEngine;
+use error::ApiError;
+use fetch::Fetcher;
+use store::{MediaRecord, MediaStore};
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration the server started with.
+    pub config: Arc<ServerConfig>,
+    /// Where media live.
+    pub store: MediaStore,
+    /// The accepted API keys.
+    pub keys: Arc<auth::Keys>,
+    /// ffmpeg and ffprobe, when found.
+    pub engine: Option<MediaEngine>,
+    /// Fetches media URLs of other hosts.
+    pub fetcher: Fetcher,
+    /// Bounds the media jobs that run at once.
+    pub jobs: Arc<Semaphore>,
+    /// The base of media URLs, without a trailing slash.
+    pub public_url: String,
+    /// The origin of `public_url`.
+    pub public_origin: url::Origin,
+    /// Ids of media being deleted right now.
+    pub deleting: Arc<Mutex<HashSet<String>>>,
+    /// Scratch space for media jobs (emptied at start).
+    pub work_dir: PathBuf,
+}
+
+impl AppState {
+    /// The public URL of a stored media.
+    pub fn media_url(&self, record: &MediaRecord) -> String {
+        format!(
+            "{}/{}/{}",
+            self.public_url,
+            record.kind.folder(),
+            record.file_name()
+        )
+    }
+
+    /// Waits for a free media job slot, or answers 503 `overloaded`.
+    pub async fn job_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        let wait = Duration::from_secs(self.config.queue_timeout_secs);
+        match tokio::time::timeout(wait, self.jobs.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::overloaded(5)),
+        }
+    }
+
+    /// Runs CPU-bound image work on the blocking pool, within a job slot.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    {
+        let _slot = self.job_slot().await?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// The media engine, or 503 `media_engine_unavailable`.
+    pub fn engine(&self) -> Result<&MediaEngine, ApiError> {
+        self.engine
+            .as_ref()
+            .ok_or_else(ApiError::engine_unavailable)
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data directory could not be prepared.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Anything else at start-up.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A server bound to its address, ready to serve.
+pub struct Prepared {
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// The shared state.
+    pub state: AppState,
+    /// The key created at start when none was configured.
+    pub generated_key: Option<String>,
+}
+
+/// Binds the listen address and prepares storage, keys and the media engine.
+pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let generated_key = if config.api_keys.iter().all(|k| k.trim().is_empty()) {
+        let key = auth::generate_key().map_err(|e| StartError::Other(e.to_string()))?;
+        config.api_keys = vec![key.clone()];
+        Some(key)
+    } else {
+        None
+    };
+    let keys = auth::Keys::new(config.api_keys.iter().map(String::as_str));
+    let store = MediaStore::open_local(&config.data_dir)?;
+    let work_dir = config.data_dir.join("work");
+    let _ = std::fs::remove_dir_all(&work_dir);
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| StartError::Other(format!("{}: {e}", work_dir.display())))?;
+    let engine = MediaEngine::detect(&config.ffmpeg, &config.ffprobe, config.job_timeout()).await;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let public_origin = url::Url::parse(&public_url)
+        .map_err(|e| StartError::Other(format!("--public-url {public_url}: {e}")))?
+        .origin();
+    let fetcher = Fetcher::new(
+        fetch::system_lookup(),
+        config.allow_private_fetch,
+        config.max_input_bytes,
+        Duration::from_secs(config.fetch_timeout_secs),
+    )
+    .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+    let state = AppState {
+        jobs: Arc::new(Semaphore::new(config.max_jobs.max(1))),
+        config: Arc::new(config),
+        store,
+        keys: Arc::new(keys),
+        engine,
+        fetcher,
+        public_url,
+        public_origin,
+        deleting: Arc::default(),
+        work_dir,
+    };
+    Ok(Prepared {
+        listener,
+        state,
+        generated_key,
+    })
+}
+
+/// The HTTP routes of the API.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// A server running in the background (for tests and embedding).
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The base of its URLs, e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    /// The key created at start when none was configured.
+    pub generated_key: Option<String>,
+    /// Whether ffmpeg was found.
+    pub has_media_engine: bool,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits for the end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server in the background on the configured address.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let prepared = prepare(config).await?;
+    let addr = prepared
+        .listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let base_url = prepared.state.public_url.clone();
+    let has_media_engine = prepared.state.engine.is_some();
+    let app = router(prepared.state);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        if let Err(err) = axum::serve(prepared.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%err, "server stopped");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        base_url,
+        generated_key: prepared.generated_key,
+        has_media_engine,
+        shutdown: Some(tx),
+        task,
+    })
+}

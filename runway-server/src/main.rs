@@ -1,0 +1,80 @@
+//! The `runway-server` binary: `runway-server --help`.
+
+use clap::Parser;
+use runway_server::{ServerConfig, prepare, router};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = ServerConfig::parse();
+    let prepared = match prepare(config.clone()).await {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            eprintln!("runway-server: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let state = &prepared.state;
+    println!(
+        "runway-server {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        state.public_url
+    );
+    println!(
+        "media stored in {}",
+        config.data_dir.join("media").display()
+    );
+    match &state.engine {
+        Some(_) => println!("ffmpeg: found, video and audio operations are available"),
+        None => println!(
+            "ffmpeg: NOT found ({}), video and audio operations answer 503 until it is installed",
+            config.ffmpeg.display()
+        ),
+    }
+    if let Some(key) = &prepared.generated_key {
+        println!("API key (created for this run; pass --api-key to choose one): {key}");
+        println!(
+            "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",
+            state.public_url
+        );
+    }
+    let app = router(prepared.state.clone());
+    let served = axum::serve(prepared.listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("runway-server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
