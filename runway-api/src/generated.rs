@@ -4813,9 +4813,10 @@ let response = client.edit_image()
     /**Generate a video from a text prompt
 
 Renders an H.264 MP4 (yuv420p, faststart) of exactly `duration` seconds at
-`fps` frames per second. The same prompt gives the same video. Generated
-videos are silent: they carry no audio track, so `extract-audio` on them
-answers 422 `no_audio_stream`.
+`fps` frames per second, 640x360 unless `width` and `height` say otherwise.
+The picture is drawn procedurally from the prompt (moving colour gradients);
+the video carries an AAC soundtrack, a soft two-tone chord pitched from the
+prompt, so `extract-audio` works on it. The same prompt gives the same video.
 
 
 Sends a `POST` request to `/v1/generate-video`
@@ -4919,7 +4920,8 @@ Makes an H.264 MP4 of exactly `duration` seconds from the image at
 `image_url`, with a slow camera move over it (`motion`, extension; default
 `zoom-in`). The video keeps the image's aspect ratio, scaled to fit within
 1280x720 with even dimensions, at `fps` frames per second (extension; default
-24). The video is silent.
+24). The video is silent (no audio track), so `extract-audio` on it answers
+422 `no_audio_stream`.
 
 
 Sends a `POST` request to `/v1/image-to-video`

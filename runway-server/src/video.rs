@@ -212,7 +212,8 @@ pub async fn store_output(
 }
 
 /// Arguments that render the procedural video for `prompt`: moving colour gradients
-/// (colours, direction and speed from the prompt) with a slow hue cycle.
+/// (colours, direction and speed from the prompt) with a slow hue cycle, and a soft
+/// two-tone chord (pitched from the prompt) as its AAC soundtrack.
 pub fn generate_args(
     prompt: &str,
     duration: u32,
@@ -240,15 +241,26 @@ pub fn generate_args(
         colors[3],
         seed % u64::from(u32::MAX)
     );
+    // A soft two-tone chord, pitched from the prompt, as the soundtrack.
+    let root = 196.0 + f64::from(rng.u32(0..12)) * 16.5;
+    let fifth = root * 1.5;
+    let sound = format!(
+        "aevalsrc=0.12*sin(2*PI*{root:.2}*t)+0.08*sin(2*PI*{fifth:.2}*t):s=44100:d={duration}"
+    );
     let mut args = os(&["-f", "lavfi", "-i"]);
     args.push(source.into());
-    args.extend(os(&["-vf"]));
+    args.extend(os(&["-f", "lavfi", "-i"]));
+    args.push(sound.into());
+    args.extend(os(&["-map", "0:v", "-map", "1:a", "-vf"]));
     args.push(format!("hue=H=2*PI*t/{period},format=yuv420p").into());
     args.extend(os(&["-frames:v"]));
     args.push((duration * fps).to_string().into());
     args.extend(os(&["-r"]));
     args.push(fps.to_string().into());
     args.extend(h264());
+    args.extend(aac());
+    args.push("-t".into());
+    args.push(duration.to_string().into());
     args.push(out.as_os_str().to_owned());
     args
 }
