@@ -234,7 +234,7 @@ pub fn generate_args(
     let speed = 0.01 + rng.f32() * 0.03;
     let period = 4 + rng.u32(0..8);
     let source = format!(
-        "gradients=s={width}x{height}:r={fps}:c0={}:c1={}:c2={}:c3={}:nb_colors=4:speed={speed:.4}:seed={}",
+        "gradients=s={width}x{height}:r={fps}:d={duration}:c0={}:c1={}:c2={}:c3={}:nb_colors=4:speed={speed:.4}:seed={}",
         colors[0],
         colors[1],
         colors[2],
@@ -253,8 +253,7 @@ pub fn generate_args(
     args.push(sound.into());
     args.extend(os(&["-map", "0:v", "-map", "1:a", "-vf"]));
     args.push(format!("hue=H=2*PI*t/{period},format=yuv420p").into());
-    args.extend(os(&["-frames:v"]));
-    args.push((duration * fps).to_string().into());
+    // Both sources last exactly `duration`; `-frames:v` would cut the audio short.
     args.extend(os(&["-r"]));
     args.push(fps.to_string().into());
     args.extend(h264());
