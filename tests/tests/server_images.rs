@@ -8,7 +8,13 @@ use std::num::NonZeroU32;
 use common::*;
 use runway_api::{Client, types};
 
-async fn generate(client: &Client, prompt: &str, style: types::ImageStyle, w: i32, h: i32) -> String {
+async fn generate(
+    client: &Client,
+    prompt: &str,
+    style: types::ImageStyle,
+    w: i32,
+    h: i32,
+) -> String {
     client
         .generate_image()
         .body_map(|b| b.prompt(prompt).style(style).width(w).height(h))
@@ -23,14 +29,28 @@ async fn generate(client: &Client, prompt: &str, style: types::ImageStyle, w: i3
 async fn generated_images_have_the_requested_size_and_style() {
     let t = TestServer::start().await;
     let client = t.client();
-    let photo_url = generate(&client, "a lighthouse", types::ImageStyle::Photorealistic, 320, 200).await;
+    let photo_url = generate(
+        &client,
+        "a lighthouse",
+        types::ImageStyle::Photorealistic,
+        320,
+        200,
+    )
+    .await;
     let photo = fetch_image(&client, &photo_url).await;
     assert_eq!(photo.dimensions(), (320, 200));
 
     // Deterministic: the same prompt and style give the same pixels.
     let again = fetch_image(
         &client,
-        &generate(&client, "a lighthouse", types::ImageStyle::Photorealistic, 320, 200).await,
+        &generate(
+            &client,
+            "a lighthouse",
+            types::ImageStyle::Photorealistic,
+            320,
+            200,
+        )
+        .await,
     )
     .await;
     assert_eq!(photo, again);
@@ -38,7 +58,14 @@ async fn generated_images_have_the_requested_size_and_style() {
     // Another prompt gives another image.
     let other = fetch_image(
         &client,
-        &generate(&client, "a desert at noon", types::ImageStyle::Photorealistic, 320, 200).await,
+        &generate(
+            &client,
+            "a desert at noon",
+            types::ImageStyle::Photorealistic,
+            320,
+            200,
+        )
+        .await,
     )
     .await;
     let differing = photo
@@ -57,11 +84,26 @@ async fn generated_images_have_the_requested_size_and_style() {
     .await;
     let abstract_image = fetch_image(
         &client,
-        &generate(&client, "a lighthouse", types::ImageStyle::Abstract, 320, 200).await,
+        &generate(
+            &client,
+            "a lighthouse",
+            types::ImageStyle::Abstract,
+            320,
+            200,
+        )
+        .await,
     )
     .await;
-    assert!(mean_saturation(&sketch) < 0.12, "sketch saturation {}", mean_saturation(&sketch));
-    assert!(mean_luma(&sketch) > 180.0, "sketch luma {}", mean_luma(&sketch));
+    assert!(
+        mean_saturation(&sketch) < 0.12,
+        "sketch saturation {}",
+        mean_saturation(&sketch)
+    );
+    assert!(
+        mean_luma(&sketch) > 180.0,
+        "sketch luma {}",
+        mean_luma(&sketch)
+    );
     assert!(
         mean_saturation(&abstract_image) > 0.5,
         "abstract saturation {}",
@@ -92,27 +134,51 @@ async fn edits_really_change_the_pixels() {
             fetch_image(&client, &url).await
         }
     };
-    let base = || {
-        types::EditImageRequest::builder()
-            .image_url(source_url.as_str())
-    };
+    let base = || types::EditImageRequest::builder().image_url(source_url.as_str());
 
-    let sepia = edit(base().edit_type(types::ImageEditType::AddFilter).filter(types::ImageFilter::Sepia)).await;
+    let sepia = edit(
+        base()
+            .edit_type(types::ImageEditType::AddFilter)
+            .filter(types::ImageFilter::Sepia),
+    )
+    .await;
     assert_eq!(sepia.dimensions(), (300, 200));
     let warm = sepia
         .pixels()
         .filter(|p| p[0] as i32 + 4 >= p[1] as i32 && p[1] as i32 + 4 >= p[2] as i32)
         .count();
-    assert!(warm > 300 * 200 * 95 / 100, "sepia must make r >= g >= b, {warm} pixels are");
+    assert!(
+        warm > 300 * 200 * 95 / 100,
+        "sepia must make r >= g >= b, {warm} pixels are"
+    );
     assert!(mean_saturation(&source) > 0.5);
 
-    let grey = edit(base().edit_type(types::ImageEditType::AddFilter).filter(types::ImageFilter::BlackAndWhite)).await;
-    assert!(max_channel_spread(&grey) <= 6, "black-and-white spread {}", max_channel_spread(&grey));
+    let grey = edit(
+        base()
+            .edit_type(types::ImageEditType::AddFilter)
+            .filter(types::ImageFilter::BlackAndWhite),
+    )
+    .await;
+    assert!(
+        max_channel_spread(&grey) <= 6,
+        "black-and-white spread {}",
+        max_channel_spread(&grey)
+    );
 
-    let inverted = edit(base().edit_type(types::ImageEditType::AddFilter).filter(types::ImageFilter::Invert)).await;
+    let inverted = edit(
+        base()
+            .edit_type(types::ImageEditType::AddFilter)
+            .filter(types::ImageFilter::Invert),
+    )
+    .await;
     let (m, i) = (channel_means(&source), channel_means(&inverted));
     for c in 0..3 {
-        assert!((m[c] + i[c] - 255.0).abs() < 8.0, "invert channel {c}: {} + {}", m[c], i[c]);
+        assert!(
+            (m[c] + i[c] - 255.0).abs() < 8.0,
+            "invert channel {c}: {} + {}",
+            m[c],
+            i[c]
+        );
     }
 
     let resized = edit(
@@ -121,7 +187,11 @@ async fn edits_really_change_the_pixels() {
             .resize_width(NonZeroU32::new(150)),
     )
     .await;
-    assert_eq!(resized.dimensions(), (150, 100), "one side keeps the aspect ratio");
+    assert_eq!(
+        resized.dimensions(),
+        (150, 100),
+        "one side keeps the aspect ratio"
+    );
     let exact = edit(
         base()
             .edit_type(types::ImageEditType::Resize)
@@ -131,9 +201,19 @@ async fn edits_really_change_the_pixels() {
     .await;
     assert_eq!(exact.dimensions(), (320, 200));
 
-    let brighter = edit(base().edit_type(types::ImageEditType::ColorAdjust).brightness(0.3)).await;
+    let brighter = edit(
+        base()
+            .edit_type(types::ImageEditType::ColorAdjust)
+            .brightness(0.3),
+    )
+    .await;
     assert!(mean_luma(&brighter) > mean_luma(&source) + 40.0);
-    let desaturated = edit(base().edit_type(types::ImageEditType::ColorAdjust).saturation(-1.0)).await;
+    let desaturated = edit(
+        base()
+            .edit_type(types::ImageEditType::ColorAdjust)
+            .saturation(-1.0),
+    )
+    .await;
     assert!(mean_saturation(&desaturated) < 0.05);
 }
 
@@ -141,7 +221,14 @@ async fn edits_really_change_the_pixels() {
 async fn text_is_drawn_where_asked() {
     let t = TestServer::start().await;
     let client = t.client();
-    let source_url = generate(&client, "night sky", types::ImageStyle::Photorealistic, 400, 300).await;
+    let source_url = generate(
+        &client,
+        "night sky",
+        types::ImageStyle::Photorealistic,
+        400,
+        300,
+    )
+    .await;
     let source = fetch_image(&client, &source_url).await;
     let url = client
         .add_text_to_image()
@@ -167,7 +254,10 @@ async fn text_is_drawn_where_asked() {
             })
             .count()
     };
-    assert!(changed(0, 150, 400, 300) > 2000, "the bottom half holds the text");
+    assert!(
+        changed(0, 150, 400, 300) > 2000,
+        "the bottom half holds the text"
+    );
     assert_eq!(changed(0, 0, 400, 100), 0, "the top stays untouched");
     let white = (150..300)
         .flat_map(|y| (0..400).map(move |x| (x, y)))
@@ -177,18 +267,32 @@ async fn text_is_drawn_where_asked() {
         .flat_map(|y| (0..400).map(move |x| (x, y)))
         .filter(|&(x, y)| with_text.get_pixel(x, y).0.iter().all(|&c| c < 30))
         .count();
-    assert!(white > 300 && black > 300, "white text ({white}) with a dark outline ({black})");
+    assert!(
+        white > 300 && black > 300,
+        "white text ({white}) with a dark outline ({black})"
+    );
 }
 
 #[tokio::test]
 async fn style_transfer_moves_colours_towards_the_reference() {
     let t = TestServer::start().await;
     let client = t.client();
-    let content_url = generate(&client, "green hills", types::ImageStyle::Photorealistic, 240, 160).await;
-    let reference_url = generate(&client, "bold shapes", types::ImageStyle::Abstract, 120, 90).await;
+    let content_url = generate(
+        &client,
+        "green hills",
+        types::ImageStyle::Photorealistic,
+        240,
+        160,
+    )
+    .await;
+    let reference_url =
+        generate(&client, "bold shapes", types::ImageStyle::Abstract, 120, 90).await;
     let url = client
         .style_transfer()
-        .body_map(|b| b.image_url(content_url.as_str()).style_reference(reference_url.as_str()))
+        .body_map(|b| {
+            b.image_url(content_url.as_str())
+                .style_reference(reference_url.as_str())
+        })
         .send()
         .await
         .expect("style-transfer")
@@ -198,8 +302,13 @@ async fn style_transfer_moves_colours_towards_the_reference() {
     let reference = fetch_image(&client, &reference_url).await;
     let styled = fetch_image(&client, &url).await;
     assert_eq!(styled.dimensions(), content.dimensions());
-    let (c, r, s) = (channel_means(&content), channel_means(&reference), channel_means(&styled));
-    let distance = |a: [f64; 3], b: [f64; 3]| (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt();
+    let (c, r, s) = (
+        channel_means(&content),
+        channel_means(&reference),
+        channel_means(&styled),
+    );
+    let distance =
+        |a: [f64; 3], b: [f64; 3]| (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt();
     assert!(
         distance(s, r) < distance(c, r) * 0.6,
         "styled {s:?} must be nearer the reference {r:?} than the content {c:?}"
@@ -223,7 +332,15 @@ async fn image_metadata_reads_the_stored_file() {
     assert_eq!((meta.width.get(), meta.height.get()), (320, 200));
     assert_eq!(meta.size_bytes, Some(bytes.len() as i64));
     assert!(url.contains(&meta.image_id));
-    assert!(meta.size.ends_with("KB") || meta.size.ends_with('B'), "{}", meta.size);
+    assert!(
+        meta.size.ends_with("KB") || meta.size.ends_with('B'),
+        "{}",
+        meta.size
+    );
     let age = chrono::Utc::now() - meta.created_at;
-    assert!(age.num_seconds().abs() < 60, "created_at {}", meta.created_at);
+    assert!(
+        age.num_seconds().abs() < 60,
+        "created_at {}",
+        meta.created_at
+    );
 }

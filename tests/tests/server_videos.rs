@@ -48,8 +48,16 @@ async fn generated_videos_have_exactly_the_requested_shape() {
     assert_eq!(probe.pixel_format(), Some("yuv420p"));
     assert_eq!(probe.size(), (320, 240));
     assert!((probe.fps() - 12.0).abs() < 1e-6, "fps {}", probe.fps());
-    assert!((probe.duration() - 3.0).abs() <= frame(12.0), "duration {}", probe.duration());
-    assert_eq!(probe.audio_codec(), Some("aac"), "generated videos carry a soundtrack");
+    assert!(
+        (probe.duration() - 3.0).abs() <= frame(12.0),
+        "duration {}",
+        probe.duration()
+    );
+    assert_eq!(
+        probe.audio_codec(),
+        Some("aac"),
+        "generated videos carry a soundtrack"
+    );
 
     // The default frame rate is 24.
     let default_fps = client
@@ -80,7 +88,10 @@ async fn generated_videos_have_exactly_the_requested_shape() {
     assert_eq!(meta.duration, "3s");
     assert!((meta.duration_seconds.expect("seconds") - 3.0).abs() <= frame(12.0));
     assert_eq!(meta.has_audio, Some(true));
-    assert_eq!(meta.size_bytes, Some(fetch(&client, &url).await.len() as i64));
+    assert_eq!(
+        meta.size_bytes,
+        Some(fetch(&client, &url).await.len() as i64)
+    );
     assert_eq!(meta.width.map(|w| w.get()), Some(320));
 }
 
@@ -111,7 +122,11 @@ async fn image_to_video_moves_over_the_image_and_is_silent() {
     let probe = fetch_probe(&client, &url).await;
     assert_eq!(probe.video_codec(), Some("h264"));
     assert_eq!(probe.size(), (400, 300));
-    assert!((probe.duration() - 2.0).abs() <= frame(10.0), "duration {}", probe.duration());
+    assert!(
+        (probe.duration() - 2.0).abs() <= frame(10.0),
+        "duration {}",
+        probe.duration()
+    );
     assert_eq!(probe.audio_codec(), None);
 
     // The first and last frames differ: the camera moves.
@@ -137,7 +152,10 @@ async fn image_to_video_moves_over_the_image_and_is_silent() {
         .zip(last.pixels())
         .filter(|(a, b)| a.0.iter().zip(b.0.iter()).any(|(x, y)| x.abs_diff(*y) > 20))
         .count();
-    assert!(moved > 400 * 300 / 20, "only {moved} pixels changed between frames");
+    assert!(
+        moved > 400 * 300 / 20,
+        "only {moved} pixels changed between frames"
+    );
 
     // extract-audio on a silent video is a clear 422.
     let err = client
@@ -177,13 +195,20 @@ async fn edits_trim_filter_resize_and_change_speed() {
         .into_inner()
         .edited_video_url;
     let probe = fetch_probe(&client, &trimmed).await;
-    assert!((probe.duration() - 2.0).abs() <= 0.1, "trimmed to {}", probe.duration());
+    assert!(
+        (probe.duration() - 2.0).abs() <= 0.1,
+        "trimmed to {}",
+        probe.duration()
+    );
     assert_eq!(probe.audio_codec(), Some("aac"));
 
     // black-and-white through video-filter: a frame has no colour.
     let filtered = client
         .apply_video_filter()
-        .body_map(|b| b.video_url(source.as_str()).filter(types::VideoFilter::BlackAndWhite))
+        .body_map(|b| {
+            b.video_url(source.as_str())
+                .filter(types::VideoFilter::BlackAndWhite)
+        })
         .send()
         .await
         .expect("video-filter")
@@ -200,7 +225,11 @@ async fn edits_trim_filter_resize_and_change_speed() {
         .into_inner()
         .thumbnail_url;
     let grey = fetch_image(&client, &frame_url).await;
-    assert!(max_channel_spread(&grey) <= 12, "spread {}", max_channel_spread(&grey));
+    assert!(
+        max_channel_spread(&grey) <= 12,
+        "spread {}",
+        max_channel_spread(&grey)
+    );
 
     // Every other filter really changes the picture (via edit-video add-filter too).
     let original_frame = {
@@ -214,7 +243,11 @@ async fn edits_trim_filter_resize_and_change_speed() {
             .thumbnail_url;
         fetch_image(&client, &url).await
     };
-    for filter in [types::VideoFilter::Vintage, types::VideoFilter::Cinematic, types::VideoFilter::Sepia] {
+    for filter in [
+        types::VideoFilter::Vintage,
+        types::VideoFilter::Cinematic,
+        types::VideoFilter::Sepia,
+    ] {
         let url = client
             .edit_video()
             .body_map(|b| {
@@ -238,7 +271,10 @@ async fn edits_trim_filter_resize_and_change_speed() {
         let frame = fetch_image(&client, &thumb).await;
         let (a, b) = (channel_means(&original_frame), channel_means(&frame));
         let shift: f64 = (0..3).map(|c| (a[c] - b[c]).abs()).sum();
-        assert!(shift > 6.0, "{filter:?} barely changed the colours ({shift})");
+        assert!(
+            shift > 6.0,
+            "{filter:?} barely changed the colours ({shift})"
+        );
     }
 
     // resize to exactly 160x90.
@@ -258,7 +294,10 @@ async fn edits_trim_filter_resize_and_change_speed() {
     for (factor, expected) in [(2.0, 2.0), (0.5, 8.0), (4.0, 1.0), (0.25, 16.0)] {
         let url = client
             .adjust_video_speed()
-            .body_map(|b| b.video_url(source.as_str()).speed_factor(types::SpeedFactor(factor)))
+            .body_map(|b| {
+                b.video_url(source.as_str())
+                    .speed_factor(types::SpeedFactor(factor))
+            })
             .send()
             .await
             .expect("speed-adjust")
@@ -270,8 +309,15 @@ async fn edits_trim_filter_resize_and_change_speed() {
             "x{factor}: {} s, expected {expected}",
             probe.duration()
         );
-        assert_eq!(probe.audio_codec(), Some("aac"), "x{factor} keeps the sound");
-        assert!((probe.fps() - 25.0).abs() < 0.5, "x{factor} keeps the frame rate");
+        assert_eq!(
+            probe.audio_codec(),
+            Some("aac"),
+            "x{factor} keeps the sound"
+        );
+        assert!(
+            (probe.fps() - 25.0).abs() < 0.5,
+            "x{factor} keeps the frame rate"
+        );
     }
     let url = client
         .edit_video()
@@ -327,5 +373,9 @@ async fn thumbnails_and_audio_come_from_the_video() {
     let probe = fetch_probe(&client, &audio).await;
     assert_eq!(probe.audio_codec(), Some("mp3"));
     assert_eq!(probe.video_codec(), None);
-    assert!((probe.duration() - 3.0).abs() <= 0.1, "mp3 lasts {}", probe.duration());
+    assert!(
+        (probe.duration() - 3.0).abs() <= 0.1,
+        "mp3 lasts {}",
+        probe.duration()
+    );
 }

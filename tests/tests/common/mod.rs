@@ -126,7 +126,9 @@ impl Probe {
         n.parse::<f64>().expect("n") / d.parse::<f64>().expect("d")
     }
     pub fn format_name(&self) -> &str {
-        self.json["format"]["format_name"].as_str().unwrap_or_default()
+        self.json["format"]["format_name"]
+            .as_str()
+            .unwrap_or_default()
     }
 }
 
@@ -141,11 +143,22 @@ pub fn probe_bytes(bytes: &[u8]) -> Probe {
 /// Probes a file with ffprobe.
 pub fn probe_path(path: &Path) -> Probe {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_streams", "-show_format"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    assert!(output.status.success(), "ffprobe failed on {}", path.display());
+    assert!(
+        output.status.success(),
+        "ffprobe failed on {}",
+        path.display()
+    );
     Probe {
         json: serde_json::from_slice(&output.stdout).expect("ffprobe JSON"),
     }
@@ -202,11 +215,29 @@ pub fn make_test_video(seconds: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("in.mp4");
     let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc2=s=320x240:r=25:d={seconds}"))
         .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:sample_rate=44100:duration={seconds}"))
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=44100:duration={seconds}"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .arg(&out)
         .status()
         .expect("ffmpeg runs");
