@@ -53,6 +53,7 @@
 
 mod client_builder;
 mod config;
+mod convenience;
 mod download;
 mod error;
 mod hooks;
