@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use reqwest::{Method, StatusCode};
+use runway_api::types;
 use serde_json::{Value, json};
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
@@ -83,24 +84,8 @@ async fn every_v1_route_needs_a_known_key() {
 #[tokio::test]
 async fn validation_rules_answer_422_naming_the_parameter() {
     let t = TestServer::start().await;
-    let image = t
-        .client()
-        .generate_image()
-        .body_map(|b| b.prompt("x").width(32).height(32))
-        .send()
-        .await
-        .expect("image")
-        .into_inner()
-        .image_url;
-    let video = t
-        .client()
-        .upload_media()
-        .body(make_test_video(1))
-        .send()
-        .await
-        .expect("video")
-        .into_inner()
-        .media_url;
+    let image = generate_image(&t.client(), "x", types::ImageStyle::Sketch, 32, 32).await;
+    let video = upload_test_video(&t.client(), 1).await;
     let before = stored_files(&t);
     let long = "x".repeat(2001);
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -414,22 +399,8 @@ async fn oversized_bodies_are_413() {
 async fn the_wrong_kind_of_media_is_415() {
     let t = TestServer::start().await;
     let client = t.client();
-    let image = client
-        .generate_image()
-        .body_map(|b| b.prompt("x").width(32).height(32))
-        .send()
-        .await
-        .expect("image")
-        .into_inner()
-        .image_url;
-    let video = client
-        .upload_media()
-        .body(make_test_video(1))
-        .send()
-        .await
-        .expect("video")
-        .into_inner()
-        .media_url;
+    let image = generate_image(&client, "x", types::ImageStyle::Sketch, 32, 32).await;
+    let video = upload_test_video(&client, 1).await;
     let cases = [
         (
             "/v1/edit-image",

@@ -6,30 +6,13 @@ mod common;
 use std::num::NonZeroU32;
 
 use common::*;
-use runway_api::{Client, types};
-
-async fn generate(
-    client: &Client,
-    prompt: &str,
-    style: types::ImageStyle,
-    w: i32,
-    h: i32,
-) -> String {
-    client
-        .generate_image()
-        .body_map(|b| b.prompt(prompt).style(style).width(w).height(h))
-        .send()
-        .await
-        .expect("generate-image")
-        .into_inner()
-        .image_url
-}
+use runway_api::types;
 
 #[tokio::test]
 async fn generated_images_have_the_requested_size_and_style() {
     let t = TestServer::start().await;
     let client = t.client();
-    let photo_url = generate(
+    let photo_url = generate_image(
         &client,
         "a lighthouse",
         types::ImageStyle::Photorealistic,
@@ -43,7 +26,7 @@ async fn generated_images_have_the_requested_size_and_style() {
     // Deterministic: the same prompt and style give the same pixels.
     let again = fetch_image(
         &client,
-        &generate(
+        &generate_image(
             &client,
             "a lighthouse",
             types::ImageStyle::Photorealistic,
@@ -58,7 +41,7 @@ async fn generated_images_have_the_requested_size_and_style() {
     // Another prompt gives another image.
     let other = fetch_image(
         &client,
-        &generate(
+        &generate_image(
             &client,
             "a desert at noon",
             types::ImageStyle::Photorealistic,
@@ -79,12 +62,12 @@ async fn generated_images_have_the_requested_size_and_style() {
     // abstract is strongly saturated.
     let sketch = fetch_image(
         &client,
-        &generate(&client, "a lighthouse", types::ImageStyle::Sketch, 320, 200).await,
+        &generate_image(&client, "a lighthouse", types::ImageStyle::Sketch, 320, 200).await,
     )
     .await;
     let abstract_image = fetch_image(
         &client,
-        &generate(
+        &generate_image(
             &client,
             "a lighthouse",
             types::ImageStyle::Abstract,
@@ -117,7 +100,8 @@ async fn generated_images_have_the_requested_size_and_style() {
 async fn edits_really_change_the_pixels() {
     let t = TestServer::start().await;
     let client = t.client();
-    let source_url = generate(&client, "a red barn", types::ImageStyle::Abstract, 300, 200).await;
+    let source_url =
+        generate_image(&client, "a red barn", types::ImageStyle::Abstract, 300, 200).await;
     let source = fetch_image(&client, &source_url).await;
 
     let edit = |body: types::builder::EditImageRequest| {
@@ -221,7 +205,7 @@ async fn edits_really_change_the_pixels() {
 async fn text_is_drawn_where_asked() {
     let t = TestServer::start().await;
     let client = t.client();
-    let source_url = generate(
+    let source_url = generate_image(
         &client,
         "night sky",
         types::ImageStyle::Photorealistic,
@@ -277,7 +261,7 @@ async fn text_is_drawn_where_asked() {
 async fn style_transfer_moves_colours_towards_the_reference() {
     let t = TestServer::start().await;
     let client = t.client();
-    let content_url = generate(
+    let content_url = generate_image(
         &client,
         "green hills",
         types::ImageStyle::Photorealistic,
@@ -286,7 +270,7 @@ async fn style_transfer_moves_colours_towards_the_reference() {
     )
     .await;
     let reference_url =
-        generate(&client, "bold shapes", types::ImageStyle::Abstract, 120, 90).await;
+        generate_image(&client, "bold shapes", types::ImageStyle::Abstract, 120, 90).await;
     let url = client
         .style_transfer()
         .body_map(|b| {
@@ -320,7 +304,7 @@ async fn style_transfer_moves_colours_towards_the_reference() {
 async fn image_metadata_reads_the_stored_file() {
     let t = TestServer::start().await;
     let client = t.client();
-    let url = generate(&client, "a fox", types::ImageStyle::Sketch, 320, 200).await;
+    let url = generate_image(&client, "a fox", types::ImageStyle::Sketch, 320, 200).await;
     let bytes = fetch(&client, &url).await;
     let meta = client
         .get_image_metadata()

@@ -10,17 +10,6 @@ use runway_api::{RunwayError, types};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn an_image(client: &runway_api::Client) -> String {
-    client
-        .generate_image()
-        .body_map(|b| b.prompt("a kite").width(64).height(48))
-        .send()
-        .await
-        .expect("generate-image")
-        .into_inner()
-        .image_url
-}
-
 #[tokio::test]
 async fn uploads_are_sniffed_and_stored_as_jpeg() {
     let t = TestServer::start().await;
@@ -58,7 +47,7 @@ async fn uploads_are_sniffed_and_stored_as_jpeg() {
 async fn downloads_carry_headers_and_honour_ranges() {
     let t = TestServer::start().await;
     let client = t.client();
-    let url = an_image(&client).await;
+    let url = generate_image(&client, "a kite", types::ImageStyle::Photorealistic, 64, 48).await;
     let whole = reqwest::get(&url).await.expect("get");
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.headers()["content-type"], "image/jpeg");
@@ -207,7 +196,7 @@ async fn only_the_owner_deletes_and_deleted_media_is_gone_everywhere() {
     let t = TestServer::start().await;
     let owner = t.client();
     let other = t.client_with(OTHER_KEY);
-    let url = an_image(&owner).await;
+    let url = generate_image(&owner, "a kite", types::ImageStyle::Photorealistic, 64, 48).await;
 
     // Another user, with their own key as token or the owner's: 403.
     for token in [OTHER_KEY, KEY] {
@@ -296,7 +285,7 @@ async fn media_owner_and_creation_time_survive_a_restart() {
         .api_key(KEY)
         .build()
         .expect("client");
-    let url = an_image(&client).await;
+    let url = generate_image(&client, "a kite", types::ImageStyle::Photorealistic, 64, 48).await;
     let before = client
         .get_image_metadata()
         .image_url(url.as_str())

@@ -28,16 +28,6 @@ async fn generate_video(client: &Client, prompt: &str, seconds: u32, fps: u32) -
         .video_url
 }
 
-async fn upload(client: &Client, bytes: Vec<u8>) -> types::UploadMediaResponse {
-    client
-        .upload_media()
-        .body(bytes)
-        .send()
-        .await
-        .expect("upload-media")
-        .into_inner()
-}
-
 #[tokio::test]
 async fn generated_videos_have_exactly_the_requested_shape() {
     let t = TestServer::start().await;
@@ -99,14 +89,14 @@ async fn generated_videos_have_exactly_the_requested_shape() {
 async fn image_to_video_moves_over_the_image_and_is_silent() {
     let t = TestServer::start().await;
     let client = t.client();
-    let image_url = client
-        .generate_image()
-        .body_map(|b| b.prompt("mountains").width(400).height(300))
-        .send()
-        .await
-        .expect("generate-image")
-        .into_inner()
-        .image_url;
+    let image_url = generate_image(
+        &client,
+        "mountains",
+        types::ImageStyle::Photorealistic,
+        400,
+        300,
+    )
+    .await;
     let url = client
         .image_to_video()
         .body_map(|b| {
@@ -173,9 +163,7 @@ async fn image_to_video_moves_over_the_image_and_is_silent() {
 async fn edits_trim_filter_resize_and_change_speed() {
     let t = TestServer::start().await;
     let client = t.client();
-    let uploaded = upload(&client, make_test_video(4)).await;
-    assert_eq!(uploaded.media_type, types::MediaKind::Video);
-    let source = uploaded.media_url;
+    let source = upload_test_video(&client, 4).await;
     let source_probe = fetch_probe(&client, &source).await;
     assert!((source_probe.duration() - 4.0).abs() < 0.1);
     assert_eq!(source_probe.audio_codec(), Some("aac"));

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use runway_api::{Client, RetryPolicy};
+use runway_api::{Client, RetryPolicy, types};
 use runway_server::{RunningServer, ServerConfig};
 
 /// The key of the server's first user.
@@ -255,4 +255,35 @@ pub fn make_png(width: u32, height: u32) -> Vec<u8> {
         .write_to(&mut out, image::ImageFormat::Png)
         .expect("encode png");
     out.into_inner()
+}
+
+/// Generates an image through the SDK and returns its URL.
+pub async fn generate_image(
+    client: &Client,
+    prompt: &str,
+    style: types::ImageStyle,
+    width: i32,
+    height: i32,
+) -> String {
+    client
+        .generate_image()
+        .body_map(|b| b.prompt(prompt).style(style).width(width).height(height))
+        .send()
+        .await
+        .expect("generate-image")
+        .into_inner()
+        .image_url
+}
+
+/// Uploads a video with sound made by [`make_test_video`] and returns its URL.
+pub async fn upload_test_video(client: &Client, seconds: u32) -> String {
+    let uploaded = client
+        .upload_media()
+        .body(make_test_video(seconds))
+        .send()
+        .await
+        .expect("upload-media")
+        .into_inner();
+    assert_eq!(uploaded.media_type, types::MediaKind::Video);
+    uploaded.media_url
 }
