@@ -20,25 +20,32 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let state = &prepared.state;
-    println!(
+    // The report goes to stdout; a closed stdout must not stop the server.
+    macro_rules! report {
+        ($($arg:tt)*) => {{
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }};
+    }
+    report!(
         "runway-server {} listening on {}",
         env!("CARGO_PKG_VERSION"),
         state.public_url
     );
-    println!(
+    report!(
         "media stored in {}",
         config.data_dir.join("media").display()
     );
     match &state.engine {
-        Some(_) => println!("ffmpeg: found, video and audio operations are available"),
-        None => println!(
+        Some(_) => report!("ffmpeg: found, video and audio operations are available"),
+        None => report!(
             "ffmpeg: NOT found ({}), video and audio operations answer 503 until it is installed",
             config.ffmpeg.display()
         ),
     }
     if let Some(key) = &prepared.generated_key {
-        println!("API key (created for this run; pass --api-key to choose one): {key}");
-        println!(
+        report!("API key (created for this run; pass --api-key to choose one): {key}");
+        report!(
             "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",
             state.public_url
         );

@@ -50,7 +50,9 @@ async fn without_ffmpeg_images_work_and_videos_answer_503() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = runway_server::ServerConfig::for_data_dir(dir.path(), vec![KEY.to_owned()]);
     config.ffmpeg = "/nonexistent/ffmpeg".into();
-    let server = runway_server::start(config).await.expect("starts without ffmpeg");
+    let server = runway_server::start(config)
+        .await
+        .expect("starts without ffmpeg");
     assert!(!server.has_media_engine);
     let client = runway_api::Client::builder()
         .base_url(&server.base_url)
@@ -58,7 +60,12 @@ async fn without_ffmpeg_images_work_and_videos_answer_503() {
         .max_retries(0)
         .build()
         .expect("client");
-    let health = client.get_health().send().await.expect("health").into_inner();
+    let health = client
+        .get_health()
+        .send()
+        .await
+        .expect("health")
+        .into_inner();
     assert!(!health.media_engine);
     let image = generate_image(&client, "still works", types::ImageStyle::Sketch, 32, 32).await;
     assert_eq!(fetch_image(&client, &image).await.dimensions(), (32, 32));
@@ -74,7 +81,12 @@ async fn without_ffmpeg_images_work_and_videos_answer_503() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "media_engine_unavailable");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("install ffmpeg"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("install ffmpeg")
+    );
 }
 
 #[tokio::test]
@@ -127,9 +139,20 @@ async fn a_job_over_its_timeout_is_killed_and_leaves_nothing() {
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "internal_error");
     assert!(
-        !body["error"]["message"].as_str().unwrap_or_default().contains("ffmpeg"),
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ffmpeg"),
         "engine details stay in the log: {body}"
     );
-    assert_eq!(files_under(&t.dir.path().join("media")), 0, "no media stored");
-    assert_eq!(files_under(&t.dir.path().join("work")), 0, "no scratch files left");
+    assert_eq!(
+        files_under(&t.dir.path().join("media")),
+        0,
+        "no media stored"
+    );
+    assert_eq!(
+        files_under(&t.dir.path().join("work")),
+        0,
+        "no scratch files left"
+    );
 }

@@ -1,0 +1,132 @@
+//! The `runway-server` binary: its help, its start-up report, and a SIGTERM that
+//! lets in-flight requests finish.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runway-server"))
+}
+
+#[test]
+fn help_documents_every_flag_and_its_environment_variable() {
+    let output = binary().arg("--help").output().expect("runs");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "--listen",
+        "RUNWAY_LISTEN",
+        "--data-dir",
+        "RUNWAY_DATA_DIR",
+        "--public-url",
+        "RUNWAY_PUBLIC_URL",
+        "--api-key",
+        "RUNWAY_API_KEYS",
+        "--max-jobs",
+        "--job-timeout-secs",
+        "--allow-private-fetch",
+        "--ffmpeg",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+}
+
+/// Starts the binary on a free loopback port and reads its start-up report up to
+/// the line with the key.
+fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, Vec<String>) {
+    let mut child = binary()
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("RUNWAY_API_KEYS")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    let mut url = String::new();
+    let mut key = String::new();
+    let mut reader = BufReader::new(stdout).lines();
+    for line in reader.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            url = rest.trim().to_owned();
+        }
+        if let Some(rest) = line
+            .split("API key (created for this run; pass --api-key to choose one): ")
+            .nth(1)
+        {
+            key = rest.trim().to_owned();
+        }
+        lines.push(line);
+        if !key.is_empty() {
+            break;
+        }
+    }
+    // Keep reading what the server prints later.
+    std::thread::spawn(move || reader.for_each(drop));
+    (child, url, key, lines)
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn start_up_report_then_sigterm_drains_in_flight_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An ffmpeg that takes two seconds per job, so a request is in flight at SIGTERM.
+    let script = dir.path().join("slow-ffmpeg");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \"$1\" in -version) exec ffmpeg -version ;; esac\nsleep 2\nexec ffmpeg \"$@\"\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let data = dir.path().join("data");
+    let ffmpeg = script.to_string_lossy().into_owned();
+    let (mut child, url, key, lines) = start(&data, &["--ffmpeg", &ffmpeg]);
+    let report = lines.join("\n");
+    assert!(url.starts_with("http://127.0.0.1:"), "{report}");
+    assert!(key.starts_with("rwk_"), "{report}");
+    assert!(report.contains("media stored in"), "{report}");
+    assert!(report.contains("ffmpeg: found"), "{report}");
+
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+
+    let slow = {
+        let request = http
+            .post(format!("{url}/v1/generate-video"))
+            .bearer_auth(&key)
+            .json(
+                &serde_json::json!({"prompt": "drain", "duration": 1, "width": 64, "height": 48}),
+            );
+        tokio::spawn(async move { request.send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    terminate(&child);
+    let response = slow
+        .await
+        .expect("join")
+        .expect("the in-flight request completes");
+    assert_eq!(response.status(), 200);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("exit status");
+    assert!(status.success(), "exit {status}");
+}
