@@ -4,11 +4,15 @@
 //! that created it, so records never hold a key.
 
 use std::collections::HashSet;
+use std::num::NonZeroU32;
 
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -74,8 +78,37 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Middleware: refuses requests without an accepted key (401) and hands the
-/// caller's [`Owner`] to the handlers.
+/// Per-key request limits (GCRA, from `governor`).
+pub struct RateLimits(DefaultKeyedRateLimiter<String>);
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateLimits")
+    }
+}
+
+impl RateLimits {
+    /// `per_minute` requests a minute per key, in bursts of up to `burst`; `None`
+    /// when `per_minute` is 0 (no limit).
+    pub fn new(per_minute: u32, burst: Option<u32>) -> Option<Self> {
+        let rate = NonZeroU32::new(per_minute)?;
+        let burst = burst.and_then(NonZeroU32::new).unwrap_or(rate);
+        Some(Self(RateLimiter::keyed(
+            Quota::per_minute(rate).allow_burst(burst),
+        )))
+    }
+
+    /// `Ok` when `owner` may make a request now, else the seconds to wait (at least 1).
+    pub fn check(&self, owner: &Owner) -> Result<(), u64> {
+        self.0.check_key(&owner.0).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
+    }
+}
+
+/// Middleware: refuses requests without an accepted key (401) or over the key's
+/// rate limit (429), and hands the caller's [`Owner`] to the handlers.
 pub async fn require_key(
     State(state): State<AppState>,
     mut request: Request,
@@ -84,6 +117,17 @@ pub async fn require_key(
     let Some(owner) = bearer(&request).and_then(|key| state.keys.check(key)) else {
         return ApiError::unauthorized().into_response();
     };
+    if let Some(limits) = &state.rate_limits
+        && let Err(seconds) = limits.check(&owner)
+    {
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests for this key; retry after {seconds} s"),
+        );
+        err.retry_after = Some(seconds);
+        return err.into_response();
+    }
     request.extensions_mut().insert(owner);
     next.run(request).await
 }
@@ -100,6 +144,21 @@ mod tests {
         assert!(keys.check("gamma").is_none());
         assert!(keys.check("").is_none());
         assert_eq!(keys.check("alpha").map(|o| o.0), Some(owner_of("alpha")));
+    }
+
+    #[test]
+    fn rate_limits_are_per_key() {
+        assert!(RateLimits::new(0, None).is_none(), "0 turns limiting off");
+        let limits = RateLimits::new(60, Some(2)).expect("limits");
+        let (a, b) = (Owner("a".into()), Owner("b".into()));
+        assert!(limits.check(&a).is_ok());
+        assert!(limits.check(&a).is_ok());
+        assert_eq!(
+            limits.check(&a),
+            Err(1),
+            "the third in a burst of two waits a second"
+        );
+        assert!(limits.check(&b).is_ok(), "another key has its own budget");
     }
 
     #[test]

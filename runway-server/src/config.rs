@@ -62,6 +62,16 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_ALLOW_PRIVATE_FETCH")]
     pub allow_private_fetch: bool,
 
+    /// Requests per minute each API key may make on `/v1/` routes; 0 (the default)
+    /// turns rate limiting off. Over the limit, requests get 429 with `Retry-After`.
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests a key may make in a burst before the per-minute rate applies
+    /// (default: the per-minute rate).
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+
     /// The ffmpeg program.
     #[arg(long, env = "RUNWAY_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,
@@ -87,6 +97,8 @@ impl ServerConfig {
             job_timeout_secs: 300,
             fetch_timeout_secs: 20,
             allow_private_fetch: false,
+            rate_limit_per_minute: 0,
+            rate_limit_burst: None,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
         }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub store: MediaStore,
     /// The accepted API keys.
     pub keys: Arc<auth::Keys>,
+    /// Per-key rate limits, when configured.
+    pub rate_limits: Option<Arc<auth::RateLimits>>,
     /// ffmpeg and ffprobe, when found.
     pub engine: Option<MediaEngine>,
     /// Fetches media URLs of other hosts.
@@ -174,11 +176,14 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         Duration::from_secs(config.fetch_timeout_secs),
     )
     .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+    let rate_limits =
+        auth::RateLimits::new(config.rate_limit_per_minute, config.rate_limit_burst).map(Arc::new);
     let state = AppState {
         jobs: Arc::new(Semaphore::new(config.max_jobs.max(1))),
         config: Arc::new(config),
         store,
         keys: Arc::new(keys),
+        rate_limits,
         engine,
         fetcher,
         public_url,
