@@ -62,6 +62,11 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_ALLOW_PRIVATE_FETCH")]
     pub allow_private_fetch: bool,
 
+    /// Refuse every media URL of another host (422 `media_unreachable`) without
+    /// resolving or connecting: for closed networks and for fuzzing the server.
+    #[arg(long, env = "RUNWAY_NO_REMOTE_FETCH")]
+    pub no_remote_fetch: bool,
+
     /// Requests per minute each API key may make on `/v1/` routes; 0 (the default)
     /// turns rate limiting off. Over the limit, requests get 429 with `Retry-After`.
     #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
@@ -97,6 +102,7 @@ impl ServerConfig {
             job_timeout_secs: 300,
             fetch_timeout_secs: 20,
             allow_private_fetch: false,
+            no_remote_fetch: false,
             rate_limit_per_minute: 0,
             rate_limit_burst: None,
             ffmpeg: "ffmpeg".into(),

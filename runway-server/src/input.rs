@@ -29,7 +29,10 @@ pub fn parse_media_path(path: &str) -> Option<(MediaKind, &str)> {
 impl AppState {
     /// Classifies a media URL given in parameter `param`.
     pub fn classify<'a>(&self, url: &'a str, param: &str) -> Result<Source<'a>, ApiError> {
-        if url.len() >= 5 && url[..5].eq_ignore_ascii_case("data:") {
+        if url
+            .get(..5)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"))
+        {
             return Ok(Source::Data);
         }
         if let Some(rest) = url.strip_prefix(self.public_url.as_str())
@@ -80,6 +83,12 @@ impl AppState {
                 Ok((self.store.read(&record).await?, Some(kind)))
             }
             Source::Data => Ok((self.decode_data_uri(url, param)?, None)),
+            Source::Remote(_) if self.config.no_remote_fetch => Err(ApiError::unreachable(
+                param,
+                format!(
+                    "{param}: this server does not fetch media from other hosts; upload the file or send a data: URI"
+                ),
+            )),
             Source::Remote(parsed) => Ok((self.fetcher.fetch(&parsed, param).await?, None)),
         }
     }
@@ -107,6 +116,20 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_uri_detection_never_splits_a_character() {
+        for url in ["󌲯򤷑ß8«", "dată:", "da", "", "DATA:,x", "ñdata:x"] {
+            let is_data = url
+                .get(..5)
+                .is_some_and(|s| s.eq_ignore_ascii_case("data:"));
+            assert_eq!(
+                is_data,
+                url.to_ascii_lowercase().starts_with("data:"),
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn media_paths_parse() {

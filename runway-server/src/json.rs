@@ -41,31 +41,29 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("a JSON request body is required"));
         }
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    let message = inner.to_string();
-                    let param = if path == "." {
-                        backticked(&message).unwrap_or("body").to_owned()
-                    } else {
-                        path
-                    };
-                    let message = message
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or(&message)
-                        .to_owned();
-                    ApiError::invalid(&param, format!("{param}: {message}"))
-                }
-                _ => ApiError::bad_request(format!("the body is not valid JSON: {inner}")),
-            }
-        })?;
-        deserializer
-            .end()
+        let document: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+        let Some(fields) = document.as_object() else {
+            return Err(ApiError::invalid("body", "the body must be a JSON object"));
+        };
+        // The contract has no nullable fields: an explicit null is a wrong type, not
+        // an absent field.
+        if let Some((name, _)) = fields.iter().find(|(_, v)| v.is_null()) {
+            return Err(ApiError::invalid(
+                name,
+                format!("{name} must not be null; leave it out instead"),
+            ));
+        }
+        let value = serde_path_to_error::deserialize(document).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            let param = if path == "." {
+                backticked(&message).unwrap_or("body").to_owned()
+            } else {
+                path
+            };
+            ApiError::invalid(&param, format!("{param}: {message}"))
+        })?;
         Ok(ApiJson(value))
     }
 }

@@ -130,3 +130,95 @@ async fn start_up_report_then_sigterm_drains_in_flight_requests() {
         .expect("exit status");
     assert!(status.success(), "exit {status}");
 }
+
+fn kill_hard(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, url, key, _) = start(&data, &["--max-jobs", "2"]);
+
+    // Two writers store images until the server dies under them.
+    let mut writers = Vec::new();
+    for writer in 0..2 {
+        let (url, key) = (url.clone(), key.clone());
+        writers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut stored = Vec::new();
+            for i in 0.. {
+                let response = http
+                    .post(format!("{url}/v1/generate-image"))
+                    .bearer_auth(&key)
+                    .json(&serde_json::json!({"prompt": format!("w{writer} {i}"), "width": 400, "height": 300}))
+                    .send()
+                    .await;
+                let Ok(response) = response else { break };
+                let Ok(body) = response.json::<serde_json::Value>().await else { break };
+                if let Some(image_url) = body["image_url"].as_str() {
+                    stored.push(image_url.to_owned());
+                }
+            }
+            stored
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    kill_hard(&child);
+    let _ = child.wait();
+    let mut stored = Vec::new();
+    for writer in writers {
+        stored.extend(writer.await.expect("join"));
+    }
+    assert!(
+        !stored.is_empty(),
+        "some images were stored before the kill"
+    );
+
+    // Restart on the same data: every answered media is intact...
+    let (mut child, new_url, key, _) = start(&data, &[]);
+    let _ = key;
+    let http = reqwest::Client::new();
+    for old in &stored {
+        let path = old.strip_prefix(&url).expect("our URL");
+        let response = http
+            .get(format!("{new_url}{path}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 200, "{path} survived");
+        let bytes = response.bytes().await.expect("body");
+        let image = image::load_from_memory(&bytes).expect("a whole JPEG");
+        assert_eq!((image.width(), image.height()), (400, 300));
+    }
+    // ...and no partial write is visible: every media file has a record, no staging
+    // file is left.
+    let media = data.join("media");
+    let names = |folder: &str| -> Vec<String> {
+        std::fs::read_dir(media.join(folder))
+            .expect("folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let images = names("images");
+    let records = names("records");
+    assert!(
+        images.iter().chain(&records).all(|n| !n.contains('#')),
+        "{images:?} {records:?}"
+    );
+    for image in &images {
+        let id = image.trim_end_matches(".jpg");
+        assert!(
+            records.contains(&format!("{id}.json")),
+            "{image} has a record"
+        );
+    }
+    assert!(images.len() >= stored.len());
+    kill_hard(&child);
+    let _ = child.wait();
+}

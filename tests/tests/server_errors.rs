@@ -473,3 +473,69 @@ async fn a_decompression_bomb_is_refused() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(stored_files(&t), 0);
 }
+
+#[tokio::test]
+async fn odd_inputs_never_crash_the_server() {
+    let t = TestServer::start().await;
+    let odd_urls = [
+        "\u{cccaf}\u{a4dd1}ß8«ß£vè",
+        "da\u{e9}",
+        "",
+        "data:",
+        "data:,",
+        "http://[::1",
+        "%00",
+    ];
+    for url in odd_urls {
+        for (route, body) in [
+            (
+                "/v1/edit-image",
+                json!({"image_url": url, "edit_type": "add-filter", "filter": "sepia"}),
+            ),
+            (
+                "/v1/video-filter",
+                json!({"video_url": url, "filter": "vintage"}),
+            ),
+        ] {
+            let response = t
+                .raw(Method::POST, route)
+                .json(&body)
+                .send()
+                .await
+                .expect("an answer");
+            assert!(
+                response.status().is_client_error(),
+                "{route} {url:?}: {}",
+                response.status()
+            );
+        }
+        let response = t
+            .raw(Method::GET, "/v1/video-metadata")
+            .query(&[("video_url", url)])
+            .send()
+            .await
+            .expect("an answer");
+        assert!(response.status().is_client_error(), "metadata {url:?}");
+    }
+    // Explicit nulls and non-objects are refused, naming the field.
+    for (body, param) in [
+        (json!({"prompt": "x", "style": null}), "style"),
+        (json!({"prompt": null}), "prompt"),
+        (json!(["prompt"]), "body"),
+        (json!("prompt"), "body"),
+    ] {
+        let response = t
+            .raw(Method::POST, "/v1/generate-image")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error["error"]["param"], param, "{body}");
+    }
+    let health = reqwest::get(format!("{}/healthz", t.server.base_url))
+        .await
+        .expect("alive");
+    assert_eq!(health.status(), StatusCode::OK);
+}

@@ -18,9 +18,17 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
     .await;
 
     // Raw: the second request at once is 429 with Retry-After, in the error format.
-    let first = t.raw(Method::GET, "/v1/image-metadata?image_url=x").send().await.expect("send");
+    let first = t
+        .raw(Method::GET, "/v1/image-metadata?image_url=x")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(first.status(), StatusCode::NOT_FOUND);
-    let second = t.raw(Method::GET, "/v1/image-metadata?image_url=x").send().await.expect("send");
+    let second = t
+        .raw(Method::GET, "/v1/image-metadata?image_url=x")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(second.headers()["retry-after"], "1");
     let body: serde_json::Value = second.json().await.expect("json");
@@ -28,7 +36,11 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
 
     // Another key has its own budget.
     let other = t.client_with(OTHER_KEY);
-    other.get_health().send().await.expect("health is not limited");
+    other
+        .get_health()
+        .send()
+        .await
+        .expect("health is not limited");
     let image = generate_image(&other, "x", runway_api::types::ImageStyle::Sketch, 16, 16).await;
 
     // The SDK without retries reports the 429...
@@ -42,7 +54,9 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
         .expect_err("limited");
     assert_eq!(err.code(), Some("rate_limited"));
     match &err {
-        RunwayError::Api { retry_after, .. } => assert_eq!(*retry_after, Some(Duration::from_secs(1))),
+        RunwayError::Api { retry_after, .. } => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(1)))
+        }
         other => panic!("expected an API error, got {other:?}"),
     }
 
@@ -66,5 +80,8 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
             .await
             .expect("succeeds after waiting");
     }
-    assert!(started.elapsed() >= Duration::from_millis(900), "the second call waited");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the second call waited"
+    );
 }

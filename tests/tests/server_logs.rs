@@ -44,7 +44,10 @@ async fn keys_and_auth_tokens_never_reach_the_log() {
         .send()
         .await;
     let _ = t
-        .raw(Method::DELETE, &format!("/v1/delete-media?media_url={image}&auth_token=token-secret-456"))
+        .raw(
+            Method::DELETE,
+            &format!("/v1/delete-media?media_url={image}&auth_token=token-secret-456"),
+        )
         .send()
         .await;
     let _ = t
@@ -55,8 +58,14 @@ async fn keys_and_auth_tokens_never_reach_the_log() {
     client.delete_own_media(&image).await.expect("delete");
 
     let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
-    assert!(log.contains("stored media") && log.contains("deleted media"), "the log records events:\n{log}");
+    assert!(
+        log.contains("stored media") && log.contains("deleted media"),
+        "the log records events:\n{log}"
+    );
     for secret in [KEY, OTHER_KEY, "wrong-secret-key-123", "token-secret-456"] {
-        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
     }
 }

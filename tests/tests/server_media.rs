@@ -323,3 +323,31 @@ async fn media_owner_and_creation_time_survive_a_restart() {
         .expect_err("ownership survives");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
 }
+
+#[tokio::test]
+async fn no_remote_fetch_refuses_other_hosts_without_connecting() {
+    let remote = MockServer::start().await;
+    Mock::given(path("/pic.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(make_png(30, 20), "image/png"))
+        .mount(&remote)
+        .await;
+    let t = TestServer::start_with(|c| {
+        c.allow_private_fetch = true;
+        c.no_remote_fetch = true;
+    })
+    .await;
+    let err = t
+        .client()
+        .edit_image()
+        .body_map(|b| {
+            b.image_url(format!("{}/pic.png", remote.uri()))
+                .edit_type(types::ImageEditType::AddFilter)
+                .filter(types::ImageFilter::Sepia)
+        })
+        .send()
+        .await
+        .map_err(RunwayError::from)
+        .expect_err("refused");
+    assert_eq!(err.code(), Some("media_unreachable"));
+    assert_eq!(remote.received_requests().await.map(|r| r.len()), Some(0));
+}
