@@ -1974,7 +1974,7 @@ size cap; private and loopback addresses are refused).
             Default::default()
         }
     }
-    ///The duration of the video in seconds, from 1 to 30.
+    ///The duration of the video in seconds, from 1 to 10 (longer renders would hold a media job for minutes).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,

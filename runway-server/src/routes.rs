@@ -369,6 +369,9 @@ async fn style_transfer(
 
 // ---------------------------------------------------------------- videos
 
+/// The longest video `generate-video` and `image-to-video` render, in seconds.
+const MAX_RENDER_SECONDS: u32 = 10;
+
 fn fps_or_default(fps: Option<types::Fps>) -> ApiResult<u32> {
     let fps = fps.map(|f| f.0.get()).unwrap_or(24);
     in_range("fps", fps, 1, 60)
@@ -379,7 +382,7 @@ async fn generate_video(
     Extension(owner): Extension<Owner>,
     ApiJson(req): ApiJson<types::GenerateVideoRequest>,
 ) -> ApiResult<Json<types::GenerateVideoResponse>> {
-    let duration = in_range("duration", req.duration.0.get(), 1, 30)?;
+    let duration = in_range("duration", req.duration.0.get(), 1, MAX_RENDER_SECONDS)?;
     let fps = fps_or_default(req.fps)?;
     let width = to_u32(even("width", in_range("width", req.width, 16, 1280)?)?);
     let height = to_u32(even("height", in_range("height", req.height, 16, 720)?)?);
@@ -408,7 +411,7 @@ async fn image_to_video(
     Extension(owner): Extension<Owner>,
     ApiJson(req): ApiJson<types::ImageToVideoRequest>,
 ) -> ApiResult<Json<types::ImageToVideoResponse>> {
-    let duration = in_range("duration", req.duration.0.get(), 1, 30)?;
+    let duration = in_range("duration", req.duration.0.get(), 1, MAX_RENDER_SECONDS)?;
     let fps = fps_or_default(req.fps)?;
     let motion = match req.motion.unwrap_or(types::CameraMotion::ZoomIn) {
         types::CameraMotion::ZoomIn => Motion::ZoomIn,

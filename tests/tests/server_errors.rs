@@ -195,7 +195,7 @@ async fn validation_rules_answer_422_naming_the_parameter() {
         ),
         (
             "/v1/generate-video",
-            json!({"prompt": "x", "duration": 31}),
+            json!({"prompt": "x", "duration": 11}),
             "duration",
         ),
         (
@@ -211,7 +211,7 @@ async fn validation_rules_answer_422_naming_the_parameter() {
         ("/v1/generate-video", json!({"prompt": "x"}), "duration"),
         (
             "/v1/image-to-video",
-            json!({"image_url": image, "duration": 31}),
+            json!({"image_url": image, "duration": 11}),
             "duration",
         ),
         (

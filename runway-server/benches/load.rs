@@ -1,0 +1,255 @@
+//! A bounded load test of the `runway-server` binary on loopback: a mix of
+//! metadata reads, downloads, image edits and uploads at a fixed concurrency for a
+//! fixed time. It stops by itself, checks that every returned URL can be fetched
+//! afterwards, and reports throughput, p50/p99 latency and the server's peak RSS.
+//!
+//! ```sh
+//! cargo bench -p runway-server --bench load                # 30 s at concurrency 32
+//! LOAD_SECONDS=60 LOAD_CONCURRENCY=48 cargo bench -p runway-server --bench load
+//! ```
+//!
+//! Allowed answers under load are successes and the documented backpressure (429,
+//! 503); anything else fails the run.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "load-key";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Op {
+    Metadata,
+    Download,
+    Edit,
+    Upload,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: BTreeMap<Op, Vec<Duration>>,
+    backpressure: usize,
+    errors: Vec<String>,
+    created: Vec<String>,
+}
+
+fn env_u64(name: &str, default: u64, max: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 3 + seed) as u8, (y * 5) as u8, (x ^ y) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = env_u64("LOAD_SECONDS", 30, 60);
+    let concurrency = env_u64("LOAD_CONCURRENCY", 32, 256) as usize;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--no-remote-fetch",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start runway-server");
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
+        .expect("the server reports its URL");
+    std::thread::spawn(move || lines.for_each(drop));
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    // Seed images to read, download and edit.
+    let mut seeds = Vec::new();
+    for i in 0..4 {
+        let body: serde_json::Value = http
+            .post(format!("{base}/v1/generate-image"))
+            .bearer_auth(KEY)
+            .json(&serde_json::json!({"prompt": format!("seed {i}"), "width": 640, "height": 480}))
+            .send()
+            .await
+            .expect("seed")
+            .json()
+            .await
+            .expect("seed json");
+        seeds.push(body["image_url"].as_str().expect("url").to_owned());
+    }
+    let seeds = Arc::new(seeds);
+    let upload = Arc::new(png(200, 150, 7));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let (http, base, seeds, upload, tally) = (
+            http.clone(),
+            base.clone(),
+            seeds.clone(),
+            upload.clone(),
+            tally.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut i = worker;
+            while Instant::now() < deadline {
+                i += 1;
+                let seed = &seeds[i % seeds.len()];
+                // 40% metadata, 30% downloads, 15% edits, 15% uploads.
+                let op = match i % 20 {
+                    0..=7 => Op::Metadata,
+                    8..=13 => Op::Download,
+                    14..=16 => Op::Edit,
+                    _ => Op::Upload,
+                };
+                let request = match op {
+                    Op::Metadata => http
+                        .get(format!("{base}/v1/image-metadata"))
+                        .bearer_auth(KEY)
+                        .query(&[("image_url", seed.as_str())]),
+                    Op::Download => http.get(seed.as_str()),
+                    Op::Edit => http
+                        .post(format!("{base}/v1/edit-image"))
+                        .bearer_auth(KEY)
+                        .json(&serde_json::json!({"image_url": seed, "edit_type": "resize", "resize_width": 320})),
+                    Op::Upload => http
+                        .post(format!("{base}/v1/upload-media"))
+                        .bearer_auth(KEY)
+                        .body(upload.as_ref().clone()),
+                };
+                let sent = Instant::now();
+                let outcome = match request.send().await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let body = response.bytes().await;
+                        (status, body.ok())
+                    }
+                    Err(err) => (0, Some(bytes::Bytes::from(err.to_string()))),
+                };
+                let elapsed = sent.elapsed();
+                let mut t = tally.lock().expect("tally");
+                match outcome {
+                    (200 | 201, Some(body)) => {
+                        t.latencies.entry(op).or_default().push(elapsed);
+                        if matches!(op, Op::Edit | Op::Upload)
+                            && let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body)
+                            && let Some(url) = json["edited_image_url"].as_str().or(json["media_url"].as_str())
+                        {
+                            t.created.push(url.to_owned());
+                        }
+                    }
+                    (429 | 503, _) => t.backpressure += 1,
+                    (status, body) => t.errors.push(format!(
+                        "{op:?}: {status} {}",
+                        body.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+                    )),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let wall = started.elapsed();
+    let rss = peak_rss_kib(pid);
+
+    // Every URL the server returned must be retrievable afterwards.
+    let tally = Arc::try_unwrap(tally)
+        .ok()
+        .expect("workers done")
+        .into_inner()
+        .expect("tally");
+    let mut missing = 0;
+    for url in &tally.created {
+        match http.get(url).send().await {
+            Ok(r) if r.status().is_success() => {}
+            _ => missing += 1,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let total: usize = tally.latencies.values().map(Vec::len).sum();
+    println!(
+        "load: {seconds} s at concurrency {concurrency} on loopback, {:.1} s wall",
+        wall.as_secs_f64()
+    );
+    println!(
+        "{:<10} {:>8} {:>10} {:>10} {:>10}",
+        "operation", "ok", "req/s", "p50 ms", "p99 ms"
+    );
+    for (op, latencies) in &tally.latencies {
+        let mut sorted = latencies.clone();
+        sorted.sort();
+        println!(
+            "{:<10} {:>8} {:>10.1} {:>10.1} {:>10.1}",
+            format!("{op:?}").to_lowercase(),
+            sorted.len(),
+            sorted.len() as f64 / wall.as_secs_f64(),
+            percentile(&sorted, 0.5).as_secs_f64() * 1e3,
+            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        );
+    }
+    println!(
+        "total      {total:>8} {:>10.1}   backpressure (429/503): {}   errors: {}",
+        total as f64 / wall.as_secs_f64(),
+        tally.backpressure,
+        tally.errors.len()
+    );
+    println!(
+        "created media {} (missing afterwards: {missing}); server peak RSS {}",
+        tally.created.len(),
+        rss.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "unknown".into())
+    );
+    for error in tally.errors.iter().take(10) {
+        println!("error: {error}");
+    }
+    if !tally.errors.is_empty() || missing > 0 {
+        std::process::exit(1);
+    }
+}
