@@ -4686,7 +4686,7 @@ sniffed from the bytes, never taken from the URL or a declared type.
 
 | status | code | when |
 |---|---|---|
-| 400 | `invalid_request` | the body is not valid JSON, a required body is missing, a `data:` URI or a `Range` header is malformed |
+| 400 | `invalid_request` | the body is not valid JSON, a required body is missing, or a `data:` URI is malformed |
 | 401 | `unauthorized` | the API key is missing or not known |
 | 403 | `forbidden` | the key may not do this (deleting another owner's media, a wrong `auth_token`) |
 | 404 | `not_found` | the media (or route) does not exist, or was deleted |
@@ -5104,7 +5104,7 @@ Sends a `GET` request to `/images/{file}`
 
 Arguments:
 - `file`: The image's file name, `{image_id}.jpg`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
 ```ignore
 let response = client.download_image()
     .file(file)
@@ -5125,7 +5125,7 @@ Sends a `GET` request to `/videos/{file}`
 
 Arguments:
 - `file`: The video's file name, `{video_id}.mp4`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
 ```ignore
 let response = client.download_video()
     .file(file)
@@ -5146,7 +5146,7 @@ Sends a `GET` request to `/audios/{file}`
 
 Arguments:
 - `file`: The audio file's name, `{audio_id}.mp3`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
 ```ignore
 let response = client.download_audio()
     .file(file)

@@ -18,9 +18,19 @@ fn backticked(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
+/// The top-level field names of the request type `T`, from its JSON Schema.
+fn field_names<T: schemars::JsonSchema>() -> std::collections::BTreeSet<String> {
+    let schema = schemars::schema_for!(T);
+    schema
+        .schema
+        .object
+        .map(|object| object.properties.into_keys().collect())
+        .unwrap_or_default()
+}
+
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + schemars::JsonSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -46,9 +56,14 @@ where
         let Some(fields) = document.as_object() else {
             return Err(ApiError::invalid("body", "the body must be a JSON object"));
         };
-        // The contract has no nullable fields: an explicit null is a wrong type, not
-        // an absent field.
-        if let Some((name, _)) = fields.iter().find(|(_, v)| v.is_null()) {
+        // The contract has no nullable fields: an explicit null for one of the
+        // operation's fields is a wrong type, not an absent field. Unknown fields are
+        // ignored, whatever their value.
+        let known = field_names::<T>();
+        if let Some((name, _)) = fields
+            .iter()
+            .find(|(name, value)| value.is_null() && known.contains(name.as_str()))
+        {
             return Err(ApiError::invalid(
                 name,
                 format!("{name} must not be null; leave it out instead"),
@@ -71,6 +86,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_names_come_from_the_schema() {
+        let names = field_names::<runway_api::types::GenerateImageRequest>();
+        let expected = ["height", "prompt", "style", "width"];
+        assert_eq!(
+            names.iter().map(String::as_str).collect::<Vec<_>>(),
+            expected
+        );
+    }
 
     #[test]
     fn the_missing_field_is_named() {

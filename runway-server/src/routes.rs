@@ -898,42 +898,38 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
-/// Parses a `Range` header against a file of `size` bytes. Several ranges are
-/// answered with the whole file; a malformed header is a 400.
-pub fn parse_range(header: Option<&str>, size: u64) -> ApiResult<RangeRequest> {
-    let Some(header) = header else {
-        return Ok(RangeRequest::Whole);
+/// Parses a `Range` header against a file of `size` bytes. A header that is not one
+/// well-formed byte range (malformed, another unit, several ranges) is ignored and
+/// the whole file is sent, as RFC 9110 allows; a range starting at or beyond the end
+/// is unsatisfiable.
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Whole;
     };
-    let malformed =
-        || ApiError::bad_request(format!("malformed Range header `{header}`")).with_param("Range");
-    let spec = header.trim().strip_prefix("bytes=").ok_or_else(malformed)?;
-    if spec.contains(',') {
-        return Ok(RangeRequest::Whole);
-    }
-    let (first, last) = spec.split_once('-').ok_or_else(malformed)?;
-    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| malformed());
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let number = |s: &str| s.trim().parse::<u64>().ok();
     let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
-        (true, true) => return Err(malformed()),
-        (true, false) => {
-            let suffix = number(last)?;
-            if suffix == 0 {
-                return Ok(RangeRequest::Unsatisfiable);
-            }
-            (size.saturating_sub(suffix), size)
-        }
-        (false, true) => (number(first)?, size),
-        (false, false) => {
-            let (a, b) = (number(first)?, number(last)?);
-            if b < a {
-                return Err(malformed());
-            }
-            (a, b.saturating_add(1).min(size))
-        }
+        (true, true) => return RangeRequest::Whole,
+        (true, false) => match number(last) {
+            Some(0) => return RangeRequest::Unsatisfiable,
+            Some(suffix) => (size.saturating_sub(suffix), size),
+            None => return RangeRequest::Whole,
+        },
+        (false, true) => match number(first) {
+            Some(start) => (start, size),
+            None => return RangeRequest::Whole,
+        },
+        (false, false) => match (number(first), number(last)) {
+            (Some(a), Some(b)) if a <= b => (a, b.saturating_add(1).min(size)),
+            _ => return RangeRequest::Whole,
+        },
     };
     if start >= size {
-        return Ok(RangeRequest::Unsatisfiable);
+        return RangeRequest::Unsatisfiable;
     }
-    Ok(RangeRequest::Part(start, end))
+    RangeRequest::Part(start, end)
 }
 
 async fn download(
@@ -947,7 +943,7 @@ async fn download(
     let record = state.store.record(kind, id).await?.ok_or_else(not_found)?;
     let size = record.size_bytes;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, range) = match parse_range(range_header, size)? {
+    let (status, range) = match parse_range(range_header, size) {
         RangeRequest::Whole => (StatusCode::OK, None),
         RangeRequest::Part(start, end) => (StatusCode::PARTIAL_CONTENT, Some(start..end)),
         RangeRequest::Unsatisfiable => {
@@ -1035,33 +1031,25 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range(None, 10).ok(), Some(RangeRequest::Whole));
-        assert_eq!(
-            parse_range(Some("bytes=0-3"), 10).ok(),
-            Some(RangeRequest::Part(0, 4))
-        );
-        assert_eq!(
-            parse_range(Some("bytes=5-"), 10).ok(),
-            Some(RangeRequest::Part(5, 10))
-        );
-        assert_eq!(
-            parse_range(Some("bytes=-3"), 10).ok(),
-            Some(RangeRequest::Part(7, 10))
-        );
-        assert_eq!(
-            parse_range(Some("bytes=2-100"), 10).ok(),
-            Some(RangeRequest::Part(2, 10))
-        );
-        assert_eq!(
-            parse_range(Some("bytes=10-"), 10).ok(),
-            Some(RangeRequest::Unsatisfiable)
-        );
-        assert_eq!(
-            parse_range(Some("bytes=0-1,3-4"), 10).ok(),
-            Some(RangeRequest::Whole)
-        );
-        for bad in ["bytes=", "bytes=a-b", "items=0-1", "bytes=5-2", "bytes=-"] {
-            assert!(parse_range(Some(bad), 10).is_err(), "{bad}");
+        use RangeRequest::*;
+        assert_eq!(parse_range(None, 10), Whole);
+        assert_eq!(parse_range(Some("bytes=0-3"), 10), Part(0, 4));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Part(5, 10));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Part(7, 10));
+        assert_eq!(parse_range(Some("bytes=2-100"), 10), Part(2, 10));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
+        for ignored in [
+            "bytes=0-1,3-4",
+            "bytes=",
+            "bytes=a-b",
+            "items=0-1",
+            "bytes=5-2",
+            "bytes=-",
+            "SK3",
+            ",Z&",
+        ] {
+            assert_eq!(parse_range(Some(ignored), 10), Whole, "{ignored}");
         }
     }
 }

@@ -534,6 +534,14 @@ async fn odd_inputs_never_crash_the_server() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(error["error"]["param"], param, "{body}");
     }
+    // Unknown fields are ignored, even when null.
+    let response = t
+        .raw(Method::POST, "/v1/generate-image")
+        .json(&json!({"prompt": "x", "width": 16, "height": 16, "future_field": null}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
     let health = reqwest::get(format!("{}/healthz", t.server.base_url))
         .await
         .expect("alive");

@@ -96,6 +96,19 @@ async fn downloads_carry_headers_and_honour_ranges() {
         format!("bytes */{length}").as_str()
     );
 
+    let ignored = http
+        .get(&url)
+        .header("range", "SK3")
+        .send()
+        .await
+        .expect("malformed range");
+    assert_eq!(
+        ignored.status(),
+        StatusCode::OK,
+        "a malformed Range is ignored"
+    );
+    assert_eq!(ignored.bytes().await.expect("body").len(), length);
+
     for missing in [
         "/images/img_0000.jpg",
         "/images/..%2F..%2Fetc%2Fpasswd",
