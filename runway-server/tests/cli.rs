@@ -72,9 +72,10 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, 
     (child, url, key, lines)
 }
 
-fn terminate(child: &Child) {
+/// Sends `signal` (`-TERM`, `-KILL`) to the child.
+fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
@@ -118,7 +119,7 @@ async fn start_up_report_then_sigterm_drains_in_flight_requests() {
         tokio::spawn(async move { request.send().await })
     };
     tokio::time::sleep(Duration::from_millis(700)).await;
-    terminate(&child);
+    signal(&child, "-TERM");
     let response = slow
         .await
         .expect("join")
@@ -129,14 +130,6 @@ async fn start_up_report_then_sigterm_drains_in_flight_requests() {
         .expect("join")
         .expect("exit status");
     assert!(status.success(), "exit {status}");
-}
-
-fn kill_hard(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
 }
 
 #[tokio::test]
@@ -169,7 +162,7 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    kill_hard(&child);
+    signal(&child, "-KILL");
     let _ = child.wait();
     let mut stored = Vec::new();
     for writer in writers {
@@ -219,6 +212,6 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
         );
     }
     assert!(images.len() >= stored.len());
-    kill_hard(&child);
+    signal(&child, "-KILL");
     let _ = child.wait();
 }
