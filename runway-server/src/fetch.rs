@@ -86,21 +86,27 @@ pub fn system_lookup() -> LookupFn {
     })
 }
 
-/// A DNS resolver for reqwest that drops forbidden addresses and fails when none
-/// is left, so no connection to one is ever made.
+/// Decides which addresses are refused: `true` means never connect.
+pub type AddressPolicy = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
+/// The server's policy: [`is_forbidden`] addresses are refused, unless the operator
+/// allows private addresses.
+pub fn default_policy(allow_private: bool) -> AddressPolicy {
+    Arc::new(move |ip| !allow_private && is_forbidden(ip))
+}
+
+/// A DNS resolver for reqwest that drops refused addresses and fails when none is
+/// left, so no connection to one is ever made.
 #[derive(Clone)]
 pub struct GuardedResolver {
     lookup: LookupFn,
-    allow_private: bool,
+    refused: AddressPolicy,
 }
 
 impl GuardedResolver {
-    /// A resolver over `lookup`.
-    pub fn new(lookup: LookupFn, allow_private: bool) -> Self {
-        Self {
-            lookup,
-            allow_private,
-        }
+    /// A resolver over `lookup` that applies `refused`.
+    pub fn new(lookup: LookupFn, refused: AddressPolicy) -> Self {
+        Self { lookup, refused }
     }
 
     /// The addresses of `host` that may be connected to; an error when there are none.
@@ -108,7 +114,7 @@ impl GuardedResolver {
         let all = (self.lookup)(host.to_owned()).await?;
         let allowed: Vec<SocketAddr> = all
             .into_iter()
-            .filter(|a| self.allow_private || !is_forbidden(a.ip()))
+            .filter(|a| !(self.refused)(a.ip()))
             .collect();
         if allowed.is_empty() {
             return Err(std::io::Error::other(format!(
@@ -133,7 +139,7 @@ impl Resolve for GuardedResolver {
 /// Why a URL may not be fetched, decided before any connection: a scheme other than
 /// http(s), or an IP-literal host that is forbidden. Host names are checked by the
 /// resolver when they are looked up.
-pub fn refuse_reason(url: &Url, allow_private: bool) -> Option<String> {
+pub fn refuse_reason(url: &Url, refused: &dyn Fn(IpAddr) -> bool) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Some(format!(
             "the URL scheme `{}` is not supported; use http(s) or data:",
@@ -145,37 +151,38 @@ pub fn refuse_reason(url: &Url, allow_private: bool) -> Option<String> {
         url::Host::Ipv6(ip) => IpAddr::V6(ip),
         url::Host::Domain(_) => return None,
     };
-    (!allow_private && is_forbidden(ip))
-        .then(|| format!("the address {ip} is loopback, private, link-local or reserved"))
+    refused(ip).then(|| format!("the address {ip} is loopback, private, link-local or reserved"))
 }
 
 /// Fetches media from other hosts with a size cap, a timeout and bounded redirects.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
-    allow_private: bool,
+    refused: AddressPolicy,
     max_bytes: usize,
 }
 
 impl Fetcher {
-    /// A fetcher resolving through `lookup`.
+    /// A fetcher resolving through `lookup` and refusing what `refused` says, on the
+    /// first hop and on every redirect.
     pub fn new(
         lookup: LookupFn,
-        allow_private: bool,
+        refused: AddressPolicy,
         max_bytes: usize,
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
+        let redirect_policy = refused.clone();
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
             }
-            match refuse_reason(attempt.url(), allow_private) {
+            match refuse_reason(attempt.url(), redirect_policy.as_ref()) {
                 Some(reason) => attempt.error(format!("redirect refused: {reason}")),
                 None => attempt.follow(),
             }
         });
         let client = reqwest::Client::builder()
-            .dns_resolver(GuardedResolver::new(lookup, allow_private))
+            .dns_resolver(GuardedResolver::new(lookup, refused.clone()))
             .redirect(redirect)
             .no_proxy()
             .timeout(timeout)
@@ -184,14 +191,14 @@ impl Fetcher {
             .build()?;
         Ok(Self {
             client,
-            allow_private,
+            refused,
             max_bytes,
         })
     }
 
     /// Fetches `url` for the request parameter `param`.
     pub async fn fetch(&self, url: &Url, param: &str) -> Result<Bytes, ApiError> {
-        if let Some(reason) = refuse_reason(url, self.allow_private) {
+        if let Some(reason) = refuse_reason(url, self.refused.as_ref()) {
             return Err(ApiError::unreachable(
                 param,
                 format!("{param} cannot be fetched: {reason}"),
@@ -313,11 +320,11 @@ mod tests {
         ] {
             let parsed = Url::parse(url).expect("url");
             assert!(
-                refuse_reason(&parsed, false).is_some(),
+                refuse_reason(&parsed, default_policy(false).as_ref()).is_some(),
                 "{url} must be refused"
             );
             assert!(
-                refuse_reason(&parsed, true).is_none(),
+                refuse_reason(&parsed, default_policy(true).as_ref()).is_none(),
                 "{url} allowed by the flag"
             );
         }
@@ -331,7 +338,10 @@ mod tests {
             "gopher://example.com/",
         ] {
             let parsed = Url::parse(url).expect("url");
-            assert!(refuse_reason(&parsed, true).is_some(), "{url}");
+            assert!(
+                refuse_reason(&parsed, default_policy(true).as_ref()).is_some(),
+                "{url}"
+            );
         }
     }
 
@@ -350,7 +360,7 @@ mod tests {
                 Ok(addrs)
             })
         });
-        let resolver = GuardedResolver::new(lookup, false);
+        let resolver = GuardedResolver::new(lookup, default_policy(false));
         assert!(resolver.allowed_addresses("metadata.test").await.is_err());
         assert!(resolver.allowed_addresses("localhost").await.is_err());
         let mixed = resolver
@@ -358,5 +368,58 @@ mod tests {
             .await
             .expect("one allowed");
         assert_eq!(mixed, vec!["93.184.216.34:0".parse().expect("addr")]);
+    }
+
+    /// Accepts one connection on `listener` (if any comes) and answers `response`.
+    async fn serve_once(listener: tokio::net::TcpListener, response: String) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let accepted = tokio::time::timeout(Duration::from_secs(3), listener.accept()).await;
+        let Ok(Ok((mut socket, _))) = accepted else {
+            return false;
+        };
+        let mut buf = [0u8; 2048];
+        let _ = socket.read(&mut buf).await;
+        let _ = socket.write_all(response.as_bytes()).await;
+        true
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_refused_address_is_not_followed() {
+        // All on loopback: the policy allows 127.0.0.1 only, so the redirect to
+        // 127.0.0.2 stands for a redirect to a private address.
+        let first = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let target = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind");
+        let target_addr = target.local_addr().expect("addr");
+        let redirect = format!(
+            "HTTP/1.1 302 Found\r\nlocation: http://{target_addr}/secret\r\ncontent-length: 0\r\n\r\n"
+        );
+        let first_url = Url::parse(&format!(
+            "http://{}/pic.png",
+            first.local_addr().expect("addr")
+        ))
+        .expect("url");
+        let first_served = tokio::spawn(serve_once(first, redirect));
+        let target_hit = tokio::spawn(serve_once(target, "HTTP/1.1 200 OK\r\n\r\n".into()));
+
+        let only_first: AddressPolicy = Arc::new(|ip| ip != IpAddr::from([127, 0, 0, 1]));
+        let fetcher = Fetcher::new(system_lookup(), only_first, 1024, Duration::from_secs(5))
+            .expect("fetcher");
+        let err = fetcher
+            .fetch(&first_url, "image_url")
+            .await
+            .expect_err("redirect refused");
+        assert_eq!(err.code, "media_unreachable");
+        assert!(
+            first_served.await.expect("join"),
+            "the allowed first hop was fetched"
+        );
+        assert!(
+            !target_hit.await.expect("join"),
+            "the refused address was never connected to"
+        );
     }
 }

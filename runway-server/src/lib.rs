@@ -171,7 +171,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         .origin();
     let fetcher = Fetcher::new(
         fetch::system_lookup(),
-        config.allow_private_fetch,
+        fetch::default_policy(config.allow_private_fetch),
         config.max_input_bytes,
         Duration::from_secs(config.fetch_timeout_secs),
     )
