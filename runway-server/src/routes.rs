@@ -932,6 +932,9 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     RangeRequest::Part(start, end)
 }
 
+/// Downloads up to this size are read in one call rather than streamed.
+const SMALL_DOWNLOAD_BYTES: u64 = 1024 * 1024;
+
 async fn download(
     state: AppState,
     kind: MediaKind,
@@ -955,12 +958,19 @@ async fn download(
         }
     };
     let length = range.as_ref().map_or(size, |r| r.end - r.start);
-    let stream = state
-        .store
-        .stream(&record, range.clone())
-        .await?
-        .map_err(std::io::Error::other);
-    let mut response = Response::new(Body::from_stream(stream));
+    // Small bodies are read in one call; larger ones stream, so memory stays flat.
+    let body = if length <= SMALL_DOWNLOAD_BYTES {
+        let span = range.clone().unwrap_or(0..size);
+        Body::from(state.store.read_range(&record, span).await?)
+    } else {
+        let stream = state
+            .store
+            .stream(&record, range.clone())
+            .await?
+            .map_err(std::io::Error::other);
+        Body::from_stream(stream)
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(

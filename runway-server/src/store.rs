@@ -265,6 +265,18 @@ impl MediaStore {
         Ok(self.store.get(&record.media_path()).await?.bytes().await?)
     }
 
+    /// The bytes `range` of a stored media, read in one call.
+    pub async fn read_range(
+        &self,
+        record: &MediaRecord,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        Ok(self.store.get_range(&record.media_path(), range).await?)
+    }
+
     /// A byte stream of `range` (or everything) of a stored media.
     pub async fn stream(
         &self,

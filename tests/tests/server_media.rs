@@ -364,3 +364,49 @@ async fn no_remote_fetch_refuses_other_hosts_without_connecting() {
     assert_eq!(err.code(), Some("media_unreachable"));
     assert_eq!(remote.received_requests().await.map(|r| r.len()), Some(0));
 }
+
+#[tokio::test]
+async fn large_media_stream_whole_and_by_range() {
+    let t = TestServer::start().await;
+    let client = t.client();
+    // Noise does not compress: the stored JPEG is well over a megabyte.
+    let mut state = 0x2545_f491_u32;
+    let noise = image::RgbImage::from_fn(1600, 1200, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    noise
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("png");
+    let uploaded = client
+        .upload_media()
+        .body(png.into_inner())
+        .send()
+        .await
+        .expect("upload")
+        .into_inner();
+    assert!(
+        uploaded.size_bytes > 2 * 1024 * 1024,
+        "{} bytes",
+        uploaded.size_bytes
+    );
+    let whole = fetch(&client, &uploaded.media_url).await;
+    assert_eq!(whole.len() as i64, uploaded.size_bytes);
+    assert_eq!(
+        image::load_from_memory(&whole).expect("decodes").width(),
+        2048
+    );
+
+    let start = whole.len() - 1_500_000;
+    let part = reqwest::Client::new()
+        .get(&uploaded.media_url)
+        .header("range", format!("bytes={start}-"))
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&part.bytes().await.expect("body")[..], &whole[start..]);
+}
