@@ -1,6 +1,8 @@
 //! Media inputs: the server's own media URLs (read from storage, never fetched),
 //! `data:` URIs, and http(s) URLs of other hosts (fetched through [`Fetcher`]).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use reqwest::Url;
 
@@ -10,8 +12,8 @@ use crate::store::{MediaKind, MediaRecord, parse_file_name};
 
 /// Where a media URL points.
 pub enum Source<'a> {
-    /// Media of this server.
-    Stored(MediaKind, &'a str),
+    /// Media of this server: its kind and id.
+    Stored(MediaKind, Cow<'a, str>),
     /// Bytes in a `data:` URI.
     Data,
     /// Another host.
@@ -38,21 +40,19 @@ impl AppState {
         if let Some(rest) = url.strip_prefix(self.public_url.as_str())
             && let Some((kind, id)) = parse_media_path(rest)
         {
-            return Ok(Source::Stored(kind, id));
+            return Ok(Source::Stored(kind, Cow::Borrowed(id)));
         }
         let parsed = Url::parse(url)
             .map_err(|e| ApiError::invalid(param, format!("{param} is not a valid URL: {e}")))?;
-        if parsed.origin() == self.public_origin
-            && let Some(rest) = url.find(parsed.path()).map(|i| &url[i..])
-            && let Some((kind, id)) =
-                parse_media_path(rest.split(['?', '#']).next().unwrap_or(rest))
-        {
-            return Ok(Source::Stored(kind, id));
+        if parsed.origin() != self.public_origin {
+            return Ok(Source::Remote(parsed));
         }
-        if parsed.origin() == self.public_origin {
-            return Err(ApiError::media_not_found(param));
+        // Our own origin, written differently from `public_url` (dot segments, a
+        // query, a fragment, an explicit default port): the normalised path decides.
+        match parse_media_path(parsed.path()) {
+            Some((kind, id)) => Ok(Source::Stored(kind, Cow::Owned(id.to_owned()))),
+            None => Err(ApiError::media_not_found(param)),
         }
-        Ok(Source::Remote(parsed))
     }
 
     /// The record of stored media addressed by `url` (metadata and delete take
@@ -62,7 +62,7 @@ impl AppState {
             return Err(ApiError::media_not_found(param));
         };
         self.store
-            .record(kind, id)
+            .record(kind, &id)
             .await?
             .ok_or_else(|| ApiError::media_not_found(param))
     }
@@ -77,7 +77,7 @@ impl AppState {
             Source::Stored(kind, id) => {
                 let record = self
                     .store
-                    .record(kind, id)
+                    .record(kind, &id)
                     .await?
                     .ok_or_else(|| ApiError::media_not_found(param))?;
                 Ok((self.store.read(&record).await?, Some(kind)))

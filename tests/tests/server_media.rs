@@ -410,3 +410,35 @@ async fn large_media_stream_whole_and_by_range() {
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&part.bytes().await.expect("body")[..], &whole[start..]);
 }
+
+#[tokio::test]
+async fn own_urls_are_recognised_however_they_are_written() {
+    let t = TestServer::start().await;
+    let client = t.client();
+    let url = generate_image(&client, "spelled", types::ImageStyle::Sketch, 40, 30).await;
+    let file = url.rsplit('/').next().expect("file name");
+    let base = &t.server.base_url;
+    for spelling in [
+        format!("{base}/images/../images/{file}"),
+        format!("{base}/images/{file}?download=1"),
+        format!("{base}/images/{file}#frag"),
+        format!("{base}/./images/{file}"),
+    ] {
+        let meta = client
+            .get_image_metadata()
+            .image_url(spelling.as_str())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{spelling}: {e}"))
+            .into_inner();
+        assert_eq!(meta.width.get(), 40, "{spelling}");
+    }
+    let err = client
+        .get_image_metadata()
+        .image_url(format!("{base}/elsewhere/{file}").as_str())
+        .send()
+        .await
+        .map_err(RunwayError::from)
+        .expect_err("not a media path");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+}
