@@ -117,23 +117,37 @@ fn to_u32(value: i64) -> u32 {
 
 // ---------------------------------------------------------------- helpers
 
-/// Encodes and stores an image for `owner`; returns its URL.
+/// Stores an encoded image of `width` x `height` for `owner`.
 async fn save_image(
     state: &AppState,
     owner: &Owner,
     jpeg: Vec<u8>,
-    size: (u32, u32),
-) -> ApiResult<String> {
-    let probed = Probed {
-        width: Some(size.0),
-        height: Some(size.1),
-        ..Probed::default()
-    };
-    let record = state
+    (width, height): (u32, u32),
+) -> ApiResult<MediaRecord> {
+    Ok(state
         .store
-        .put(MediaKind::Image, &owner.0, Bytes::from(jpeg), probed)
-        .await?;
-    Ok(state.media_url(&record))
+        .put(
+            MediaKind::Image,
+            &owner.0,
+            Bytes::from(jpeg),
+            Probed::image(width, height),
+        )
+        .await?)
+}
+
+/// Decodes an image (with limits) on the blocking pool and re-encodes it as JPEG;
+/// returns the JPEG and its size.
+async fn reencode_jpeg(
+    state: &AppState,
+    input: Bytes,
+    param: &'static str,
+) -> ApiResult<(Vec<u8>, (u32, u32))> {
+    state
+        .blocking(move || {
+            let image = decode(&input, param)?;
+            Ok((encode_jpeg(&image)?, image.dimensions()))
+        })
+        .await
 }
 
 /// Runs `edit` on the decoded image input on the blocking pool, encodes the result
@@ -154,7 +168,8 @@ where
             Ok((encode_jpeg(&out)?, out.dimensions()))
         })
         .await?;
-    save_image(state, owner, jpeg, size).await
+    let record = save_image(state, owner, jpeg, size).await?;
+    Ok(state.media_url(&record))
 }
 
 /// The bytes of an image input: 415 when it is stored media of another kind.
@@ -239,7 +254,8 @@ async fn generate_image(
             encode_jpeg(&image)
         })
         .await?;
-    let image_url = save_image(&state, &owner, jpeg, (width, height)).await?;
+    let record = save_image(&state, &owner, jpeg, (width, height)).await?;
+    let image_url = state.media_url(&record);
     Ok(Json(types::GenerateImageResponse { image_url }))
 }
 
@@ -422,12 +438,7 @@ async fn image_to_video(
     let engine = state.engine()?.clone();
     let input = image_input(&state, &req.image_url, "image_url").await?;
     // Decode with limits and re-encode, so ffmpeg only ever sees a checked JPEG.
-    let (jpeg, size) = state
-        .blocking(move || {
-            let image = decode(&input, "image_url")?;
-            Ok((encode_jpeg(&image)?, image.dimensions()))
-        })
-        .await?;
+    let (jpeg, size) = reencode_jpeg(&state, input, "image_url").await?;
     let _slot = state.job_slot().await?;
     let job = Job::new(&state)?;
     let image_path = job.write("input.jpg", &jpeg).await?;
@@ -836,21 +847,8 @@ async fn upload_media(
         ));
     }
     let record = if imaging::sniff_image(&body).is_some() {
-        let (jpeg, size) = state
-            .blocking(move || {
-                let image = decode(&body, "body")?;
-                Ok((encode_jpeg(&image)?, image.dimensions()))
-            })
-            .await?;
-        let probed = Probed {
-            width: Some(size.0),
-            height: Some(size.1),
-            ..Probed::default()
-        };
-        state
-            .store
-            .put(MediaKind::Image, &owner.0, Bytes::from(jpeg), probed)
-            .await?
+        let (jpeg, size) = reencode_jpeg(&state, body, "body").await?;
+        save_image(&state, &owner, jpeg, size).await?
     } else if video::sniff_video(&body) {
         let engine = state.engine()?;
         let _slot = state.job_slot().await?;

@@ -91,6 +91,17 @@ pub struct Probed {
     pub has_audio: Option<bool>,
 }
 
+impl Probed {
+    /// The properties of an image of `width` x `height`.
+    pub fn image(width: u32, height: u32) -> Self {
+        Self {
+            width: Some(width),
+            height: Some(height),
+            ..Self::default()
+        }
+    }
+}
+
 /// The record of a stored media.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaRecord {

@@ -182,29 +182,20 @@ pub async fn store_output(
     kind: MediaKind,
     path: &Path,
 ) -> Result<MediaRecord, ApiError> {
-    let engine = state.engine()?;
+    let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
     let probed = match kind {
         MediaKind::Image => {
-            let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
             let (width, height) = crate::imaging::dimensions(&bytes)
                 .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable image"))?;
-            let probed = Probed {
-                width: Some(width),
-                height: Some(height),
-                ..Probed::default()
-            };
-            return Ok(state
-                .store
-                .put(kind, owner, Bytes::from(bytes), probed)
-                .await?);
+            Probed::image(width, height)
         }
-        _ => engine
+        _ => state
+            .engine()?
             .probe(path)
             .await?
             .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable file"))?
             .probed(),
     };
-    let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
     Ok(state
         .store
         .put(kind, owner, Bytes::from(bytes), probed)

@@ -28,6 +28,19 @@ async fn generate_video(client: &Client, prompt: &str, seconds: u32, fps: u32) -
         .video_url
 }
 
+/// The frame at `seconds` of `video`, taken with `generate-thumbnail` and decoded.
+async fn frame_at(client: &Client, video: &str, seconds: i32) -> image::RgbImage {
+    let thumb = client
+        .generate_thumbnail()
+        .body_map(|b| b.video_url(video).time_position(seconds))
+        .send()
+        .await
+        .expect("generate-thumbnail")
+        .into_inner()
+        .thumbnail_url;
+    fetch_image(client, &thumb).await
+}
+
 #[tokio::test]
 async fn generated_videos_have_exactly_the_requested_shape() {
     let t = TestServer::start().await;
@@ -120,22 +133,10 @@ async fn image_to_video_moves_over_the_image_and_is_silent() {
     assert_eq!(probe.audio_codec(), None);
 
     // The first and last frames differ: the camera moves.
-    let thumb = |at: i32| {
-        let client = client.clone();
-        let url = url.clone();
-        async move {
-            let thumb = client
-                .generate_thumbnail()
-                .body_map(|b| b.video_url(url.as_str()).time_position(at))
-                .send()
-                .await
-                .expect("generate-thumbnail")
-                .into_inner()
-                .thumbnail_url;
-            fetch_image(&client, &thumb).await
-        }
-    };
-    let (first, last) = (thumb(0).await, thumb(1).await);
+    let (first, last) = (
+        frame_at(&client, &url, 0).await,
+        frame_at(&client, &url, 1).await,
+    );
     assert_eq!(first.dimensions(), (400, 300));
     let moved = first
         .pixels()
@@ -204,15 +205,7 @@ async fn edits_trim_filter_resize_and_change_speed() {
         .filtered_video_url;
     let probe = fetch_probe(&client, &filtered).await;
     assert!((probe.duration() - 4.0).abs() < 0.1);
-    let frame_url = client
-        .generate_thumbnail()
-        .body_map(|b| b.video_url(filtered.as_str()).time_position(1))
-        .send()
-        .await
-        .expect("thumbnail")
-        .into_inner()
-        .thumbnail_url;
-    let grey = fetch_image(&client, &frame_url).await;
+    let grey = frame_at(&client, &filtered, 1).await;
     assert!(
         max_channel_spread(&grey) <= 12,
         "spread {}",
@@ -220,17 +213,7 @@ async fn edits_trim_filter_resize_and_change_speed() {
     );
 
     // Every other filter really changes the picture (via edit-video add-filter too).
-    let original_frame = {
-        let url = client
-            .generate_thumbnail()
-            .body_map(|b| b.video_url(source.as_str()).time_position(1))
-            .send()
-            .await
-            .expect("thumbnail")
-            .into_inner()
-            .thumbnail_url;
-        fetch_image(&client, &url).await
-    };
+    let original_frame = frame_at(&client, &source, 1).await;
     for filter in [
         types::VideoFilter::Vintage,
         types::VideoFilter::Cinematic,
@@ -248,15 +231,7 @@ async fn edits_trim_filter_resize_and_change_speed() {
             .expect("edit-video add-filter")
             .into_inner()
             .edited_video_url;
-        let thumb = client
-            .generate_thumbnail()
-            .body_map(|b| b.video_url(url.as_str()).time_position(1))
-            .send()
-            .await
-            .expect("thumbnail")
-            .into_inner()
-            .thumbnail_url;
-        let frame = fetch_image(&client, &thumb).await;
+        let frame = frame_at(&client, &url, 1).await;
         let (a, b) = (channel_means(&original_frame), channel_means(&frame));
         let shift: f64 = (0..3).map(|c| (a[c] - b[c]).abs()).sum();
         assert!(
