@@ -26,10 +26,9 @@ async fn main() -> Result<(), RunwayError> {
 
     let edited = client
         .edit_image()
-        .body_map(|b| {
-            b.image_url(generated.image_url.as_str())
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Sepia)
+        .body(types::EditImageRequest::AddFilter {
+            image_url: generated.image_url.parse()?,
+            filter: types::ImageFilter::Sepia,
         })
         .send()
         .await?;

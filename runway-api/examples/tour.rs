@@ -80,32 +80,38 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
         .image_url;
 
     // 2. Edit it: colour, filter, resize.
+    let source: types::MediaUrl = image_url.parse()?;
     let edits = [
         (
             "02-edit-color-adjust.jpg",
-            types::EditImageRequest::builder()
-                .edit_type(types::ImageEditType::ColorAdjust)
-                .saturation(0.6)
-                .hue_rotate(40),
+            types::EditImageRequest::ColorAdjust {
+                image_url: source.clone(),
+                brightness: 0.0,
+                contrast: 0.0,
+                saturation: 0.6,
+                hue_rotate: 40,
+            },
         ),
         (
             "02-edit-sepia.jpg",
-            types::EditImageRequest::builder()
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Sepia),
+            types::EditImageRequest::AddFilter {
+                image_url: source.clone(),
+                filter: types::ImageFilter::Sepia,
+            },
         ),
         (
             "02-edit-resize.jpg",
-            types::EditImageRequest::builder()
-                .edit_type(types::ImageEditType::Resize)
-                .resize_width(NonZeroU32::new(320))
-                .resize_height(NonZeroU32::new(200)),
+            types::EditImageRequest::Resize {
+                image_url: source.clone(),
+                resize_width: NonZeroU32::new(320),
+                resize_height: NonZeroU32::new(200),
+            },
         ),
     ];
     for (name, edit) in edits {
         let url = client
             .edit_image()
-            .body(edit.image_url(image_url.as_str()))
+            .body(edit)
             .send()
             .await?
             .into_inner()
@@ -185,10 +191,10 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     // 4. Edit video, 5. filter, 11. resize, 14. speed.
     let url = client
         .edit_video()
-        .body_map(|b| {
-            b.video_url(video_url.as_str())
-                .edit_type(types::VideoEditType::Trim)
-                .start_time(Some(1))
+        .body(types::EditVideoRequest::Trim {
+            video_url: video_url.parse()?,
+            start_time: 1,
+            end_time: None,
         })
         .send()
         .await?

@@ -147,6 +147,14 @@ impl From<progenitor_client::Error<types::Error>> for RunwayError {
     }
 }
 
+/// A value that breaks the contract's bounds, found while building a request body
+/// (e.g. `"".parse::<types::MediaUrl>()`).
+impl From<types::error::ConversionError> for RunwayError {
+    fn from(err: types::error::ConversionError) -> Self {
+        RunwayError::InvalidRequest(err.to_string())
+    }
+}
+
 impl From<reqwest::Error> for RunwayError {
     fn from(err: reqwest::Error) -> Self {
         RunwayError::Transport(err)

@@ -730,7 +730,13 @@ pub mod types {
                 })
         }
     }
-    ///`EditImageRequest`
+    /**One edit of one image. `edit_type` chooses the edit and which fields it takes:
+`color-adjust` (`brightness`, `contrast`, `saturation`, `hue_rotate`),
+`add-filter` (`filter`, required) or `resize` (`resize_width`,
+`resize_height`). A field left out leaves that property unchanged: a
+`color-adjust` with every value 0, or a `resize` with neither size, gives an
+unchanged copy. Fields of other edits are ignored.
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -739,34 +745,47 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    pub struct EditImageRequest {
-        ///For `color-adjust`, added to every channel as a fraction of full scale (-1 black, 0 unchanged, 1 white).
-        #[serde(default = "defaults::edit_image_request_brightness")]
-        pub brightness: f64,
-        ///For `color-adjust`, the contrast change around mid-grey (-1 flat grey, 0 unchanged, 1 twice the contrast).
-        #[serde(default = "defaults::edit_image_request_contrast")]
-        pub contrast: f64,
-        pub edit_type: ImageEditType,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub filter: ::std::option::Option<ImageFilter>,
-        ///For `color-adjust`, degrees to rotate every hue by, from -180 to 180.
-        #[serde(default)]
-        pub hue_rotate: i32,
-        pub image_url: MediaUrl,
-        ///New height in pixels for `resize`, from 1 to 8192.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub resize_height: ::std::option::Option<::std::num::NonZeroU32>,
-        ///New width in pixels for `resize`, from 1 to 8192.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub resize_width: ::std::option::Option<::std::num::NonZeroU32>,
-        ///For `color-adjust`, the saturation change (-1 grey, 0 unchanged, 1 twice as saturated).
-        #[serde(default = "defaults::edit_image_request_saturation")]
-        pub saturation: f64,
-    }
-    impl EditImageRequest {
-        pub fn builder() -> builder::EditImageRequest {
-            Default::default()
-        }
+    #[serde(tag = "edit_type")]
+    pub enum EditImageRequest {
+        /**ColorAdjustImage
+
+Adjust brightness, contrast, saturation and hue.*/
+        #[serde(rename = "color-adjust")]
+        ColorAdjust {
+            ///Added to every channel as a fraction of full scale (-1 black, 0 unchanged, 1 white).
+            #[serde(default = "defaults::edit_image_request_color_adjust_brightness")]
+            brightness: f64,
+            ///The contrast change around mid-grey (-1 flat grey, 0 unchanged, 1 twice the contrast).
+            #[serde(default = "defaults::edit_image_request_color_adjust_contrast")]
+            contrast: f64,
+            ///Degrees to rotate every hue by, from -180 to 180.
+            #[serde(default)]
+            hue_rotate: i32,
+            image_url: MediaUrl,
+            ///The saturation change (-1 grey, 0 unchanged, 1 twice as saturated).
+            #[serde(default = "defaults::edit_image_request_color_adjust_saturation")]
+            saturation: f64,
+        },
+        /**FilterImage
+
+Apply one filter.*/
+        #[serde(rename = "add-filter")]
+        AddFilter { filter: ImageFilter, image_url: MediaUrl },
+        /**ResizeImage
+
+Resize. With one side given the other follows the aspect ratio; with both
+the image is scaled to exactly that size.
+*/
+        #[serde(rename = "resize")]
+        Resize {
+            image_url: MediaUrl,
+            ///New height in pixels, from 1 to 8192.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            resize_height: ::std::option::Option<::std::num::NonZeroU32>,
+            ///New width in pixels, from 1 to 8192.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            resize_width: ::std::option::Option<::std::num::NonZeroU32>,
+        },
     }
     ///`EditImageResponse`
     #[derive(
@@ -786,7 +805,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`EditVideoRequest`
+    /**One edit of one video. `edit_type` chooses the edit and which fields it takes:
+`trim` (`start_time`, `end_time`), `add-filter` (`filter`, required) or
+`adjust-speed` (`speed_factor`, required). A `trim` keeps the part from
+`start_time` (default 0) to `end_time` (default the end); `start_time` must be
+before `end_time` and before the end of the video. Fields of other edits are
+ignored.
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -795,26 +820,39 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    pub struct EditVideoRequest {
-        pub edit_type: VideoEditType,
-        ///For `trim`, the end of the kept part in seconds; default the end of the video. Must be after `start_time`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub end_time: ::std::option::Option<::std::num::NonZeroU32>,
-        ///For `add-filter`, the filter to apply.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub filter: ::std::option::Option<VideoFilter>,
-        ///For `adjust-speed`, how many times as fast to play.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub speed_factor: ::std::option::Option<SpeedFactor>,
-        ///For `trim`, the start of the kept part in seconds; default 0.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub start_time: ::std::option::Option<i32>,
-        pub video_url: MediaUrl,
-    }
-    impl EditVideoRequest {
-        pub fn builder() -> builder::EditVideoRequest {
-            Default::default()
-        }
+    #[serde(tag = "edit_type")]
+    pub enum EditVideoRequest {
+        /**TrimVideo
+
+Keep one part of the video.*/
+        #[serde(rename = "trim")]
+        Trim {
+            ///The end of the kept part in seconds; default the end of the video. Must be after `start_time`.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            end_time: ::std::option::Option<::std::num::NonZeroU32>,
+            ///The start of the kept part in seconds; default 0.
+            #[serde(default)]
+            start_time: i32,
+            video_url: MediaUrl,
+        },
+        /**FilterVideo
+
+Apply one filter.*/
+        #[serde(rename = "add-filter")]
+        AddFilter {
+            ///The filter to apply.
+            filter: VideoFilter,
+            video_url: MediaUrl,
+        },
+        /**AdjustVideoSpeed
+
+Play faster or slower, picture and sound together.*/
+        #[serde(rename = "adjust-speed")]
+        AdjustSpeed {
+            ///How many times as fast to play.
+            speed_factor: SpeedFactor,
+            video_url: MediaUrl,
+        },
     }
     ///`EditVideoResponse`
     #[derive(
@@ -1238,69 +1276,6 @@ pub mod types {
     impl Health {
         pub fn builder() -> builder::Health {
             Default::default()
-        }
-    }
-    /**The edit to apply: `color-adjust` (uses `brightness`, `contrast`,
-`saturation`, `hue_rotate`), `add-filter` (uses `filter`) or `resize` (uses
-`resize_width`, `resize_height`).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    pub enum ImageEditType {
-        #[serde(rename = "color-adjust")]
-        ColorAdjust,
-        #[serde(rename = "add-filter")]
-        AddFilter,
-        #[serde(rename = "resize")]
-        Resize,
-    }
-    impl ::std::fmt::Display for ImageEditType {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::ColorAdjust => f.write_str("color-adjust"),
-                Self::AddFilter => f.write_str("add-filter"),
-                Self::Resize => f.write_str("resize"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ImageEditType {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "color-adjust" => Ok(Self::ColorAdjust),
-                "add-filter" => Ok(Self::AddFilter),
-                "resize" => Ok(Self::Resize),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ImageEditType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ImageEditType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
         }
     }
     /**An image filter. `sepia`: warm brown tones. `black-and-white`: luminance
@@ -2024,68 +1999,6 @@ size cap; private and loopback addresses are refused).
             value.parse()
         }
     }
-    /**The edit to apply: `trim` (uses `start_time`, `end_time`), `add-filter` (uses
-`filter`) or `adjust-speed` (uses `speed_factor`).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    pub enum VideoEditType {
-        #[serde(rename = "trim")]
-        Trim,
-        #[serde(rename = "add-filter")]
-        AddFilter,
-        #[serde(rename = "adjust-speed")]
-        AdjustSpeed,
-    }
-    impl ::std::fmt::Display for VideoEditType {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Trim => f.write_str("trim"),
-                Self::AddFilter => f.write_str("add-filter"),
-                Self::AdjustSpeed => f.write_str("adjust-speed"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for VideoEditType {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "trim" => Ok(Self::Trim),
-                "add-filter" => Ok(Self::AddFilter),
-                "adjust-speed" => Ok(Self::AdjustSpeed),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for VideoEditType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for VideoEditType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     /**A video filter. `vintage`: faded, warm colours with a vignette and grain.
 `cinematic`: raised contrast, teal shadows and orange highlights, letterbox
 bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
@@ -2422,192 +2335,6 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct EditImageRequest {
-            brightness: ::std::result::Result<f64, ::std::string::String>,
-            contrast: ::std::result::Result<f64, ::std::string::String>,
-            edit_type: ::std::result::Result<
-                super::ImageEditType,
-                ::std::string::String,
-            >,
-            filter: ::std::result::Result<
-                ::std::option::Option<super::ImageFilter>,
-                ::std::string::String,
-            >,
-            hue_rotate: ::std::result::Result<i32, ::std::string::String>,
-            image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
-            resize_height: ::std::result::Result<
-                ::std::option::Option<::std::num::NonZeroU32>,
-                ::std::string::String,
-            >,
-            resize_width: ::std::result::Result<
-                ::std::option::Option<::std::num::NonZeroU32>,
-                ::std::string::String,
-            >,
-            saturation: ::std::result::Result<f64, ::std::string::String>,
-        }
-        impl ::std::default::Default for EditImageRequest {
-            fn default() -> Self {
-                Self {
-                    brightness: Ok(super::defaults::edit_image_request_brightness()),
-                    contrast: Ok(super::defaults::edit_image_request_contrast()),
-                    edit_type: Err("no value supplied for edit_type".to_string()),
-                    filter: Ok(Default::default()),
-                    hue_rotate: Ok(Default::default()),
-                    image_url: Err("no value supplied for image_url".to_string()),
-                    resize_height: Ok(Default::default()),
-                    resize_width: Ok(Default::default()),
-                    saturation: Ok(super::defaults::edit_image_request_saturation()),
-                }
-            }
-        }
-        impl EditImageRequest {
-            pub fn brightness<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<f64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.brightness = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for brightness: {e}")
-                    });
-                self
-            }
-            pub fn contrast<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<f64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.contrast = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for contrast: {e}")
-                    });
-                self
-            }
-            pub fn edit_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::ImageEditType>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.edit_type = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for edit_type: {e}")
-                    });
-                self
-            }
-            pub fn filter<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ImageFilter>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.filter = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for filter: {e}")
-                    });
-                self
-            }
-            pub fn hue_rotate<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i32>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.hue_rotate = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for hue_rotate: {e}")
-                    });
-                self
-            }
-            pub fn image_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::MediaUrl>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.image_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for image_url: {e}")
-                    });
-                self
-            }
-            pub fn resize_height<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::num::NonZeroU32>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.resize_height = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for resize_height: {e}")
-                    });
-                self
-            }
-            pub fn resize_width<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::num::NonZeroU32>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.resize_width = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for resize_width: {e}")
-                    });
-                self
-            }
-            pub fn saturation<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<f64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.saturation = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for saturation: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<EditImageRequest> for super::EditImageRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: EditImageRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    brightness: value.brightness?,
-                    contrast: value.contrast?,
-                    edit_type: value.edit_type?,
-                    filter: value.filter?,
-                    hue_rotate: value.hue_rotate?,
-                    image_url: value.image_url?,
-                    resize_height: value.resize_height?,
-                    resize_width: value.resize_width?,
-                    saturation: value.saturation?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::EditImageRequest> for EditImageRequest {
-            fn from(value: super::EditImageRequest) -> Self {
-                Self {
-                    brightness: Ok(value.brightness),
-                    contrast: Ok(value.contrast),
-                    edit_type: Ok(value.edit_type),
-                    filter: Ok(value.filter),
-                    hue_rotate: Ok(value.hue_rotate),
-                    image_url: Ok(value.image_url),
-                    resize_height: Ok(value.resize_height),
-                    resize_width: Ok(value.resize_width),
-                    saturation: Ok(value.saturation),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct EditImageResponse {
             edited_image_url: ::std::result::Result<
                 ::std::string::String,
@@ -2653,145 +2380,6 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             fn from(value: super::EditImageResponse) -> Self {
                 Self {
                     edited_image_url: Ok(value.edited_image_url),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct EditVideoRequest {
-            edit_type: ::std::result::Result<
-                super::VideoEditType,
-                ::std::string::String,
-            >,
-            end_time: ::std::result::Result<
-                ::std::option::Option<::std::num::NonZeroU32>,
-                ::std::string::String,
-            >,
-            filter: ::std::result::Result<
-                ::std::option::Option<super::VideoFilter>,
-                ::std::string::String,
-            >,
-            speed_factor: ::std::result::Result<
-                ::std::option::Option<super::SpeedFactor>,
-                ::std::string::String,
-            >,
-            start_time: ::std::result::Result<
-                ::std::option::Option<i32>,
-                ::std::string::String,
-            >,
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
-        }
-        impl ::std::default::Default for EditVideoRequest {
-            fn default() -> Self {
-                Self {
-                    edit_type: Err("no value supplied for edit_type".to_string()),
-                    end_time: Ok(Default::default()),
-                    filter: Ok(Default::default()),
-                    speed_factor: Ok(Default::default()),
-                    start_time: Ok(Default::default()),
-                    video_url: Err("no value supplied for video_url".to_string()),
-                }
-            }
-        }
-        impl EditVideoRequest {
-            pub fn edit_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::VideoEditType>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.edit_type = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for edit_type: {e}")
-                    });
-                self
-            }
-            pub fn end_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::num::NonZeroU32>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.end_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for end_time: {e}")
-                    });
-                self
-            }
-            pub fn filter<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::VideoFilter>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.filter = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for filter: {e}")
-                    });
-                self
-            }
-            pub fn speed_factor<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::SpeedFactor>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.speed_factor = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for speed_factor: {e}")
-                    });
-                self
-            }
-            pub fn start_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.start_time = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for start_time: {e}")
-                    });
-                self
-            }
-            pub fn video_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::MediaUrl>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.video_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for video_url: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<EditVideoRequest> for super::EditVideoRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: EditVideoRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    edit_type: value.edit_type?,
-                    end_time: value.end_time?,
-                    filter: value.filter?,
-                    speed_factor: value.speed_factor?,
-                    start_time: value.start_time?,
-                    video_url: value.video_url?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::EditVideoRequest> for EditVideoRequest {
-            fn from(value: super::EditVideoRequest) -> Self {
-                Self {
-                    edit_type: Ok(value.edit_type),
-                    end_time: Ok(value.end_time),
-                    filter: Ok(value.filter),
-                    speed_factor: Ok(value.speed_factor),
-                    start_time: Ok(value.start_time),
-                    video_url: Ok(value.video_url),
                 }
             }
         }
@@ -4610,13 +4198,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         {
             T::try_from(V).unwrap()
         }
-        pub(super) fn edit_image_request_brightness() -> f64 {
+        pub(super) fn edit_image_request_color_adjust_brightness() -> f64 {
             0_f64
         }
-        pub(super) fn edit_image_request_contrast() -> f64 {
+        pub(super) fn edit_image_request_color_adjust_contrast() -> f64 {
             0_f64
         }
-        pub(super) fn edit_image_request_saturation() -> f64 {
+        pub(super) fn edit_image_request_color_adjust_saturation() -> f64 {
             0_f64
         }
         pub(super) fn style_transfer_request_strength() -> f64 {
@@ -4791,10 +4379,11 @@ Applies one edit to the image at `image_url` and stores the result as a new
 JPEG; the input is left unchanged.
 
 - `color-adjust` changes `brightness`, `contrast`, `saturation` and
-  `hue_rotate` (extensions); at least one must differ from its neutral value.
+  `hue_rotate` (extensions); each left out (or 0) is unchanged.
 - `add-filter` applies `filter` (required for this edit type).
 - `resize` scales to `resize_width` x `resize_height`. With only one of the
-  two, the other follows from the aspect ratio. At least one is required.
+  two, the other follows from the aspect ratio; with neither, the size is
+  unchanged.
 
 Parameters that do not belong to the chosen `edit_type` are ignored.
 
@@ -4835,8 +4424,8 @@ let response = client.generate_video()
 Applies one edit to the video at `video_url` and stores the result as a new MP4.
 
 - `trim` keeps the part from `start_time` (default 0) to `end_time` (default:
-  the end). At least one of the two is required; `start_time` must be before
-  `end_time` and before the end of the video.
+  the end); `start_time` must be before `end_time` and before the end of the
+  video. With neither, the whole video is kept.
 - `add-filter` applies `filter` (extension; required for this edit type), as
   `video-filter` does.
 - `adjust-speed` changes the speed by `speed_factor` (extension; required for
@@ -5320,37 +4909,24 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct EditImage<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::EditImageRequest, String>,
+        body: Result<types::EditImageRequest, String>,
     }
     impl<'a> EditImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("body was not initialized".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditImageRequest>,
-            <V as std::convert::TryInto<
-                types::EditImageRequest,
-            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!("conversion to `EditImageRequest` for body failed: {}", s)
+                .map_err(|_| {
+                    "conversion to `EditImageRequest` for body failed".to_string()
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::EditImageRequest,
-            ) -> types::builder::EditImageRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/v1/edit-image`
@@ -5358,11 +4934,7 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EditImageResponse>, Error<types::Error>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::EditImageRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-image", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map
@@ -5598,37 +5170,24 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct EditVideo<'a> {
         client: &'a super::Client,
-        body: Result<types::builder::EditVideoRequest, String>,
+        body: Result<types::EditVideoRequest, String>,
     }
     impl<'a> EditVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                body: Ok(::std::default::Default::default()),
+                body: Err("body was not initialized".to_string()),
             }
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditVideoRequest>,
-            <V as std::convert::TryInto<
-                types::EditVideoRequest,
-            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!("conversion to `EditVideoRequest` for body failed: {}", s)
+                .map_err(|_| {
+                    "conversion to `EditVideoRequest` for body failed".to_string()
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::EditVideoRequest,
-            ) -> types::builder::EditVideoRequest,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/v1/edit-video`
@@ -5636,11 +5195,7 @@ pub mod builder {
             self,
         ) -> Result<ResponseValue<types::EditVideoResponse>, Error<types::Error>> {
             let Self { client, body } = self;
-            let body = body
-                .and_then(|v| {
-                    types::EditVideoRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-video", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map

@@ -269,53 +269,50 @@ async fn edit_image(
         Filter(Filter),
         Resize(Option<u32>, Option<u32>),
     }
-    let edit = match req.edit_type {
-        types::ImageEditType::ColorAdjust => {
+    use types::EditImageRequest as R;
+    let (image_url, edit) = match req {
+        R::ColorAdjust {
+            image_url,
+            brightness,
+            contrast,
+            saturation,
+            hue_rotate,
+        } => {
             let adjust = ColorAdjust {
-                brightness: finite_in_range("brightness", req.brightness, -1.0, 1.0)? as f32,
-                contrast: finite_in_range("contrast", req.contrast, -1.0, 1.0)? as f32,
-                saturation: finite_in_range("saturation", req.saturation, -1.0, 1.0)? as f32,
-                hue_rotate: in_range("hue_rotate", req.hue_rotate, -180, 180)?,
+                brightness: finite_in_range("brightness", brightness, -1.0, 1.0)? as f32,
+                contrast: finite_in_range("contrast", contrast, -1.0, 1.0)? as f32,
+                saturation: finite_in_range("saturation", saturation, -1.0, 1.0)? as f32,
+                hue_rotate: in_range("hue_rotate", hue_rotate, -180, 180)?,
             };
-            if adjust.brightness == 0.0
-                && adjust.contrast == 0.0
-                && adjust.saturation == 0.0
-                && adjust.hue_rotate == 0
-            {
-                return Err(ApiError::invalid(
-                    "brightness",
-                    "color-adjust needs at least one of brightness, contrast, saturation or hue_rotate to differ from 0",
-                ));
-            }
-            Edit::Adjust(adjust)
+            (image_url, Edit::Adjust(adjust))
         }
-        types::ImageEditType::AddFilter => Edit::Filter(match req.filter {
-            Some(types::ImageFilter::Sepia) => Filter::Sepia,
-            Some(types::ImageFilter::BlackAndWhite) => Filter::BlackAndWhite,
-            Some(types::ImageFilter::Invert) => Filter::Invert,
-            Some(types::ImageFilter::Blur) => Filter::Blur,
-            Some(types::ImageFilter::Sharpen) => Filter::Sharpen,
-            None => return Err(ApiError::invalid("filter", "add-filter needs filter")),
-        }),
-        types::ImageEditType::Resize => {
+        R::AddFilter { image_url, filter } => {
+            let filter = match filter {
+                types::ImageFilter::Sepia => Filter::Sepia,
+                types::ImageFilter::BlackAndWhite => Filter::BlackAndWhite,
+                types::ImageFilter::Invert => Filter::Invert,
+                types::ImageFilter::Blur => Filter::Blur,
+                types::ImageFilter::Sharpen => Filter::Sharpen,
+            };
+            (image_url, Edit::Filter(filter))
+        }
+        R::Resize {
+            image_url,
+            resize_width,
+            resize_height,
+        } => {
             let check = |param: &str, v: Option<NonZeroU32>| -> ApiResult<Option<u32>> {
                 v.map(|v| in_range(param, v.get(), 1, imaging::MAX_DIMENSION))
                     .transpose()
             };
-            let (w, h) = (
-                check("resize_width", req.resize_width)?,
-                check("resize_height", req.resize_height)?,
+            let size = (
+                check("resize_width", resize_width)?,
+                check("resize_height", resize_height)?,
             );
-            if w.is_none() && h.is_none() {
-                return Err(ApiError::invalid(
-                    "resize_width",
-                    "resize needs resize_width, resize_height or both",
-                ));
-            }
-            Edit::Resize(w, h)
+            (image_url, Edit::Resize(size.0, size.1))
         }
     };
-    let input = image_input(&state, &req.image_url, "image_url").await?;
+    let input = image_input(&state, &image_url, "image_url").await?;
     let edited_image_url = process_image(&state, &owner, input, "image_url", move |mut image| {
         Ok(match edit {
             Edit::Adjust(adjust) => {
@@ -325,7 +322,11 @@ async fn edit_image(
             Edit::Filter(filter) => imaging::edit::apply_filter(image, filter),
             Edit::Resize(w, h) => {
                 let (tw, th) = imaging::edit::target_size(image.dimensions(), w, h);
-                imaging::edit::resize(&image, tw, th)?
+                if (tw, th) == image.dimensions() {
+                    image
+                } else {
+                    imaging::edit::resize(&image, tw, th)?
+                }
             }
         })
     })
@@ -503,34 +504,29 @@ async fn edit_video(
     Extension(owner): Extension<Owner>,
     ApiJson(req): ApiJson<types::EditVideoRequest>,
 ) -> ApiResult<Json<types::EditVideoResponse>> {
+    use types::EditVideoRequest as R;
     let record =
-        match req.edit_type {
-            types::VideoEditType::Trim => {
-                let start = req
-                    .start_time
-                    .map(|s| in_range("start_time", s, 0, 3600))
-                    .transpose()?;
-                let end = req
-                    .end_time
+        match req {
+            R::Trim {
+                video_url,
+                start_time,
+                end_time,
+            } => {
+                let start = in_range("start_time", start_time, 0, 3600)?;
+                let end = end_time
                     .map(|e| in_range("end_time", e.get(), 1, 3600))
                     .transpose()?;
-                if start.is_none() && end.is_none() {
-                    return Err(ApiError::invalid(
-                        "start_time",
-                        "trim needs start_time, end_time or both",
-                    ));
-                }
-                if let (Some(s), Some(e)) = (start, end)
-                    && i64::from(s) >= i64::from(e)
+                if let Some(end) = end
+                    && i64::from(start) >= i64::from(end)
                 {
                     return Err(ApiError::invalid(
                         "end_time",
                         "end_time must be after start_time",
                     ));
                 }
-                video_job(&state, &owner, &req.video_url, MediaKind::Video, |input, info, out| {
+                video_job(&state, &owner, &video_url, MediaKind::Video, |input, info, out| {
                 let duration = duration_of(info);
-                let start = f64::from(start.unwrap_or(0));
+                let start = f64::from(start);
                 if start >= duration {
                     return Err(ApiError::invalid(
                         "start_time",
@@ -542,31 +538,26 @@ async fn edit_video(
             })
             .await?
             }
-            types::VideoEditType::AddFilter => {
-                let Some(filter) = req.filter else {
-                    return Err(ApiError::invalid("filter", "add-filter needs filter"));
-                };
+            R::AddFilter { video_url, filter } => {
+                let filter = video_filter(filter);
                 video_job(
                     &state,
                     &owner,
-                    &req.video_url,
+                    &video_url,
                     MediaKind::Video,
-                    |input, _, out| Ok(video::filter_args(input, video_filter(filter), out)),
+                    |input, _, out| Ok(video::filter_args(input, filter, out)),
                 )
                 .await?
             }
-            types::VideoEditType::AdjustSpeed => {
-                let Some(factor) = req.speed_factor.as_ref() else {
-                    return Err(ApiError::invalid(
-                        "speed_factor",
-                        "adjust-speed needs speed_factor",
-                    ));
-                };
-                let factor = speed_factor(factor)?;
+            R::AdjustSpeed {
+                video_url,
+                speed_factor: factor,
+            } => {
+                let factor = speed_factor(&factor)?;
                 video_job(
                     &state,
                     &owner,
-                    &req.video_url,
+                    &video_url,
                     MediaKind::Video,
                     |input, info, out| speed_job_args(factor, input, info, out),
                 )

@@ -125,7 +125,12 @@ async fn validation_rules_answer_422_naming_the_parameter() {
         ),
         (
             "/v1/edit-image",
-            json!({"image_url": image, "edit_type": "resize"}),
+            json!({"image_url": image, "resize_width": 10}),
+            "edit_type",
+        ),
+        (
+            "/v1/edit-image",
+            json!({"image_url": image, "edit_type": "resize", "resize_width": "wide"}),
             "resize_width",
         ),
         (
@@ -140,7 +145,7 @@ async fn validation_rules_answer_422_naming_the_parameter() {
         ),
         (
             "/v1/edit-image",
-            json!({"image_url": image, "edit_type": "color-adjust"}),
+            json!({"image_url": image, "edit_type": "color-adjust", "brightness": null}),
             "brightness",
         ),
         (
@@ -221,8 +226,8 @@ async fn validation_rules_answer_422_naming_the_parameter() {
         ),
         (
             "/v1/edit-video",
-            json!({"video_url": video, "edit_type": "trim"}),
-            "start_time",
+            json!({"video_url": video, "edit_type": "trim", "end_time": 0}),
+            "end_time",
         ),
         (
             "/v1/edit-video",

@@ -104,7 +104,7 @@ async fn edits_really_change_the_pixels() {
         generate_image(&client, "a red barn", types::ImageStyle::Abstract, 300, 200).await;
     let source = fetch_image(&client, &source_url).await;
 
-    let edit = |body: types::builder::EditImageRequest| {
+    let edit = |body: types::EditImageRequest| {
         let client = client.clone();
         async move {
             let url = client
@@ -118,14 +118,25 @@ async fn edits_really_change_the_pixels() {
             fetch_image(&client, &url).await
         }
     };
-    let base = || types::EditImageRequest::builder().image_url(source_url.as_str());
+    let image_url: types::MediaUrl = source_url.parse().expect("a media URL");
+    let filter = |filter| types::EditImageRequest::AddFilter {
+        image_url: image_url.clone(),
+        filter,
+    };
+    let resize = |width: u32, height: u32| types::EditImageRequest::Resize {
+        image_url: image_url.clone(),
+        resize_width: NonZeroU32::new(width),
+        resize_height: NonZeroU32::new(height),
+    };
+    let adjust = |brightness: f64, saturation: f64| types::EditImageRequest::ColorAdjust {
+        image_url: image_url.clone(),
+        brightness,
+        contrast: 0.0,
+        saturation,
+        hue_rotate: 0,
+    };
 
-    let sepia = edit(
-        base()
-            .edit_type(types::ImageEditType::AddFilter)
-            .filter(types::ImageFilter::Sepia),
-    )
-    .await;
+    let sepia = edit(filter(types::ImageFilter::Sepia)).await;
     assert_eq!(sepia.dimensions(), (300, 200));
     let warm = sepia
         .pixels()
@@ -137,24 +148,14 @@ async fn edits_really_change_the_pixels() {
     );
     assert!(mean_saturation(&source) > 0.5);
 
-    let grey = edit(
-        base()
-            .edit_type(types::ImageEditType::AddFilter)
-            .filter(types::ImageFilter::BlackAndWhite),
-    )
-    .await;
+    let grey = edit(filter(types::ImageFilter::BlackAndWhite)).await;
     assert!(
         max_channel_spread(&grey) <= 6,
         "black-and-white spread {}",
         max_channel_spread(&grey)
     );
 
-    let inverted = edit(
-        base()
-            .edit_type(types::ImageEditType::AddFilter)
-            .filter(types::ImageFilter::Invert),
-    )
-    .await;
+    let inverted = edit(filter(types::ImageFilter::Invert)).await;
     let (m, i) = (channel_means(&source), channel_means(&inverted));
     for c in 0..3 {
         assert!(
@@ -165,40 +166,71 @@ async fn edits_really_change_the_pixels() {
         );
     }
 
-    let resized = edit(
-        base()
-            .edit_type(types::ImageEditType::Resize)
-            .resize_width(NonZeroU32::new(150)),
-    )
-    .await;
+    let resized = edit(resize(150, 0)).await;
     assert_eq!(
         resized.dimensions(),
         (150, 100),
         "one side keeps the aspect ratio"
     );
-    let exact = edit(
-        base()
-            .edit_type(types::ImageEditType::Resize)
-            .resize_width(NonZeroU32::new(320))
-            .resize_height(NonZeroU32::new(200)),
-    )
-    .await;
+    let exact = edit(resize(320, 200)).await;
     assert_eq!(exact.dimensions(), (320, 200));
 
-    let brighter = edit(
-        base()
-            .edit_type(types::ImageEditType::ColorAdjust)
-            .brightness(0.3),
-    )
-    .await;
+    let brighter = edit(adjust(0.3, 0.0)).await;
     assert!(mean_luma(&brighter) > mean_luma(&source) + 40.0);
-    let desaturated = edit(
-        base()
-            .edit_type(types::ImageEditType::ColorAdjust)
-            .saturation(-1.0),
+    let desaturated = edit(adjust(0.0, -1.0)).await;
+    assert!(mean_saturation(&desaturated) < 0.05);
+}
+
+#[tokio::test]
+async fn edits_with_nothing_to_change_give_an_unchanged_copy() {
+    let t = TestServer::start().await;
+    let client = t.client();
+    let source_url = generate_image(
+        &client,
+        "a quiet lake",
+        types::ImageStyle::Abstract,
+        240,
+        160,
     )
     .await;
-    assert!(mean_saturation(&desaturated) < 0.05);
+    let source = fetch_image(&client, &source_url).await;
+    let image_url: types::MediaUrl = source_url.parse().expect("a media URL");
+    let copies = [
+        types::EditImageRequest::Resize {
+            image_url: image_url.clone(),
+            resize_width: None,
+            resize_height: None,
+        },
+        types::EditImageRequest::ColorAdjust {
+            image_url: image_url.clone(),
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            hue_rotate: 0,
+        },
+    ];
+    for body in copies {
+        let url = client
+            .edit_image()
+            .body(body)
+            .send()
+            .await
+            .expect("edit-image")
+            .into_inner()
+            .edited_image_url;
+        assert_ne!(url, source_url, "the result is a new media");
+        let copy = fetch_image(&client, &url).await;
+        assert_eq!(copy.dimensions(), (240, 160));
+        let (m, c) = (channel_means(&source), channel_means(&copy));
+        for channel in 0..3 {
+            assert!(
+                (m[channel] - c[channel]).abs() < 2.0,
+                "channel {channel}: {} vs {}",
+                m[channel],
+                c[channel]
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -133,11 +133,7 @@ async fn data_uris_are_accepted_as_inputs() {
     );
     let edited = client
         .edit_image()
-        .body_map(|b| {
-            b.image_url(uri.as_str())
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Invert)
-        })
+        .body(image_filter(&uri, types::ImageFilter::Invert))
         .send()
         .await
         .expect("edit a data: URI")
@@ -172,11 +168,7 @@ async fn remote_urls_are_fetched_only_when_allowed() {
     let err = guarded
         .client()
         .edit_image()
-        .body_map(|b| {
-            b.image_url(remote_url.as_str())
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Sepia)
-        })
+        .body(image_filter(&remote_url, types::ImageFilter::Sepia))
         .send()
         .await
         .map_err(RunwayError::from)
@@ -190,10 +182,10 @@ async fn remote_urls_are_fetched_only_when_allowed() {
     let client = open.client();
     let edited = client
         .edit_image()
-        .body_map(|b| {
-            b.image_url(remote_url.as_str())
-                .edit_type(types::ImageEditType::Resize)
-                .resize_height(std::num::NonZeroU32::new(10))
+        .body(types::EditImageRequest::Resize {
+            image_url: remote_url.parse().expect("a media URL"),
+            resize_width: None,
+            resize_height: std::num::NonZeroU32::new(10),
         })
         .send()
         .await
@@ -262,11 +254,7 @@ async fn only_the_owner_deletes_and_deleted_media_is_gone_everywhere() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
     let err = owner
         .edit_image()
-        .body_map(|b| {
-            b.image_url(url.as_str())
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Sepia)
-        })
+        .body(image_filter(&url, types::ImageFilter::Sepia))
         .send()
         .await
         .map_err(RunwayError::from)
@@ -352,11 +340,10 @@ async fn no_remote_fetch_refuses_other_hosts_without_connecting() {
     let err = t
         .client()
         .edit_image()
-        .body_map(|b| {
-            b.image_url(format!("{}/pic.png", remote.uri()))
-                .edit_type(types::ImageEditType::AddFilter)
-                .filter(types::ImageFilter::Sepia)
-        })
+        .body(image_filter(
+            format!("{}/pic.png", remote.uri()),
+            types::ImageFilter::Sepia,
+        ))
         .send()
         .await
         .map_err(RunwayError::from)

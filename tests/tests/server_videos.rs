@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use runway_api::{Client, RunwayError, types};
+use std::num::NonZeroU32;
 
 /// The length of one frame at `fps`, the tolerance of every duration check.
 fn frame(fps: f64) -> f64 {
@@ -169,27 +170,29 @@ async fn edits_trim_filter_resize_and_change_speed() {
     assert!((source_probe.duration() - 4.0).abs() < 0.1);
     assert_eq!(source_probe.audio_codec(), Some("aac"));
 
-    // trim 1..3 keeps two seconds, with sound.
-    let trimmed = client
-        .edit_video()
-        .body_map(|b| {
-            b.video_url(source.as_str())
-                .edit_type(types::VideoEditType::Trim)
-                .start_time(Some(1))
-                .end_time(Some(3.try_into().expect("nonzero")))
-        })
-        .send()
-        .await
-        .expect("trim")
-        .into_inner()
-        .edited_video_url;
-    let probe = fetch_probe(&client, &trimmed).await;
-    assert!(
-        (probe.duration() - 2.0).abs() <= 0.1,
-        "trimmed to {}",
-        probe.duration()
-    );
-    assert_eq!(probe.audio_codec(), Some("aac"));
+    // trim 1..3 keeps two seconds, with sound; a trim with neither bound keeps all.
+    let video_url: types::MediaUrl = source.parse().expect("a media URL");
+    for (start_time, end_time, kept) in [(1, NonZeroU32::new(3), 2.0), (0, None, 4.0)] {
+        let trimmed = client
+            .edit_video()
+            .body(types::EditVideoRequest::Trim {
+                video_url: video_url.clone(),
+                start_time,
+                end_time,
+            })
+            .send()
+            .await
+            .expect("trim")
+            .into_inner()
+            .edited_video_url;
+        let probe = fetch_probe(&client, &trimmed).await;
+        assert!(
+            (probe.duration() - kept).abs() <= 0.1,
+            "trimmed to {}, expected {kept}",
+            probe.duration()
+        );
+        assert_eq!(probe.audio_codec(), Some("aac"));
+    }
 
     // black-and-white through video-filter: a frame has no colour.
     let filtered = client
@@ -221,10 +224,9 @@ async fn edits_trim_filter_resize_and_change_speed() {
     ] {
         let url = client
             .edit_video()
-            .body_map(|b| {
-                b.video_url(source.as_str())
-                    .edit_type(types::VideoEditType::AddFilter)
-                    .filter(Some(filter))
+            .body(types::EditVideoRequest::AddFilter {
+                video_url: video_url.clone(),
+                filter,
             })
             .send()
             .await
@@ -284,10 +286,9 @@ async fn edits_trim_filter_resize_and_change_speed() {
     }
     let url = client
         .edit_video()
-        .body_map(|b| {
-            b.video_url(source.as_str())
-                .edit_type(types::VideoEditType::AdjustSpeed)
-                .speed_factor(Some(types::SpeedFactor(2.0)))
+        .body(types::EditVideoRequest::AdjustSpeed {
+            video_url: source.parse().expect("a media URL"),
+            speed_factor: types::SpeedFactor(2.0),
         })
         .send()
         .await

@@ -287,3 +287,11 @@ pub async fn upload_test_video(client: &Client, seconds: u32) -> String {
     assert_eq!(uploaded.media_type, types::MediaKind::Video);
     uploaded.media_url
 }
+
+/// An `edit-image` request that applies `filter` to the image at `url`.
+pub fn image_filter(url: impl AsRef<str>, filter: types::ImageFilter) -> types::EditImageRequest {
+    types::EditImageRequest::AddFilter {
+        image_url: url.as_ref().parse().expect("a media URL"),
+        filter,
+    }
+}
