@@ -402,70 +402,6 @@ pub mod types {
                 })
         }
     }
-    ///`DownloadAudioRange`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct DownloadAudioRange(::std::string::String);
-    impl ::std::ops::Deref for DownloadAudioRange {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<DownloadAudioRange> for ::std::string::String {
-        fn from(value: DownloadAudioRange) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for DownloadAudioRange {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 128usize {
-                return Err("longer than 128 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DownloadAudioRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DownloadAudioRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DownloadAudioRange {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`DownloadImageFile`
     #[derive(
         ::serde::Serialize,
@@ -534,70 +470,6 @@ pub mod types {
                 })
         }
     }
-    ///`DownloadImageRange`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct DownloadImageRange(::std::string::String);
-    impl ::std::ops::Deref for DownloadImageRange {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<DownloadImageRange> for ::std::string::String {
-        fn from(value: DownloadImageRange) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for DownloadImageRange {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 128usize {
-                return Err("longer than 128 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DownloadImageRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DownloadImageRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DownloadImageRange {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`DownloadVideoFile`
     #[derive(
         ::serde::Serialize,
@@ -655,70 +527,6 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for DownloadVideoFile {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`DownloadVideoRange`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct DownloadVideoRange(::std::string::String);
-    impl ::std::ops::Deref for DownloadVideoRange {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<DownloadVideoRange> for ::std::string::String {
-        fn from(value: DownloadVideoRange) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for DownloadVideoRange {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 128usize {
-                return Err("longer than 128 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DownloadVideoRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DownloadVideoRange {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DownloadVideoRange {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -4693,7 +4501,7 @@ Sends a `GET` request to `/images/{file}`
 
 Arguments:
 - `file`: The image's file name, `{image_id}.jpg`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.
 ```ignore
 let response = client.download_image()
     .file(file)
@@ -4714,7 +4522,7 @@ Sends a `GET` request to `/videos/{file}`
 
 Arguments:
 - `file`: The video's file name, `{video_id}.mp4`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.
 ```ignore
 let response = client.download_video()
     .file(file)
@@ -4735,7 +4543,7 @@ Sends a `GET` request to `/audios/{file}`
 
 Arguments:
 - `file`: The audio file's name, `{audio_id}.mp3`, as in its media URL.
-- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value) is ignored and the whole file is sent.
+- `range`: One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.
 ```ignore
 let response = client.download_audio()
     .file(file)
@@ -6957,7 +6765,7 @@ pub mod builder {
     pub struct DownloadImage<'a> {
         client: &'a super::Client,
         file: Result<types::DownloadImageFile, String>,
-        range: Result<Option<types::DownloadImageRange>, String>,
+        range: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DownloadImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6980,13 +6788,14 @@ pub mod builder {
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::DownloadImageRange>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.range = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `DownloadImageRange` for range failed".to_string()
+                    "conversion to `:: std :: string :: String` for range failed"
+                        .to_string()
                 });
             self
         }
@@ -7062,7 +6871,7 @@ pub mod builder {
     pub struct DownloadVideo<'a> {
         client: &'a super::Client,
         file: Result<types::DownloadVideoFile, String>,
-        range: Result<Option<types::DownloadVideoRange>, String>,
+        range: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DownloadVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7085,13 +6894,14 @@ pub mod builder {
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::DownloadVideoRange>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.range = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `DownloadVideoRange` for range failed".to_string()
+                    "conversion to `:: std :: string :: String` for range failed"
+                        .to_string()
                 });
             self
         }
@@ -7167,7 +6977,7 @@ pub mod builder {
     pub struct DownloadAudio<'a> {
         client: &'a super::Client,
         file: Result<types::DownloadAudioFile, String>,
-        range: Result<Option<types::DownloadAudioRange>, String>,
+        range: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DownloadAudio<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7190,13 +7000,14 @@ pub mod builder {
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::DownloadAudioRange>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.range = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `DownloadAudioRange` for range failed".to_string()
+                    "conversion to `:: std :: string :: String` for range failed"
+                        .to_string()
                 });
             self
         }

@@ -56,7 +56,7 @@ check(
 );
 
 const invalid = await client.POST("/v1/edit-image", {
-  body: { image_url: url, edit_type: "resize" },
+  body: { image_url: url, edit_type: "resize", resize_width: 9000 },
 });
 check(
   "a broken rule is a typed 422 error",

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Contract conformance: schemathesis (pinned in interop/schemathesis/requirements.txt)
+# drives a release runway-server on loopback with every check, positive and negative
+# data, all phases (examples, coverage, fuzzing, stateful through the contract's
+# links) and a fixed seed. Any failure fails the script.
+#
+#   bash scripts/conformance.sh              # the CI run
+#   ST_MAX_EXAMPLES=50 bash scripts/conformance.sh
+#
+# The server never fetches remote media here (--no-remote-fetch), so no case can
+# make it resolve a name or leave the machine. interop/schemathesis/hooks.py gives
+# schema-valid requests real media (see its docstring); checks are all on, as shipped.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+here="$root/interop/schemathesis"
+venv="$root/target/conformance-venv"
+max_examples="${ST_MAX_EXAMPLES:-20}"
+seed="${ST_SEED:-1}"
+
+echo "--> schemathesis (PyPI, pinned)"
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+
+echo "--> release runway-server"
+(cd "$root" && cargo build --release --quiet -p runway-server)
+
+work="$(mktemp -d)"
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+key="conformance-key"
+"$root/target/release/runway-server" --listen 127.0.0.1:0 --data-dir "$work/data" \
+  --api-key "$key" --no-remote-fetch > "$work/server.log" 2>&1 &
+pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -n 1)"
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
+
+echo "--> schemathesis run against $url (seed $seed, up to $max_examples examples per operation)"
+mkdir -p "$root/target/conformance"
+status=0
+(
+  cd "$work"
+  RUNWAY_BASE_URL="$url" RUNWAY_API_KEY="$key" PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks \
+    "$venv/bin/schemathesis" run "$root/openapi/runway.yaml" \
+      --url "$url" \
+      --header "Authorization: Bearer $key" \
+      --checks all \
+      --mode all \
+      --phases examples,coverage,fuzzing,stateful \
+      --max-examples "$max_examples" \
+      --seed "$seed" \
+      --workers 2 \
+      --request-timeout 120 \
+      --report junit --report-dir "$root/target/conformance"
+) || status=$?
+if grep -q "panicked" "$work/server.log"; then
+  echo "the server panicked:"; grep -A5 "panicked" "$work/server.log"; status=1
+fi
+exit "$status"
