@@ -547,6 +547,17 @@ async fn odd_inputs_never_crash_the_server() {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
+    // So are the fields of another edit type, even when null.
+    let image = generate_image(&t.client(), "x", types::ImageStyle::Sketch, 32, 32).await;
+    let response = t
+        .raw(Method::POST, "/v1/edit-image")
+        .json(
+            &json!({"image_url": image, "edit_type": "resize", "resize_width": 16, "filter": null}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
     let health = reqwest::get(format!("{}/healthz", t.server.base_url))
         .await
         .expect("alive");
