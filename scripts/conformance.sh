@@ -17,7 +17,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/interop/schemathesis"
 venv="$root/target/conformance-venv"
-max_examples="${ST_MAX_EXAMPLES:-20}"
+max_examples="${ST_MAX_EXAMPLES:-50}"
 seed="${ST_SEED:-1}"
 
 echo "--> schemathesis (PyPI, pinned)"
