@@ -107,7 +107,8 @@ def _fit_times(body: dict) -> None:
 
 def _fit_range(value: str, size: int) -> str:
     """A `Range` that starts inside a file of `size` bytes."""
-    match = re.fullmatch(r"bytes=(\d*)-(\d*)", value.strip())
+    # As the server reads it: `bytes=`, then two optional numbers around a `-`.
+    match = re.fullmatch(r"bytes=\s*\+?(\d*)\s*-\s*\+?(\d*)\s*", value.strip(), re.ASCII)
     if match is None:
         return value  # ignored by the server: the whole file
     first, last = match.groups()

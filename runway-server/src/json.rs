@@ -1,6 +1,7 @@
 //! A JSON body extractor that answers in the contract's error format: 400 for
 //! malformed JSON, 413 for an oversized body, 422 naming the parameter for a value
-//! of the wrong type or out of the schema.
+//! of the wrong type or out of the schema, also inside a union tagged by a field
+//! such as `edit_type`.
 
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
