@@ -40,7 +40,7 @@ impl fmt::Debug for ApiKey {
 ///
 /// Retried: connection errors and the statuses 408, 429, 500, 502, 503 and 504.
 /// The wait doubles from `initial_backoff` up to `max_backoff`, with full jitter;
-/// a `Retry-After` header (in seconds) is honoured up to `max_retry_after`.
+/// a `Retry-After` header (seconds or an HTTP date) is honoured up to `max_retry_after`.
 /// Requests whose body is a stream (which cannot be replayed) and timeouts (the
 /// server may still be working on the first attempt) are not retried.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Sending a request with retries and tracing: the `exec` hook of every operation,
 //! and the downloads.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{Request, Response, StatusCode};
@@ -14,10 +14,18 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// The `Retry-After` header in seconds, if present and numeric.
+/// The wait a `Retry-After` header asks for: delay seconds, or the time until an
+/// HTTP date (zero once that date has passed). `None` when absent or unreadable.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The request's URL without its query, which may carry secrets (`auth_token`).
@@ -146,15 +154,28 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_only() {
+    fn retry_after_reads_seconds_and_http_dates() {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, "7".parse().expect("header"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let date = httpdate::fmt_http_date(in_a_minute);
+        headers.insert(RETRY_AFTER, date.parse().expect("header"));
+        let wait = retry_after(&headers).expect("a date is read");
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+
         headers.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"),
         );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date");
+
+        headers.insert(RETRY_AFTER, "soon".parse().expect("header"));
         assert_eq!(retry_after(&headers), None);
     }
 }

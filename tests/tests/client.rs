@@ -100,6 +100,38 @@ async fn a_429_with_retry_after_is_waited_out_then_retried() {
 }
 
 #[tokio::test]
+async fn a_retry_after_http_date_is_waited_out_too() {
+    let server = MockServer::start().await;
+    // Two seconds ahead, written to the second: a wait of more than one second.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("retry-after", date.as_str())
+                .set_body_json(error_body("overloaded", "busy", None)),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(image_ok())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    generate(&client_for(&server, 3))
+        .await
+        .expect("success after one retry");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After: {date} was not honoured ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
 async fn retries_end_after_the_limit_with_the_last_error() {
     let server = MockServer::start().await;
     Mock::given(path("/v1/generate-image"))
