@@ -1,10 +1,16 @@
-//! A bounded load test of the `runway-server` binary on loopback: a mix of
-//! metadata reads, downloads, image edits and uploads at a fixed concurrency for a
-//! fixed time. It stops by itself, checks that every returned URL can be fetched
-//! afterwards, and reports throughput, p50/p99 latency and the server's peak RSS.
+//! A bounded load test of the `runway-server` binary on loopback at a fixed
+//! concurrency for a fixed time. Two profiles:
+//!
+//! - `images` (default): metadata reads, downloads, image edits and uploads;
+//! - `video`: video metadata reads, video downloads, video filters (ffmpeg) and
+//!   thumbnails, on short seed videos.
+//!
+//! It stops by itself, checks that every returned URL can be fetched afterwards, and
+//! reports throughput, p50/p99 latency and the server's peak RSS.
 //!
 //! ```sh
-//! cargo bench -p runway-server --bench load                # 30 s at concurrency 32
+//! cargo bench -p runway-server --bench load                # images, 30 s at concurrency 32
+//! LOAD_PROFILE=video cargo bench -p runway-server --bench load
 //! LOAD_SECONDS=60 LOAD_CONCURRENCY=48 cargo bench -p runway-server --bench load
 //! ```
 //!
@@ -25,6 +31,14 @@ enum Op {
     Download,
     Edit,
     Upload,
+    Thumbnail,
+}
+
+/// Which mix of operations to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    Images,
+    Video,
 }
 
 #[derive(Default)]
@@ -74,6 +88,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let seconds = env_u64("LOAD_SECONDS", 30, 60);
     let concurrency = env_u64("LOAD_CONCURRENCY", 32, 256) as usize;
+    let profile = match std::env::var("LOAD_PROFILE").as_deref() {
+        Ok("video") => Profile::Video,
+        Ok("images") | Err(_) => Profile::Images,
+        Ok(other) => panic!("LOAD_PROFILE is images or video, not {other}"),
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
         .args([
@@ -104,20 +123,32 @@ async fn main() {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("client");
-    // Seed images to read, download and edit.
+    // Seed media to read, download and edit: 640x480 images, or 2 s 320x240 videos.
     let mut seeds = Vec::new();
     for i in 0..4 {
+        let (path, body, field) = match profile {
+            Profile::Images => (
+                "generate-image",
+                serde_json::json!({"prompt": format!("seed {i}"), "width": 640, "height": 480}),
+                "image_url",
+            ),
+            Profile::Video => (
+                "generate-video",
+                serde_json::json!({"prompt": format!("seed {i}"), "duration": 2, "width": 320, "height": 240}),
+                "video_url",
+            ),
+        };
         let body: serde_json::Value = http
-            .post(format!("{base}/v1/generate-image"))
+            .post(format!("{base}/v1/{path}"))
             .bearer_auth(KEY)
-            .json(&serde_json::json!({"prompt": format!("seed {i}"), "width": 640, "height": 480}))
+            .json(&body)
             .send()
             .await
             .expect("seed")
             .json()
             .await
             .expect("seed json");
-        seeds.push(body["image_url"].as_str().expect("url").to_owned());
+        seeds.push(body[field].as_str().expect("url").to_owned());
     }
     let seeds = Arc::new(seeds);
     let upload = Arc::new(png(200, 150, 7));
@@ -139,24 +170,38 @@ async fn main() {
             while Instant::now() < deadline {
                 i += 1;
                 let seed = &seeds[i % seeds.len()];
-                // 40% metadata, 30% downloads, 15% edits, 15% uploads.
-                let op = match i % 20 {
-                    0..=7 => Op::Metadata,
-                    8..=13 => Op::Download,
-                    14..=16 => Op::Edit,
-                    _ => Op::Upload,
+                // 40% metadata, 30% downloads, 15% edits, 15% uploads (images) or
+                // thumbnails (video).
+                let op = match (i % 20, profile) {
+                    (0..=7, _) => Op::Metadata,
+                    (8..=13, _) => Op::Download,
+                    (14..=16, _) => Op::Edit,
+                    (_, Profile::Images) => Op::Upload,
+                    (_, Profile::Video) => Op::Thumbnail,
                 };
-                let request = match op {
-                    Op::Metadata => http
+                let request = match (op, profile) {
+                    (Op::Metadata, Profile::Video) => http
+                        .get(format!("{base}/v1/video-metadata"))
+                        .bearer_auth(KEY)
+                        .query(&[("video_url", seed.as_str())]),
+                    (Op::Edit, Profile::Video) => http
+                        .post(format!("{base}/v1/video-filter"))
+                        .bearer_auth(KEY)
+                        .json(&serde_json::json!({"video_url": seed, "filter": "sepia"})),
+                    (Op::Thumbnail, _) => http
+                        .post(format!("{base}/v1/generate-thumbnail"))
+                        .bearer_auth(KEY)
+                        .json(&serde_json::json!({"video_url": seed, "time_position": 1})),
+                    (Op::Metadata, _) => http
                         .get(format!("{base}/v1/image-metadata"))
                         .bearer_auth(KEY)
                         .query(&[("image_url", seed.as_str())]),
-                    Op::Download => http.get(seed.as_str()),
-                    Op::Edit => http
+                    (Op::Download, _) => http.get(seed.as_str()),
+                    (Op::Edit, _) => http
                         .post(format!("{base}/v1/edit-image"))
                         .bearer_auth(KEY)
                         .json(&serde_json::json!({"image_url": seed, "edit_type": "resize", "resize_width": 320})),
-                    Op::Upload => http
+                    (Op::Upload, _) => http
                         .post(format!("{base}/v1/upload-media"))
                         .bearer_auth(KEY)
                         .body(upload.as_ref().clone()),
@@ -175,9 +220,10 @@ async fn main() {
                 match outcome {
                     (200 | 201, Some(body)) => {
                         t.latencies.entry(op).or_default().push(elapsed);
-                        if matches!(op, Op::Edit | Op::Upload)
+                        let created = ["edited_image_url", "media_url", "filtered_video_url", "thumbnail_url"];
+                        if matches!(op, Op::Edit | Op::Upload | Op::Thumbnail)
                             && let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body)
-                            && let Some(url) = json["edited_image_url"].as_str().or(json["media_url"].as_str())
+                            && let Some(url) = created.iter().find_map(|field| json[field].as_str())
                         {
                             t.created.push(url.to_owned());
                         }
@@ -215,7 +261,7 @@ async fn main() {
 
     let total: usize = tally.latencies.values().map(Vec::len).sum();
     println!(
-        "load: {seconds} s at concurrency {concurrency} on loopback, {:.1} s wall",
+        "load ({profile:?}): {seconds} s at concurrency {concurrency} on loopback, {:.1} s wall",
         wall.as_secs_f64()
     );
     println!(
