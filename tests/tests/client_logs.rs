@@ -5,27 +5,14 @@
 //! callsites are enabled process-wide, so a per-test (thread-local) subscriber can
 //! miss events when other tests in the same process log at the same time.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::Captured;
 use runway_api::{Client, RetryPolicy, RunwayError};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "test-key-5d41402abc4b2a76";
-
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn logs_and_errors_never_show_the_key_or_auth_token() {
@@ -66,7 +53,7 @@ async fn logs_and_errors_never_show_the_key_or_auth_token() {
         .expect_err("403");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(403), "{err}");
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+    let logs = captured.text();
     assert!(
         logs.contains("delete_media"),
         "the span names the operation: {logs}"

@@ -3,26 +3,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use reqwest::Method;
 use runway_api::types;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut log) = self.0.lock() {
-            log.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn keys_and_auth_tokens_never_reach_the_log() {
@@ -57,7 +40,7 @@ async fn keys_and_auth_tokens_never_reach_the_log() {
         .await;
     client.delete_own_media(&image).await.expect("delete");
 
-    let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+    let log = captured.text();
     assert!(
         log.contains("stored media") && log.contains("deleted media"),
         "the log records events:\n{log}"
