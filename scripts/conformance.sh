@@ -27,19 +27,9 @@ python3 -m venv "$venv"
 echo "--> release runway-server"
 (cd "$root" && cargo build --release --quiet -p runway-server)
 
-work="$(mktemp -d)"
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 key="conformance-key"
-"$root/target/release/runway-server" --listen 127.0.0.1:0 --data-dir "$work/data" \
-  --api-key "$key" --no-remote-fetch > "$work/server.log" 2>&1 &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -n 1)"
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
+source "$root/scripts/server.sh"
+start_server "$root/target/release/runway-server" "$key"
 
 echo "--> schemathesis run against $url (seed $seed, up to $max_examples examples per operation)"
 mkdir -p "$root/target/conformance"

@@ -27,16 +27,6 @@ echo "--> TypeScript client from the contract"
 (cd "$ts" && npm run -s generate && npm run -s build)
 
 echo "--> round trip against runway-server"
-work="$(mktemp -d)"
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$server_bin" --listen 127.0.0.1:0 --data-dir "$work/data" --api-key interop-key \
-  --no-remote-fetch > "$work/server.log" 2>&1 &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -n 1)"
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log"; echo "server did not start"; exit 1; }
+source "$root/scripts/server.sh"
+start_server "$server_bin" interop-key
 (cd "$ts" && RUNWAY_BASE_URL="$url" RUNWAY_API_KEY=interop-key npm run -s roundtrip)

@@ -5,7 +5,9 @@
 
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
-use std::collections::BTreeSet;
+use std::any::TypeId;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use schemars::schema::{Schema, SchemaObject};
 use serde::de::DeserializeOwned;
@@ -55,15 +57,28 @@ enum Shape {
     },
 }
 
+/// The JSON Schema of `T`, made once per type rather than once per request.
+fn schema_of<T: schemars::JsonSchema + 'static>() -> &'static SchemaObject {
+    static SCHEMAS: OnceLock<Mutex<HashMap<TypeId, &'static SchemaObject>>> = OnceLock::new();
+    let mut schemas = SCHEMAS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // One small schema per request type, kept for the life of the process.
+    schemas
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Box::leak(Box::new(schemars::schema_for!(T).schema)))
+}
+
 /// The shape of `T` for this document.
-fn shape_of<T: schemars::JsonSchema>(document: &Map<String, serde_json::Value>) -> Shape {
-    let root = schemars::schema_for!(T).schema;
+fn shape_of<T: schemars::JsonSchema + 'static>(document: &Map<String, serde_json::Value>) -> Shape {
+    let root = schema_of::<T>();
     let variants = root
         .subschemas
         .as_ref()
         .and_then(|subschemas| subschemas.one_of.as_ref());
     let Some(variants) = variants else {
-        return Shape::Object(object_fields(&root));
+        return Shape::Object(object_fields(root));
     };
     let mut tag = None;
     let mut chosen = BTreeSet::new();
@@ -88,7 +103,7 @@ fn shape_of<T: schemars::JsonSchema>(document: &Map<String, serde_json::Value>) 
             tag,
             fields: chosen,
         },
-        None => Shape::Object(object_fields(&root)),
+        None => Shape::Object(object_fields(root)),
     }
 }
 
@@ -131,7 +146,7 @@ fn param_at_fault<T: DeserializeOwned>(
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned + schemars::JsonSchema,
+    T: DeserializeOwned + schemars::JsonSchema + 'static,
     S: Send + Sync,
 {
     type Rejection = ApiError;
