@@ -26,6 +26,11 @@ Negative cases are sent exactly as generated. Media URLs in query parameters
 API key as `auth_token`, the credential the run holds anyway, so that stateful
 sequences really delete and the use-after-free checks have something to check.
 
+The links that build a request body from a response (generate-image -> edit-image,
+generate-video -> trim, ...) live in `links.yaml` beside this file, not in the
+contract (see its header); `before_load_schema` adds them to the schema this run
+loads, so the stateful phase follows them as before.
+
 Needs RUNWAY_BASE_URL and RUNWAY_API_KEY (the server under test, on loopback).
 """
 
@@ -39,6 +44,7 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import schemathesis
+import yaml
 
 BASE_URL = os.environ["RUNWAY_BASE_URL"].rstrip("/")
 API_KEY = os.environ["RUNWAY_API_KEY"]
@@ -121,6 +127,23 @@ def _fit_range(value: str, size: int) -> str:
     if last != "" and int(last) < start:
         last = ""
     return f"bytes={start}-{last}"
+
+
+@schemathesis.hook
+def before_load_schema(ctx, raw_schema):
+    """Add the body-building links of links.yaml to the contract under test."""
+    with open(os.path.join(os.path.dirname(__file__), "links.yaml")) as file:
+        extra = yaml.safe_load(file)
+    operations = {
+        op["operationId"]: op
+        for item in raw_schema["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    for operation_id, by_status in extra.items():
+        for status, links in by_status.items():
+            response = operations[operation_id]["responses"][status]
+            response.setdefault("links", {}).update(links)
 
 
 @schemathesis.hook

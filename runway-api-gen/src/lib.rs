@@ -5,8 +5,10 @@
 //! is there. Output is formatted with `prettyplease`, so it is byte-identical across
 //! runs and machines and needs no rustfmt.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use openapiv3::{ReferenceOr, SchemaKind};
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle};
 
 /// The header written at the top of every generated file.
@@ -182,12 +184,97 @@ fn validate(spec: &openapiv3::OpenAPI, origin: &str) -> Result<(), GenError> {
     Ok(())
 }
 
+/// The prefix of a reference to a component schema.
+const SCHEMA_REF: &str = "#/components/schemas/";
+
+/// Inlines the variants of every discriminated union, so that progenitor makes the
+/// Rust enum users expect.
+///
+/// The contract names each variant of a `oneOf` with a `discriminator` as a component
+/// schema of its own (`EditImageRequest` is `ColorAdjustImage | FilterImage |
+/// ResizeImage`): generators of other languages need that to name the variants and to
+/// pick one by the tag. progenitor ignores `discriminator`, and typify makes an
+/// internally tagged enum (`EditImageRequest::FilterImage { image_url, filter }`) only
+/// from inline object variants; from `$ref` variants it would make an untagged enum of
+/// separate structs. So each `$ref` variant is replaced by the schema it names, titled
+/// with the component's name (typify names the enum variant after the title), and a
+/// component that no `$ref` names any more is dropped rather than generated as an
+/// unused struct.
+pub fn inline_discriminated_variants(spec: &mut openapiv3::OpenAPI) {
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    let originals = components.schemas.clone();
+    let mut inlined = BTreeSet::new();
+    for schema in components.schemas.values_mut() {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        if schema.schema_data.discriminator.is_none() {
+            continue;
+        }
+        let SchemaKind::OneOf { one_of } = &mut schema.schema_kind else {
+            continue;
+        };
+        for variant in one_of.iter_mut() {
+            let ReferenceOr::Reference { reference } = variant else {
+                continue;
+            };
+            let Some(name) = reference.strip_prefix(SCHEMA_REF) else {
+                continue;
+            };
+            let Some(ReferenceOr::Item(target)) = originals.get(name) else {
+                continue;
+            };
+            let mut target = target.clone();
+            target
+                .schema_data
+                .title
+                .get_or_insert_with(|| name.to_owned());
+            inlined.insert(name.to_owned());
+            *variant = ReferenceOr::Item(target);
+        }
+    }
+    let still_referenced = schema_references(spec);
+    if let Some(components) = spec.components.as_mut() {
+        components
+            .schemas
+            .retain(|name, _| !inlined.contains(name) || still_referenced.contains(name));
+    }
+}
+
+/// The names of the component schemas that some `$ref` in `spec` points at.
+fn schema_references(spec: &openapiv3::OpenAPI) -> BTreeSet<String> {
+    fn walk(value: &serde_json::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(reference)) = map.get("$ref")
+                    && let Some(name) = reference.strip_prefix(SCHEMA_REF)
+                {
+                    found.insert(name.to_owned());
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    // An `OpenAPI` value always serializes; an empty set would only keep nothing extra.
+    if let Ok(value) = serde_json::to_value(spec) {
+        walk(&value, &mut found);
+    }
+    found
+}
+
 /// Generates the formatted Rust source of the client for `spec`, header included.
 pub fn generate(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
     validate(spec, origin)?;
+    let mut spec = spec.clone();
+    inline_discriminated_variants(&mut spec);
     let mut generator = Generator::new(&generation_settings());
     let tokens = generator
-        .generate_tokens(spec)
+        .generate_tokens(&spec)
         .map_err(|source| GenError::Generate {
             origin: origin.to_owned(),
             source,
@@ -256,5 +343,64 @@ paths:
         let spec = parse_spec(&broken, "x").expect("parses");
         let err = generate(&spec, "x").expect_err("must fail");
         assert!(err.to_string().contains("snake_case"), "{err}");
+    }
+
+    const UNION: &str = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /v1/edit:
+    post:
+      operationId: edit
+      summary: Edit
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Edit'}
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Shared'}
+components:
+  schemas:
+    Edit:
+      oneOf:
+        - $ref: '#/components/schemas/Crop'
+        - $ref: '#/components/schemas/Shared'
+      discriminator:
+        propertyName: kind
+        mapping:
+          crop: '#/components/schemas/Crop'
+          shared: '#/components/schemas/Shared'
+    Crop:
+      type: object
+      required: [kind, width]
+      properties:
+        kind: {type: string, enum: [crop]}
+        width: {type: integer, format: int32}
+        height: {type: integer, format: int32}
+    Shared:
+      type: object
+      required: [kind]
+      properties:
+        kind: {type: string, enum: [shared]}
+"#;
+
+    #[test]
+    fn discriminated_ref_variants_become_a_tagged_enum() {
+        let spec = parse_spec(UNION, "union").expect("parses");
+        let source = generate(&spec, "union").expect("generates");
+        assert!(source.contains("#[serde(tag = \"kind\")]"), "{source}");
+        assert!(source.contains("pub enum Edit {"), "{source}");
+        assert!(
+            source.contains("Crop {"),
+            "a struct variant named after the component"
+        );
+        // Crop is only a variant now; Shared is still a response type of its own.
+        assert!(!source.contains("pub struct Crop"), "{source}");
+        assert!(source.contains("pub struct Shared"), "{source}");
     }
 }

@@ -101,7 +101,7 @@ impl RunwayError {
         headers: &reqwest::header::HeaderMap,
         body: Bytes,
     ) -> Self {
-        match serde_json::from_slice::<types::Error>(&body) {
+        match serde_json::from_slice::<types::ErrorResponse>(&body) {
             Ok(parsed) => Self::api(status, headers, parsed),
             Err(source) => RunwayError::InvalidBody {
                 status: Some(status),
@@ -111,7 +111,11 @@ impl RunwayError {
         }
     }
 
-    fn api(status: StatusCode, headers: &reqwest::header::HeaderMap, body: types::Error) -> Self {
+    fn api(
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: types::ErrorResponse,
+    ) -> Self {
         RunwayError::Api {
             status,
             code: body.error.code,
@@ -122,8 +126,8 @@ impl RunwayError {
     }
 }
 
-impl From<progenitor_client::Error<types::Error>> for RunwayError {
-    fn from(err: progenitor_client::Error<types::Error>) -> Self {
+impl From<progenitor_client::Error<types::ErrorResponse>> for RunwayError {
+    fn from(err: progenitor_client::Error<types::ErrorResponse>) -> Self {
         use progenitor_client::Error as E;
         match err {
             E::ErrorResponse(value) => {

@@ -680,23 +680,6 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
-    ///The body of every 4xx and 5xx answer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    pub struct Error {
-        pub error: ErrorDetail,
-    }
-    impl Error {
-        pub fn builder() -> builder::Error {
-            Default::default()
-        }
-    }
     ///What went wrong.
     #[derive(
         ::serde::Deserialize,
@@ -717,6 +700,23 @@ Play faster or slower, picture and sound together.*/
     }
     impl ErrorDetail {
         pub fn builder() -> builder::ErrorDetail {
+            Default::default()
+        }
+    }
+    ///The body of every 4xx and 5xx answer.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ErrorResponse {
+        pub error: ErrorDetail,
+    }
+    impl ErrorResponse {
+        pub fn builder() -> builder::ErrorResponse {
             Default::default()
         }
     }
@@ -2241,44 +2241,6 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Error {
-            error: ::std::result::Result<super::ErrorDetail, ::std::string::String>,
-        }
-        impl ::std::default::Default for Error {
-            fn default() -> Self {
-                Self {
-                    error: Err("no value supplied for error".to_string()),
-                }
-            }
-        }
-        impl Error {
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::ErrorDetail>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Error> for super::Error {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Error,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { error: value.error? })
-            }
-        }
-        impl ::std::convert::From<super::Error> for Error {
-            fn from(value: super::Error) -> Self {
-                Self { error: Ok(value.error) }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct ErrorDetail {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2353,6 +2315,44 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     message: Ok(value.message),
                     param: Ok(value.param),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ErrorResponse {
+            error: ::std::result::Result<super::ErrorDetail, ::std::string::String>,
+        }
+        impl ::std::default::Default for ErrorResponse {
+            fn default() -> Self {
+                Self {
+                    error: Err("no value supplied for error".to_string()),
+                }
+            }
+        }
+        impl ErrorResponse {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ErrorDetail>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ErrorResponse> for super::ErrorResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ErrorResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { error: value.error? })
+            }
+        }
+        impl ::std::convert::From<super::ErrorResponse> for ErrorResponse {
+            fn from(value: super::ErrorResponse) -> Self {
+                Self { error: Ok(value.error) }
             }
         }
         #[derive(Clone, Debug)]
@@ -4622,7 +4622,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/generate-image`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::GenerateImageResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::GenerateImageResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -4740,7 +4743,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/edit-image`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::EditImageResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::EditImageResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-image", client.baseurl,);
@@ -4883,7 +4889,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/generate-video`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::GenerateVideoResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::GenerateVideoResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -5001,7 +5010,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/edit-video`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::EditVideoResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::EditVideoResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-video", client.baseurl,);
@@ -5142,7 +5154,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/video-filter`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::VideoFilterResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::VideoFilterResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -5275,7 +5290,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1/image-metadata`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ImageMetadata>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::ImageMetadata>, Error<types::ErrorResponse>> {
             let Self { client, image_url } = self;
             let image_url = image_url.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/image-metadata", client.baseurl,);
@@ -5383,7 +5398,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1/video-metadata`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::VideoMetadata>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::VideoMetadata>, Error<types::ErrorResponse>> {
             let Self { client, video_url } = self;
             let video_url = video_url.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/video-metadata", client.baseurl,);
@@ -5510,7 +5525,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/image-to-video`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ImageToVideoResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::ImageToVideoResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -5657,7 +5675,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/add-text-to-image`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::AddTextToImageResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::AddTextToImageResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -5804,7 +5825,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/style-transfer`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::StyleTransferResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::StyleTransferResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -5949,7 +5973,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/resize-video`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ResizeVideoResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::ResizeVideoResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -6098,7 +6125,7 @@ pub mod builder {
             self,
         ) -> Result<
             ResponseValue<types::GenerateThumbnailResponse>,
-            Error<types::Error>,
+            Error<types::ErrorResponse>,
         > {
             let Self { client, body } = self;
             let body = body
@@ -6245,7 +6272,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/extract-audio`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ExtractAudioResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::ExtractAudioResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -6390,7 +6420,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/speed-adjust`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::SpeedAdjustResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::SpeedAdjustResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body
                 .and_then(|v| {
@@ -6537,7 +6570,10 @@ pub mod builder {
         ///Sends a `DELETE` request to `/v1/delete-media`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::DeleteMediaResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::DeleteMediaResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, auth_token, media_url } = self;
             let auth_token = auth_token.map_err(Error::InvalidRequest)?;
             let media_url = media_url.map_err(Error::InvalidRequest)?;
@@ -6660,7 +6696,10 @@ pub mod builder {
         ///Sends a `POST` request to `/v1/upload-media`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::UploadMediaResponse>, Error<types::Error>> {
+        ) -> Result<
+            ResponseValue<types::UploadMediaResponse>,
+            Error<types::ErrorResponse>,
+        > {
             let Self { client, body } = self;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/upload-media", client.baseurl,);
@@ -6802,7 +6841,7 @@ pub mod builder {
         ///Sends a `GET` request to `/images/{file}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
             let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
@@ -6908,7 +6947,7 @@ pub mod builder {
         ///Sends a `GET` request to `/videos/{file}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
             let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
@@ -7014,7 +7053,7 @@ pub mod builder {
         ///Sends a `GET` request to `/audios/{file}`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<ByteStream>, Error<types::Error>> {
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
             let Self { client, file, range } = self;
             let file = file.map_err(Error::InvalidRequest)?;
             let range = range.map_err(Error::InvalidRequest)?;
@@ -7090,7 +7129,7 @@ pub mod builder {
         ///Sends a `GET` request to `/healthz`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::Health>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::Health>, Error<types::ErrorResponse>> {
             let Self { client } = self;
             let url = format!("{}/healthz", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);

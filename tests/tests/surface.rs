@@ -216,6 +216,6 @@ fn json_schemas_of_every_type() {
         .map(|(name, schema)| (name, serde_json::to_value(schema).expect("schema to JSON")))
         .collect();
     assert!(schemas.contains_key("GenerateImageRequest"));
-    assert!(schemas.contains_key("Error"));
+    assert!(schemas.contains_key("ErrorResponse"));
     insta::assert_json_snapshot!("type_schemas", schemas);
 }
