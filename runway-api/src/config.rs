@@ -41,8 +41,11 @@ impl fmt::Debug for ApiKey {
 /// Retried: connection errors and the statuses 408, 429, 500, 502, 503 and 504.
 /// The wait doubles from `initial_backoff` up to `max_backoff`, with full jitter;
 /// a `Retry-After` header (seconds or an HTTP date) is honoured up to `max_retry_after`.
-/// Requests whose body is a stream (which cannot be replayed) and timeouts (the
-/// server may still be working on the first attempt) are not retried.
+/// Every `POST` carries an `Idempotency-Key` (one per call, the same on each of its
+/// attempts), so a `POST` is also retried after a timeout, and after a `409` that
+/// says the first attempt still runs: the server answers a repeat with the first
+/// answer instead of doing the work twice. Requests whose body is a stream (which
+/// cannot be replayed) are not retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 turns retries off.

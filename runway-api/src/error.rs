@@ -56,6 +56,26 @@ pub enum RunwayError {
     /// The client is misconfigured.
     #[error("configuration error: {0}")]
     Config(String),
+    /// A task ended `failed`; the task, with its `error` body, is kept.
+    #[error("task {} failed: {}", task.id, task.error.as_ref().map_or("no reason given", |e| e.message.as_str()))]
+    TaskFailed {
+        /// The task as it ended.
+        task: Box<types::Task>,
+    },
+    /// A task was cancelled before it finished.
+    #[error("task {} was cancelled", task.id)]
+    TaskCancelled {
+        /// The task as it ended.
+        task: Box<types::Task>,
+    },
+    /// A task was still pending or running when the wait's timeout ran out.
+    #[error("task {} was still {} after {:.0?}", task.id, task.status, waited)]
+    TaskTimedOut {
+        /// The task as last read.
+        task: Box<types::Task>,
+        /// How long the wait lasted.
+        waited: Duration,
+    },
     /// A download could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Io {
@@ -79,10 +99,21 @@ impl RunwayError {
     }
 
     /// The contract's error code (`invalid_parameter`, `not_found`, ...), when the
-    /// server sent one.
+    /// server sent one; for a failed task, the code of the task's error.
     pub fn code(&self) -> Option<&str> {
         match self {
             RunwayError::Api { code, .. } => Some(code),
+            RunwayError::TaskFailed { task } => task.error.as_ref().map(|e| e.code.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The task, when the error is about one (failed, cancelled, timed out).
+    pub fn task(&self) -> Option<&types::Task> {
+        match self {
+            RunwayError::TaskFailed { task }
+            | RunwayError::TaskCancelled { task }
+            | RunwayError::TaskTimedOut { task, .. } => Some(task),
             _ => None,
         }
     }
@@ -91,6 +122,7 @@ impl RunwayError {
     pub fn param(&self) -> Option<&str> {
         match self {
             RunwayError::Api { param, .. } => param.as_deref(),
+            RunwayError::TaskFailed { task } => task.error.as_ref()?.param.as_deref(),
             _ => None,
         }
     }

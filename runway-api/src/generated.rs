@@ -182,6 +182,140 @@ pub mod types {
             value.parse()
         }
     }
+    /**A media operation to run as a task: `operation` names it by its path and
+`input` is exactly its request body.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(tag = "operation", content = "input")]
+    pub enum CreateTaskRequest {
+        /**GenerateImageTask
+
+A `generate-image` task.*/
+        #[serde(rename = "generate-image")]
+        GenerateImage(GenerateImageRequest),
+        /**EditImageTask
+
+A `edit-image` task.*/
+        #[serde(rename = "edit-image")]
+        EditImage(EditImageRequest),
+        /**GenerateVideoTask
+
+A `generate-video` task.*/
+        #[serde(rename = "generate-video")]
+        GenerateVideo(GenerateVideoRequest),
+        /**EditVideoTask
+
+A `edit-video` task.*/
+        #[serde(rename = "edit-video")]
+        EditVideo(EditVideoRequest),
+        /**VideoFilterTask
+
+A `video-filter` task.*/
+        #[serde(rename = "video-filter")]
+        VideoFilter(VideoFilterRequest),
+        /**ImageToVideoTask
+
+A `image-to-video` task.*/
+        #[serde(rename = "image-to-video")]
+        ImageToVideo(ImageToVideoRequest),
+        /**AddTextToImageTask
+
+A `add-text-to-image` task.*/
+        #[serde(rename = "add-text-to-image")]
+        AddTextToImage(AddTextToImageRequest),
+        /**StyleTransferTask
+
+A `style-transfer` task.*/
+        #[serde(rename = "style-transfer")]
+        StyleTransfer(StyleTransferRequest),
+        /**ResizeVideoTask
+
+A `resize-video` task.*/
+        #[serde(rename = "resize-video")]
+        ResizeVideo(ResizeVideoRequest),
+        /**GenerateThumbnailTask
+
+A `generate-thumbnail` task.*/
+        #[serde(rename = "generate-thumbnail")]
+        GenerateThumbnail(GenerateThumbnailRequest),
+        /**ExtractAudioTask
+
+A `extract-audio` task.*/
+        #[serde(rename = "extract-audio")]
+        ExtractAudio(ExtractAudioRequest),
+        /**SpeedAdjustTask
+
+A `speed-adjust` task.*/
+        #[serde(rename = "speed-adjust")]
+        SpeedAdjust(SpeedAdjustRequest),
+    }
+    impl ::std::convert::From<GenerateImageRequest> for CreateTaskRequest {
+        fn from(value: GenerateImageRequest) -> Self {
+            Self::GenerateImage(value)
+        }
+    }
+    impl ::std::convert::From<EditImageRequest> for CreateTaskRequest {
+        fn from(value: EditImageRequest) -> Self {
+            Self::EditImage(value)
+        }
+    }
+    impl ::std::convert::From<GenerateVideoRequest> for CreateTaskRequest {
+        fn from(value: GenerateVideoRequest) -> Self {
+            Self::GenerateVideo(value)
+        }
+    }
+    impl ::std::convert::From<EditVideoRequest> for CreateTaskRequest {
+        fn from(value: EditVideoRequest) -> Self {
+            Self::EditVideo(value)
+        }
+    }
+    impl ::std::convert::From<VideoFilterRequest> for CreateTaskRequest {
+        fn from(value: VideoFilterRequest) -> Self {
+            Self::VideoFilter(value)
+        }
+    }
+    impl ::std::convert::From<ImageToVideoRequest> for CreateTaskRequest {
+        fn from(value: ImageToVideoRequest) -> Self {
+            Self::ImageToVideo(value)
+        }
+    }
+    impl ::std::convert::From<AddTextToImageRequest> for CreateTaskRequest {
+        fn from(value: AddTextToImageRequest) -> Self {
+            Self::AddTextToImage(value)
+        }
+    }
+    impl ::std::convert::From<StyleTransferRequest> for CreateTaskRequest {
+        fn from(value: StyleTransferRequest) -> Self {
+            Self::StyleTransfer(value)
+        }
+    }
+    impl ::std::convert::From<ResizeVideoRequest> for CreateTaskRequest {
+        fn from(value: ResizeVideoRequest) -> Self {
+            Self::ResizeVideo(value)
+        }
+    }
+    impl ::std::convert::From<GenerateThumbnailRequest> for CreateTaskRequest {
+        fn from(value: GenerateThumbnailRequest) -> Self {
+            Self::GenerateThumbnail(value)
+        }
+    }
+    impl ::std::convert::From<ExtractAudioRequest> for CreateTaskRequest {
+        fn from(value: ExtractAudioRequest) -> Self {
+            Self::ExtractAudio(value)
+        }
+    }
+    impl ::std::convert::From<SpeedAdjustRequest> for CreateTaskRequest {
+        fn from(value: SpeedAdjustRequest) -> Self {
+            Self::SpeedAdjust(value)
+        }
+    }
     ///`DeleteMediaAuthToken`
     #[derive(
         ::serde::Serialize,
@@ -1086,6 +1220,73 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
+    ///A key that makes a retried `POST` safe (see the `Idempotency-Key` header).
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct IdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for IdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<IdempotencyKey> for ::std::string::String {
+        fn from(value: IdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for IdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for IdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /**An image filter. `sepia`: warm brown tones. `black-and-white`: luminance
 only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
 `sharpen`: an unsharp mask that raises local contrast.
@@ -1293,6 +1494,73 @@ geometric shapes in a bold palette.
     impl ImageToVideoResponse {
         pub fn builder() -> builder::ImageToVideoResponse {
             Default::default()
+        }
+    }
+    ///`ListTasksCursor`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct ListTasksCursor(::std::string::String);
+    impl ::std::ops::Deref for ListTasksCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListTasksCursor> for ::std::string::String {
+        fn from(value: ListTasksCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListTasksCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 128usize {
+                return Err("longer than 128 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListTasksCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListTasksCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListTasksCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///What kind of media was stored.
@@ -1650,6 +1918,350 @@ size cap; private and loopback addresses are refused).
     impl StyleTransferResponse {
         pub fn builder() -> builder::StyleTransferResponse {
             Default::default()
+        }
+    }
+    ///A media operation running, or run, in the background.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct Task {
+        ///When the task was created (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<ErrorDetail>,
+        ///When the task finished (succeeded, failed or was cancelled).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub finished_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///The task's id.
+        pub id: ::std::string::String,
+        pub operation: TaskOperation,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output: ::std::option::Option<TaskOutput>,
+        /**How much of the work is done, from 0 to 1; 1 once succeeded. Video work
+reports ffmpeg's progress through the output; image work goes from 0 to 1.
+*/
+        pub progress: f64,
+        ///When the task started running.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub status: TaskStatus,
+    }
+    impl Task {
+        pub fn builder() -> builder::Task {
+            Default::default()
+        }
+    }
+    ///A task's id.
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct TaskId(::std::string::String);
+    impl ::std::ops::Deref for TaskId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TaskId> for ::std::string::String {
+        fn from(value: TaskId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TaskId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TaskId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TaskId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TaskId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A page of tasks, newest first.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct TaskList {
+        ///The tasks of this page.
+        pub data: ::std::vec::Vec<Task>,
+        ///Pass as `cursor` for the next page; absent on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl TaskList {
+        pub fn builder() -> builder::TaskList {
+            Default::default()
+        }
+    }
+    ///A media operation, named by its path.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum TaskOperation {
+        #[serde(rename = "generate-image")]
+        GenerateImage,
+        #[serde(rename = "edit-image")]
+        EditImage,
+        #[serde(rename = "generate-video")]
+        GenerateVideo,
+        #[serde(rename = "edit-video")]
+        EditVideo,
+        #[serde(rename = "video-filter")]
+        VideoFilter,
+        #[serde(rename = "image-to-video")]
+        ImageToVideo,
+        #[serde(rename = "add-text-to-image")]
+        AddTextToImage,
+        #[serde(rename = "style-transfer")]
+        StyleTransfer,
+        #[serde(rename = "resize-video")]
+        ResizeVideo,
+        #[serde(rename = "generate-thumbnail")]
+        GenerateThumbnail,
+        #[serde(rename = "extract-audio")]
+        ExtractAudio,
+        #[serde(rename = "speed-adjust")]
+        SpeedAdjust,
+    }
+    impl ::std::fmt::Display for TaskOperation {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::GenerateImage => f.write_str("generate-image"),
+                Self::EditImage => f.write_str("edit-image"),
+                Self::GenerateVideo => f.write_str("generate-video"),
+                Self::EditVideo => f.write_str("edit-video"),
+                Self::VideoFilter => f.write_str("video-filter"),
+                Self::ImageToVideo => f.write_str("image-to-video"),
+                Self::AddTextToImage => f.write_str("add-text-to-image"),
+                Self::StyleTransfer => f.write_str("style-transfer"),
+                Self::ResizeVideo => f.write_str("resize-video"),
+                Self::GenerateThumbnail => f.write_str("generate-thumbnail"),
+                Self::ExtractAudio => f.write_str("extract-audio"),
+                Self::SpeedAdjust => f.write_str("speed-adjust"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TaskOperation {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "generate-image" => Ok(Self::GenerateImage),
+                "edit-image" => Ok(Self::EditImage),
+                "generate-video" => Ok(Self::GenerateVideo),
+                "edit-video" => Ok(Self::EditVideo),
+                "video-filter" => Ok(Self::VideoFilter),
+                "image-to-video" => Ok(Self::ImageToVideo),
+                "add-text-to-image" => Ok(Self::AddTextToImage),
+                "style-transfer" => Ok(Self::StyleTransfer),
+                "resize-video" => Ok(Self::ResizeVideo),
+                "generate-thumbnail" => Ok(Self::GenerateThumbnail),
+                "extract-audio" => Ok(Self::ExtractAudio),
+                "speed-adjust" => Ok(Self::SpeedAdjust),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TaskOperation {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TaskOperation {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Exactly the response body of the task's operation: the one URL field that
+operation answers (`image_url` for `generate-image`, `edited_video_url` for
+`edit-video`, ...).
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct TaskOutput {
+        ///The MP4 video made by `speed-adjust`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub adjusted_speed_video_url: ::std::option::Option<::std::string::String>,
+        ///The MP3 audio file made by `extract-audio`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audio_url: ::std::option::Option<::std::string::String>,
+        ///The JPEG image made by `edit-image`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub edited_image_url: ::std::option::Option<::std::string::String>,
+        ///The MP4 video made by `edit-video`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub edited_video_url: ::std::option::Option<::std::string::String>,
+        ///The MP4 video made by `video-filter`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub filtered_video_url: ::std::option::Option<::std::string::String>,
+        ///The JPEG image made by `generate-image`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image_url: ::std::option::Option<::std::string::String>,
+        ///The MP4 video made by `resize-video`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resized_video_url: ::std::option::Option<::std::string::String>,
+        ///The JPEG image made by `style-transfer`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub styled_image_url: ::std::option::Option<::std::string::String>,
+        ///The JPEG image made by `add-text-to-image`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub text_image_url: ::std::option::Option<::std::string::String>,
+        ///The JPEG thumbnail made by `generate-thumbnail`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub thumbnail_url: ::std::option::Option<::std::string::String>,
+        ///The MP4 video made by `generate-video and image-to-video`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video_url: ::std::option::Option<::std::string::String>,
+    }
+    impl TaskOutput {
+        pub fn builder() -> builder::TaskOutput {
+            Default::default()
+        }
+    }
+    /**Where a task is: `pending` (waiting for a job slot), `running`, or finished:
+`succeeded` (see `output`), `failed` (see `error`) or `cancelled`.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum TaskStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "succeeded")]
+        Succeeded,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+    }
+    impl ::std::fmt::Display for TaskStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Running => f.write_str("running"),
+                Self::Succeeded => f.write_str("succeeded"),
+                Self::Failed => f.write_str("failed"),
+                Self::Cancelled => f.write_str("cancelled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TaskStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "running" => Ok(Self::Running),
+                "succeeded" => Ok(Self::Succeeded),
+                "failed" => Ok(Self::Failed),
+                "cancelled" => Ok(Self::Cancelled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TaskStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TaskStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///Where the text block is anchored, with a margin of 1/40 of the smaller image side.
@@ -3585,6 +4197,509 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Task {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            error: ::std::result::Result<
+                ::std::option::Option<super::ErrorDetail>,
+                ::std::string::String,
+            >,
+            finished_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            operation: ::std::result::Result<
+                super::TaskOperation,
+                ::std::string::String,
+            >,
+            output: ::std::result::Result<
+                ::std::option::Option<super::TaskOutput>,
+                ::std::string::String,
+            >,
+            progress: ::std::result::Result<f64, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::TaskStatus, ::std::string::String>,
+        }
+        impl ::std::default::Default for Task {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    error: Ok(Default::default()),
+                    finished_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    operation: Err("no value supplied for operation".to_string()),
+                    output: Ok(Default::default()),
+                    progress: Err("no value supplied for progress".to_string()),
+                    started_at: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl Task {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ErrorDetail>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn finished_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.finished_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for finished_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn operation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TaskOperation>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operation: {e}")
+                    });
+                self
+            }
+            pub fn output<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TaskOutput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for output: {e}")
+                    });
+                self
+            }
+            pub fn progress<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.progress = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for progress: {e}")
+                    });
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for started_at: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TaskStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Task> for super::Task {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Task,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    error: value.error?,
+                    finished_at: value.finished_at?,
+                    id: value.id?,
+                    operation: value.operation?,
+                    output: value.output?,
+                    progress: value.progress?,
+                    started_at: value.started_at?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Task> for Task {
+            fn from(value: super::Task) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    error: Ok(value.error),
+                    finished_at: Ok(value.finished_at),
+                    id: Ok(value.id),
+                    operation: Ok(value.operation),
+                    output: Ok(value.output),
+                    progress: Ok(value.progress),
+                    started_at: Ok(value.started_at),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaskList {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::Task>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaskList {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaskList {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Task>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaskList> for super::TaskList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaskList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaskList> for TaskList {
+            fn from(value: super::TaskList) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaskOutput {
+            adjusted_speed_video_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            audio_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            edited_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            edited_video_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            filtered_video_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resized_video_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            styled_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            text_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            thumbnail_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            video_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaskOutput {
+            fn default() -> Self {
+                Self {
+                    adjusted_speed_video_url: Ok(Default::default()),
+                    audio_url: Ok(Default::default()),
+                    edited_image_url: Ok(Default::default()),
+                    edited_video_url: Ok(Default::default()),
+                    filtered_video_url: Ok(Default::default()),
+                    image_url: Ok(Default::default()),
+                    resized_video_url: Ok(Default::default()),
+                    styled_image_url: Ok(Default::default()),
+                    text_image_url: Ok(Default::default()),
+                    thumbnail_url: Ok(Default::default()),
+                    video_url: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaskOutput {
+            pub fn adjusted_speed_video_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.adjusted_speed_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for adjusted_speed_video_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn audio_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audio_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio_url: {e}")
+                    });
+                self
+            }
+            pub fn edited_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.edited_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for edited_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn edited_video_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.edited_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for edited_video_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn filtered_video_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.filtered_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for filtered_video_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image_url: {e}")
+                    });
+                self
+            }
+            pub fn resized_video_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resized_video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resized_video_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn styled_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.styled_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for styled_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn text_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text_image_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for text_image_url: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn thumbnail_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.thumbnail_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for thumbnail_url: {e}")
+                    });
+                self
+            }
+            pub fn video_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.video_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for video_url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaskOutput> for super::TaskOutput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaskOutput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    adjusted_speed_video_url: value.adjusted_speed_video_url?,
+                    audio_url: value.audio_url?,
+                    edited_image_url: value.edited_image_url?,
+                    edited_video_url: value.edited_video_url?,
+                    filtered_video_url: value.filtered_video_url?,
+                    image_url: value.image_url?,
+                    resized_video_url: value.resized_video_url?,
+                    styled_image_url: value.styled_image_url?,
+                    text_image_url: value.text_image_url?,
+                    thumbnail_url: value.thumbnail_url?,
+                    video_url: value.video_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaskOutput> for TaskOutput {
+            fn from(value: super::TaskOutput) -> Self {
+                Self {
+                    adjusted_speed_video_url: Ok(value.adjusted_speed_video_url),
+                    audio_url: Ok(value.audio_url),
+                    edited_image_url: Ok(value.edited_image_url),
+                    edited_video_url: Ok(value.edited_video_url),
+                    filtered_video_url: Ok(value.filtered_video_url),
+                    image_url: Ok(value.image_url),
+                    resized_video_url: Ok(value.resized_video_url),
+                    styled_image_url: Ok(value.styled_image_url),
+                    text_image_url: Ok(value.text_image_url),
+                    thumbnail_url: Ok(value.thumbnail_url),
+                    video_url: Ok(value.video_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UploadMediaResponse {
             media_type: ::std::result::Result<super::MediaKind, ::std::string::String>,
             media_url: ::std::result::Result<
@@ -4087,16 +5202,21 @@ sniffed from the bytes, never taken from the URL or a declared type.
 | 403 | `forbidden` | the key may not do this (deleting another owner's media, a wrong `auth_token`) |
 | 404 | `not_found` | the media (or route) does not exist, or was deleted |
 | 409 | `conflict` | the media is being deleted by another request |
+| 409 | `idempotency_key_in_use` | a request with this `Idempotency-Key` is still running; retry after `Retry-After` seconds |
 | 413 | `payload_too_large` | the request body, a `data:` URI, a fetched URL or a result is over the size limit |
 | 415 | `unsupported_media_type` | the bytes are not a supported image or video, or an image was given where a video is needed (or the reverse) |
 | 416 | `range_not_satisfiable` | a download's `Range` lies outside the file |
 | 422 | `invalid_parameter` | a parameter breaks a rule; `param` names it |
 | 422 | `media_unreachable` | a remote media URL could not be fetched, or points at a blocked address |
 | 422 | `no_audio_stream` | `extract-audio` on a video without sound |
+| 422 | `idempotency_key_reused` | this `Idempotency-Key` was used with another request body |
 | 429 | `rate_limited` | too many requests for this key; wait for `Retry-After` seconds |
 | 500 | `internal_error` | the server failed; nothing was stored |
 | 503 | `media_engine_unavailable` | video and audio work needs `ffmpeg`, which the server does not have |
 | 503 | `overloaded` | too many media jobs at once; retry after `Retry-After` seconds |
+
+A failed task's `error` carries one of these codes, or `interrupted` (the server
+stopped while the task ran; nothing was stored).
 
 Clients must accept codes not listed here and treat them by status.
 
@@ -4172,8 +5292,19 @@ style and size always give the same image. The result is 1024x768 unless
 
 Sends a `POST` request to `/v1/generate-image`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.generate_image()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4198,8 +5329,19 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 
 Sends a `POST` request to `/v1/edit-image`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.edit_image()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4218,8 +5360,19 @@ prompt, so `extract-audio` works on it. The same prompt gives the same video.
 
 Sends a `POST` request to `/v1/generate-video`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.generate_video()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4244,8 +5397,19 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 
 Sends a `POST` request to `/v1/edit-video`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.edit_video()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4262,8 +5426,19 @@ if any, is kept unchanged.
 
 Sends a `POST` request to `/v1/video-filter`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.apply_video_filter()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4323,8 +5498,19 @@ Makes an H.264 MP4 of exactly `duration` seconds from the image at
 
 Sends a `POST` request to `/v1/image-to-video`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.image_to_video()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4343,8 +5529,19 @@ replacement glyph.
 
 Sends a `POST` request to `/v1/add-text-to-image`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.add_text_to_image()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4363,8 +5560,19 @@ are matched to the reference's (Reinhard et al., 2001). `strength`
 
 Sends a `POST` request to `/v1/style-transfer`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.style_transfer()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4381,8 +5589,19 @@ even, as H.264 with yuv420p requires. Duration, frame rate and audio are kept.
 
 Sends a `POST` request to `/v1/resize-video`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.resize_video()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4399,8 +5618,19 @@ the end of the video is answered 422.
 
 Sends a `POST` request to `/v1/generate-thumbnail`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.generate_thumbnail()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4417,8 +5647,19 @@ same duration. A video without an audio track is answered 422
 
 Sends a `POST` request to `/v1/extract-audio`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.extract_audio()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4436,8 +5677,19 @@ dropped or repeated).
 
 Sends a `POST` request to `/v1/speed-adjust`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.adjust_video_speed()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4482,14 +5734,127 @@ otherwise converted to H.264 MP4. Anything else is answered 415.
 
 Sends a `POST` request to `/v1/upload-media`
 
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
 ```ignore
 let response = client.upload_media()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
 ```*/
     pub fn upload_media(&self) -> builder::UploadMedia<'_> {
         builder::UploadMedia::new(self)
+    }
+    /**List the caller's tasks
+
+The tasks created with the caller's key, newest first, `limit` at a time.
+When there are more, `next_cursor` is set: pass it as `cursor` for the next
+page. Finished tasks are kept for a day (the server's `--task-ttl-secs`).
+
+
+Sends a `GET` request to `/v1/tasks`
+
+Arguments:
+- `cursor`: The `next_cursor` of the previous page.
+- `limit`: How many tasks to return, from 1 to 100; default 20.
+```ignore
+let response = client.list_tasks()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_tasks(&self) -> builder::ListTasks<'_> {
+        builder::ListTasks::new(self)
+    }
+    /**Start a media operation as a task
+
+Starts one media operation in the background and answers at once with the
+task (`202`, status `pending`) and its URL in `Location`. `operation` names
+the operation by its path (`generate-image`, `edit-video`, ...) and `input`
+is exactly that operation's request body. The parameters are checked before
+the task is created (a bad one is `422`, no task); media inputs are read when
+the task runs, so an unreachable URL makes the task `failed`.
+
+Poll `GET /v1/tasks/{task_id}` until the status is `succeeded` (then `output`
+is exactly what the synchronous operation answers), `failed` (then `error`
+says why) or `cancelled`. Tasks wait in a bounded queue; when it is full the
+answer is `503 overloaded` with `Retry-After`.
+
+
+Sends a `POST` request to `/v1/tasks`
+
+Arguments:
+- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+- `body`
+```ignore
+let response = client.create_task()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_task(&self) -> builder::CreateTask<'_> {
+        builder::CreateTask::new(self)
+    }
+    /**Read a task
+
+The task's status, progress and, once finished, its output or error. Only
+the key that created a task sees it; for any other key it does not exist
+(`404`). A task whose server stopped while it ran reads `failed` with error
+code `interrupted`.
+
+
+Sends a `GET` request to `/v1/tasks/{task_id}`
+
+Arguments:
+- `task_id`: The task's id, as `create_task` answered it.
+```ignore
+let response = client.get_task()
+    .task_id(task_id)
+    .send()
+    .await;
+```*/
+    pub fn get_task(&self) -> builder::GetTask<'_> {
+        builder::GetTask::new(self)
+    }
+    /**Cancel a task, or delete a finished one
+
+A `pending` or `running` task is cancelled: its work stops (a running ffmpeg
+is killed, its scratch files are removed) and nothing is stored; the answer
+is the task with status `cancelled`. A finished task (`succeeded`, `failed`,
+`cancelled`) is deleted: the answer is the task as it was, and afterwards it
+is `404`. Media a succeeded task made are not deleted (use `delete-media`).
+
+
+Sends a `DELETE` request to `/v1/tasks/{task_id}`
+
+Arguments:
+- `task_id`: The task's id, as `create_task` answered it.
+```ignore
+let response = client.delete_task()
+    .task_id(task_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_task(&self) -> builder::DeleteTask<'_> {
+        builder::DeleteTask::new(self)
     }
     /**Download an image
 
@@ -4584,14 +5949,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GenerateImage<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::GenerateImageRequest, String>,
     }
     impl<'a> GenerateImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4626,14 +6006,15 @@ pub mod builder {
             ResponseValue<types::GenerateImageResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::GenerateImageRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-image", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4641,6 +6022,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4669,6 +6053,13 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -4720,14 +6111,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct EditImage<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::EditImageRequest, String>,
     }
     impl<'a> EditImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Err("body was not initialized".to_string()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4747,10 +6153,11 @@ pub mod builder {
             ResponseValue<types::EditImageResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-image", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4758,6 +6165,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4793,6 +6203,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -4851,14 +6268,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GenerateVideo<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::GenerateVideoRequest, String>,
     }
     impl<'a> GenerateVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -4893,14 +6325,15 @@ pub mod builder {
             ResponseValue<types::GenerateVideoResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::GenerateVideoRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-video", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4908,6 +6341,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4936,6 +6372,13 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -4987,14 +6430,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct EditVideo<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::EditVideoRequest, String>,
     }
     impl<'a> EditVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Err("body was not initialized".to_string()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5014,10 +6472,11 @@ pub mod builder {
             ResponseValue<types::EditVideoResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/edit-video", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5025,6 +6484,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5060,6 +6522,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5118,14 +6587,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ApplyVideoFilter<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::VideoFilterRequest, String>,
     }
     impl<'a> ApplyVideoFilter<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5158,14 +6642,15 @@ pub mod builder {
             ResponseValue<types::VideoFilterResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::VideoFilterRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/video-filter", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5173,6 +6658,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5208,6 +6696,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5489,14 +6984,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ImageToVideo<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::ImageToVideoRequest, String>,
     }
     impl<'a> ImageToVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5529,14 +7039,15 @@ pub mod builder {
             ResponseValue<types::ImageToVideoResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ImageToVideoRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/image-to-video", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5544,6 +7055,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5579,6 +7093,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5637,14 +7158,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AddTextToImage<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::AddTextToImageRequest, String>,
     }
     impl<'a> AddTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5679,14 +7215,15 @@ pub mod builder {
             ResponseValue<types::AddTextToImageResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::AddTextToImageRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/add-text-to-image", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5694,6 +7231,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5729,6 +7269,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5787,14 +7334,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct StyleTransfer<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::StyleTransferRequest, String>,
     }
     impl<'a> StyleTransfer<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5829,14 +7391,15 @@ pub mod builder {
             ResponseValue<types::StyleTransferResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::StyleTransferRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/style-transfer", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5844,6 +7407,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5879,6 +7445,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5937,14 +7510,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ResizeVideo<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::ResizeVideoRequest, String>,
     }
     impl<'a> ResizeVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5977,14 +7565,15 @@ pub mod builder {
             ResponseValue<types::ResizeVideoResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ResizeVideoRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/resize-video", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5992,6 +7581,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6027,6 +7619,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6085,14 +7684,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GenerateThumbnail<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::GenerateThumbnailRequest, String>,
     }
     impl<'a> GenerateThumbnail<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -6127,7 +7741,8 @@ pub mod builder {
             ResponseValue<types::GenerateThumbnailResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::GenerateThumbnailRequest::try_from(v)
@@ -6135,7 +7750,7 @@ pub mod builder {
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/generate-thumbnail", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6143,6 +7758,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6178,6 +7796,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6236,14 +7861,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ExtractAudio<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::ExtractAudioRequest, String>,
     }
     impl<'a> ExtractAudio<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -6276,14 +7916,15 @@ pub mod builder {
             ResponseValue<types::ExtractAudioResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ExtractAudioRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/extract-audio", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6291,6 +7932,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6326,6 +7970,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6384,14 +8035,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AdjustVideoSpeed<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<types::builder::SpeedAdjustRequest, String>,
     }
     impl<'a> AdjustVideoSpeed<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -6424,14 +8090,15 @@ pub mod builder {
             ResponseValue<types::SpeedAdjustResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::SpeedAdjustRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/speed-adjust", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6439,6 +8106,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6474,6 +8144,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6673,14 +8350,29 @@ pub mod builder {
     #[derive(Debug)]
     pub struct UploadMedia<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
         body: Result<reqwest::Body, String>,
     }
     impl<'a> UploadMedia<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Err("body was not initialized".to_string()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<B>(mut self, value: B) -> Self
         where
@@ -6700,10 +8392,11 @@ pub mod builder {
             ResponseValue<types::UploadMediaResponse>,
             Error<types::ErrorResponse>,
         > {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/upload-media", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6711,6 +8404,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6745,6 +8441,13 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6787,6 +8490,462 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_tasks`]
+
+[`Client::list_tasks`]: super::Client::list_tasks*/
+    #[derive(Debug, Clone)]
+    pub struct ListTasks<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::ListTasksCursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListTasks<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListTasksCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListTasksCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/tasks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::TaskList>, Error<types::ErrorResponse>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/tasks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_tasks",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_task`]
+
+[`Client::create_task`]: super::Client::create_task*/
+    #[derive(Debug, Clone)]
+    pub struct CreateTask<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::IdempotencyKey>, String>,
+        body: Result<types::CreateTaskRequest, String>,
+    }
+    impl<'a> CreateTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateTaskRequest>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CreateTaskRequest` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/tasks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Task>, Error<types::ErrorResponse>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/tasks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_task`]
+
+[`Client::get_task`]: super::Client::get_task*/
+    #[derive(Debug, Clone)]
+    pub struct GetTask<'a> {
+        client: &'a super::Client,
+        task_id: Result<types::TaskId, String>,
+    }
+    impl<'a> GetTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TaskId>,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|_| "conversion to `TaskId` for task_id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/tasks/{task_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Task>, Error<types::ErrorResponse>> {
+            let Self { client, task_id } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_task`]
+
+[`Client::delete_task`]: super::Client::delete_task*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteTask<'a> {
+        client: &'a super::Client,
+        task_id: Result<types::TaskId, String>,
+    }
+    impl<'a> DeleteTask<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TaskId>,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|_| "conversion to `TaskId` for task_id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/tasks/{task_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Task>, Error<types::ErrorResponse>> {
+            let Self { client, task_id } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/tasks/{}", client.baseurl, encode_path(& task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_task",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -14,7 +14,11 @@
 //! - [`RunwayError`], which exposes the status and the server's `code`, `message`
 //!   and `param`;
 //! - streaming, atomic downloads ([`Client::download_to_file`],
-//!   [`Client::download_to_writer`]).
+//!   [`Client::download_to_writer`]);
+//! - tasks: long work started with `create_task` and awaited with
+//!   [`Client::wait_for_task`] (progress, timeout, typed failure);
+//! - an `Idempotency-Key` on every `POST`, so a `POST` is retried safely even after
+//!   a timeout.
 //!
 //! # Quick start
 //!
@@ -57,6 +61,7 @@ mod download;
 mod error;
 mod hooks;
 mod retry;
+mod tasks;
 
 #[allow(missing_docs, dead_code, clippy::all, clippy::unwrap_used)]
 #[rustfmt::skip]
@@ -69,3 +74,5 @@ pub use client_builder::{
 pub use config::{ApiKey, Config, RetryPolicy};
 pub use error::RunwayError;
 pub use generated::*;
+pub use retry::IDEMPOTENCY_KEY;
+pub use tasks::{DEFAULT_TASK_TIMEOUT, TaskWait};

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
-use reqwest::{Request, Response, StatusCode};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::config::{Config, RetryPolicy};
@@ -12,6 +12,25 @@ use crate::config::{Config, RetryPolicy};
 /// Whether a response status is worth another attempt.
 pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// The header that makes a `POST` safe to repeat.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// A new idempotency key: a random UUID (version 4).
+pub(crate) fn new_idempotency_key() -> String {
+    let mut bytes: [u8; 16] = fastrand::u128(..).to_be_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// The wait a `Retry-After` header asks for: delay seconds, or the time until an
@@ -45,25 +64,38 @@ enum Next {
     RetryAfter(Duration),
 }
 
+/// Whether another attempt may follow: the request can be replayed, and either it
+/// is safe to repeat by nature or it carries an idempotency key (then the server
+/// answers a repeat with the first answer instead of doing the work twice).
 fn decide(
     policy: &RetryPolicy,
     retry: u32,
     result: &reqwest::Result<Response>,
     replayable: bool,
+    idempotent: bool,
 ) -> Next {
     if retry >= policy.max_retries || !replayable {
         return Next::Done;
     }
+    let after = |response: &Response| match retry_after(response.headers()) {
+        Some(wait) if wait > policy.max_retry_after => Next::Done,
+        Some(wait) => Next::RetryAfter(wait),
+        None => Next::RetryAfter(policy.backoff(retry)),
+    };
     match result {
-        Ok(response) if is_retryable_status(response.status()) => {
-            match retry_after(response.headers()) {
-                Some(wait) if wait > policy.max_retry_after => Next::Done,
-                Some(wait) => Next::RetryAfter(wait),
-                None => Next::RetryAfter(policy.backoff(retry)),
-            }
+        Ok(response) if is_retryable_status(response.status()) => after(response),
+        // The first request with this key is still running: wait for its answer.
+        Ok(response)
+            if idempotent
+                && response.status() == StatusCode::CONFLICT
+                && response.headers().contains_key(RETRY_AFTER) =>
+        {
+            after(response)
         }
         Ok(_) => Next::Done,
         Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
+        // The server may still be working; with a key, the repeat gets its answer.
+        Err(err) if err.is_timeout() && idempotent => Next::RetryAfter(policy.backoff(retry)),
         Err(_) => Next::Done,
     }
 }
@@ -86,6 +118,14 @@ pub(crate) async fn execute(
     {
         request.headers_mut().insert(AUTHORIZATION, header);
     }
+    if request.method() == Method::POST
+        && !request.headers().contains_key(IDEMPOTENCY_KEY)
+        && let Ok(key) = HeaderValue::from_str(&new_idempotency_key())
+    {
+        request.headers_mut().insert(IDEMPOTENCY_KEY, key);
+    }
+    let idempotent =
+        request.method() == Method::GET || request.headers().contains_key(IDEMPOTENCY_KEY);
     let span = tracing::info_span!(
         "runway.request",
         operation = operation_id,
@@ -113,7 +153,7 @@ pub(crate) async fn execute(
                     tracing::debug!(attempt = retry + 1, elapsed_ms, error = %err, "request failed")
                 }
             }
-            let next = decide(&config.retry, retry, &result, spare.is_some());
+            let next = decide(&config.retry, retry, &result, spare.is_some(), idempotent);
             match (next, spare) {
                 (Next::RetryAfter(wait), Some(copy)) => {
                     tracing::warn!(
@@ -151,6 +191,16 @@ mod tests {
             .filter(|&code| StatusCode::from_u16(code).is_ok_and(is_retryable_status))
             .collect();
         assert_eq!(retryable, vec![408, 429, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn idempotency_keys_are_uuids() {
+        let a = new_idempotency_key();
+        let b = new_idempotency_key();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
     }
 
     #[test]

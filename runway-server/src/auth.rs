@@ -47,11 +47,6 @@ impl Keys {
         let owner = owner_of(key);
         self.0.contains(&owner).then_some(Owner(owner))
     }
-
-    /// Whether no key is accepted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// The caller of a `/v1/` route: the digest of their key.

@@ -49,6 +49,20 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_QUEUE_TIMEOUT_SECS", default_value_t = 30)]
     pub queue_timeout_secs: u64,
 
+    /// Tasks that may wait for a job slot; when that many wait, creating another
+    /// answers 503 with `Retry-After`.
+    #[arg(long, env = "RUNWAY_MAX_QUEUED_TASKS", default_value_t = 64)]
+    pub max_queued_tasks: usize,
+
+    /// Seconds a finished task's record is kept (then it reads 404).
+    #[arg(long, env = "RUNWAY_TASK_TTL_SECS", default_value_t = 24 * 60 * 60)]
+    pub task_ttl_secs: u64,
+
+    /// Seconds without a heartbeat after which a pending or running task is taken
+    /// for dead and reads `failed` / `interrupted` (its runner writes every third).
+    #[arg(long, env = "RUNWAY_TASK_LEASE_SECS", default_value_t = 30)]
+    pub task_lease_secs: u64,
+
     /// Seconds one ffmpeg or ffprobe run may take before it is killed.
     #[arg(long, env = "RUNWAY_JOB_TIMEOUT_SECS", default_value_t = 300)]
     pub job_timeout_secs: u64,
@@ -99,6 +113,9 @@ impl ServerConfig {
             max_input_bytes: 48 * 1024 * 1024,
             max_jobs: 2,
             queue_timeout_secs: 30,
+            max_queued_tasks: 64,
+            task_ttl_secs: 24 * 60 * 60,
+            task_lease_secs: 30,
             job_timeout_secs: 300,
             fetch_timeout_secs: 20,
             allow_private_fetch: false,

@@ -1,16 +1,72 @@
 //! ffmpeg and ffprobe, run as child processes with a timeout and `kill_on_drop`.
 //! Their stderr goes to the server log, never into a client's message.
 
+//! ffmpeg and ffprobe, run as child processes with a timeout and `kill_on_drop`, so a
+//! job that overruns, or whose future is dropped (a cancelled task), leaves no
+//! process behind. Their stderr goes to the server log, never into a client's message.
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::error::ApiError;
 use crate::store::Probed;
+
+/// Why a run of ffmpeg or ffprobe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The program could not be started or waited for.
+    #[error("{program}: {source}")]
+    Io {
+        /// The program.
+        program: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The program ran past the job timeout and was killed.
+    #[error("{program} did not finish within {seconds} s and was killed")]
+    Timeout {
+        /// The program.
+        program: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// The program exited with a failure.
+    #[error("{program} exited with {status}")]
+    Failed {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: ExitStatus,
+    },
+}
+
+/// How far a job has got, from 0 to 1; shared between the job and whoever reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// Records `fraction` (clamped to 0..=1).
+    pub fn set(&self, fraction: f64) {
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.0.store(fraction.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The fraction done.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
 
 /// The ffmpeg/ffprobe pair the server found at start.
 #[derive(Debug, Clone)]
@@ -19,7 +75,6 @@ pub struct MediaEngine {
     ffprobe: PathBuf,
     timeout: Duration,
 }
-
 /// What ffprobe says of a file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProbeInfo {
@@ -79,6 +134,21 @@ struct FfprobeFormat {
     duration: Option<String>,
 }
 
+/// The output position in seconds in a line of ffmpeg's `-progress` report
+/// (`out_time_us=1500000`; `out_time_ms` is microseconds too, despite its name).
+fn progress_seconds(line: &str) -> Option<f64> {
+    let (key, value) = line.split_once('=')?;
+    match key {
+        "out_time_us" | "out_time_ms" => value
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|us| *us >= 0)
+            .map(|us| us as f64 / 1e6),
+        _ => None,
+    }
+}
+
 fn parse_rate(rate: &str) -> Option<f64> {
     let (num, den) = rate.split_once('/')?;
     let (num, den): (f64, f64) = (num.parse().ok()?, den.parse().ok()?);
@@ -108,51 +178,97 @@ impl MediaEngine {
         })
     }
 
-    /// Runs a program with `args`, killing it after the timeout; returns its stdout.
-    async fn run(&self, program: &Path, args: Vec<OsString>) -> Result<Vec<u8>, ApiError> {
+    /// Runs a program with `args`, killing it after the timeout. Each line of its
+    /// stdout goes to `on_line`; stderr is kept for the log. Returns the exit status.
+    async fn run(
+        &self,
+        program: &Path,
+        args: Vec<OsString>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(ExitStatus, String), EngineError> {
         let name = program.display().to_string();
-        let child = Command::new(program)
+        let io = |source| EngineError::Io {
+            program: name.clone(),
+            source,
+        };
+        let mut child = Command::new(program)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| ApiError::internal(format!("cannot start {name}: {e}")))?;
-        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(e)) => return Err(ApiError::internal(format!("{name}: {e}"))),
-            Err(_) => {
-                // The child was dropped with the future, which kills it.
-                return Err(ApiError::internal(format!(
-                    "{name} did not finish within {} s and was killed",
-                    self.timeout.as_secs()
-                )));
+            .map_err(io)?;
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(io(std::io::Error::other("no pipes to the child")));
+        };
+        let read_stdout = async {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                on_line(&line);
             }
         };
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            tracing::warn!(program = %name, status = %output.status, stderr = %stderr.trim(), "media engine failed");
-            return Err(ApiError::internal(format!(
-                "{name} exited with {}",
-                output.status
-            )));
+        let read_stderr = async {
+            // Enough of stderr to say what went wrong; the rest is drained unread.
+            let mut text = Vec::new();
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text).await;
+            let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+            String::from_utf8_lossy(&text).into_owned()
+        };
+        let work = async {
+            let ((), stderr, status) = tokio::join!(read_stdout, read_stderr, child.wait());
+            status.map(|status| (status, stderr))
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result.map_err(io),
+            // Dropping `child` on return kills the process.
+            Err(_) => Err(EngineError::Timeout {
+                program: name,
+                seconds: self.timeout.as_secs(),
+            }),
         }
-        Ok(output.stdout)
     }
 
     /// Runs ffmpeg with `args` (after `-hide_banner -nostdin -loglevel error -y`).
-    pub async fn ffmpeg(&self, args: Vec<OsString>) -> Result<(), ApiError> {
+    /// With `expected_seconds`, ffmpeg reports its position through the output
+    /// (`-progress`), and `progress` follows it towards 1.
+    pub async fn ffmpeg(
+        &self,
+        args: Vec<OsString>,
+        progress: &Progress,
+        expected_seconds: Option<f64>,
+    ) -> Result<(), EngineError> {
         let mut all: Vec<OsString> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
             .into_iter()
             .map(OsString::from)
             .collect();
+        if expected_seconds.is_some() {
+            all.extend(["-progress", "pipe:1", "-nostats"].map(OsString::from));
+        }
         all.extend(args);
-        self.run(&self.ffmpeg, all).await.map(drop)
+        let expected = expected_seconds.filter(|s| *s > 0.0);
+        let (status, stderr) = self
+            .run(&self.ffmpeg, all, |line| {
+                if let Some(expected) = expected
+                    && let Some(done) = progress_seconds(line)
+                {
+                    // 1 is for the job as a whole, once its output is stored.
+                    progress.set((done / expected).min(0.99));
+                }
+            })
+            .await?;
+        if !status.success() {
+            tracing::warn!(program = %self.ffmpeg.display(), %status, stderr = %stderr.trim(), "ffmpeg failed");
+            return Err(EngineError::Failed {
+                program: self.ffmpeg.display().to_string(),
+                status,
+            });
+        }
+        Ok(())
     }
 
     /// Probes a file. `None` when ffprobe cannot read it as media.
-    pub async fn probe(&self, path: &Path) -> Result<Option<ProbeInfo>, ApiError> {
+    pub async fn probe(&self, path: &Path) -> Result<Option<ProbeInfo>, EngineError> {
         let args: Vec<OsString> = vec![
             "-v".into(),
             "error".into(),
@@ -162,12 +278,17 @@ impl MediaEngine {
             "-show_format".into(),
             path.as_os_str().to_owned(),
         ];
-        let stdout = match self.run(&self.ffprobe, args).await {
-            Ok(stdout) => stdout,
-            Err(err) if err.status.as_u16() == 500 => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let parsed: FfprobeOutput = match serde_json::from_slice(&stdout) {
+        let mut stdout = String::new();
+        let (status, _) = self
+            .run(&self.ffprobe, args, |line| {
+                stdout.push_str(line);
+                stdout.push('\n');
+            })
+            .await?;
+        if !status.success() {
+            return Ok(None);
+        }
+        let parsed: FfprobeOutput = match serde_json::from_str(&stdout) {
             Ok(parsed) => parsed,
             Err(_) => return Ok(None),
         };
@@ -207,6 +328,20 @@ impl MediaEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_lines_parse() {
+        assert_eq!(progress_seconds("out_time_us=1500000"), Some(1.5));
+        assert_eq!(progress_seconds("out_time_ms=2000000"), Some(2.0));
+        assert_eq!(progress_seconds("out_time_us=N/A"), None);
+        assert_eq!(progress_seconds("out_time_us=-5"), None);
+        assert_eq!(progress_seconds("frame=12"), None);
+        let progress = Progress::default();
+        progress.set(1.7);
+        assert_eq!(progress.get(), 1.0);
+        progress.set(f64::NAN);
+        assert_eq!(progress.get(), 0.0);
+    }
 
     #[test]
     fn frame_rates_parse() {

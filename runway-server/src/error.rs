@@ -32,6 +32,12 @@ impl ApiError {
         }
     }
 
+    /// Replaces the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     /// Names the parameter at fault.
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
@@ -126,6 +132,11 @@ impl ApiError {
         )
     }
 
+    /// The job was cancelled (a task's `DELETE`); never answered to a request.
+    pub fn cancelled() -> Self {
+        Self::new(StatusCode::CONFLICT, "cancelled", "the task was cancelled")
+    }
+
     /// 503 `media_engine_unavailable`.
     pub fn engine_unavailable() -> Self {
         Self::new(
@@ -162,6 +173,13 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+impl From<crate::engine::EngineError> for ApiError {
+    /// An engine failure on the server's own work (a render, our own media): 500.
+    fn from(err: crate::engine::EngineError) -> Self {
+        ApiError::internal(err)
     }
 }
 

@@ -11,17 +11,24 @@
 //!
 //! Start it in-process with [`start`] (tests) or run the `runway-server` binary.
 
-pub mod auth;
 pub mod config;
-pub mod engine;
-pub mod error;
-pub mod fetch;
-pub mod imaging;
-pub mod input;
+
+mod auth;
+mod convert;
+mod engine;
+mod error;
+mod fetch;
+mod idempotency;
+mod imaging;
+mod input;
+mod jobs;
 mod json;
+mod ops;
+mod range;
 mod routes;
-pub mod store;
-pub mod video;
+mod store;
+mod tasks;
+mod video;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -30,44 +37,57 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use config::ServerConfig;
 use engine::MediaEngine;
 use error::ApiError;
 use fetch::Fetcher;
+use jobs::{JobContext, JobQueue};
 use store::{MediaRecord, MediaStore};
+use tasks::TaskRegistry;
 
-/// Everything a request handler needs.
+/// Everything a request handler needs. Shared by every request of one server.
 #[derive(Clone)]
 pub struct AppState {
     /// The configuration the server started with.
-    pub config: Arc<ServerConfig>,
-    /// Where media live.
-    pub store: MediaStore,
+    pub(crate) config: Arc<ServerConfig>,
+    /// Where media and records live.
+    pub(crate) store: MediaStore,
     /// The accepted API keys.
-    pub keys: Arc<auth::Keys>,
-    /// Per-key rate limits, when configured.
-    pub rate_limits: Option<Arc<auth::RateLimits>>,
+    pub(crate) keys: Arc<auth::Keys>,
+    /// Per-key rate limits, when configured (per replica).
+    pub(crate) rate_limits: Option<Arc<auth::RateLimits>>,
     /// ffmpeg and ffprobe, when found.
-    pub engine: Option<MediaEngine>,
+    pub(crate) engine: Option<MediaEngine>,
     /// Fetches media URLs of other hosts.
-    pub fetcher: Fetcher,
-    /// Bounds the media jobs that run at once.
-    pub jobs: Arc<Semaphore>,
+    pub(crate) fetcher: Fetcher,
+    /// The job slots and the task queue (per replica).
+    pub(crate) jobs: Arc<JobQueue>,
+    /// The tasks this replica runs.
+    pub(crate) tasks: Arc<TaskRegistry>,
     /// The base of media URLs, without a trailing slash.
-    pub public_url: String,
+    pub(crate) public_url: String,
     /// The origin of `public_url`.
-    pub public_origin: url::Origin,
+    pub(crate) public_origin: url::Origin,
     /// Ids of media being deleted right now.
-    pub deleting: Arc<Mutex<HashSet<String>>>,
+    pub(crate) deleting: Arc<Mutex<HashSet<String>>>,
     /// Scratch space for media jobs (emptied at start).
-    pub work_dir: PathBuf,
+    pub(crate) work_dir: PathBuf,
 }
 
 impl AppState {
+    /// The base of the URLs the server hands out, e.g. `http://127.0.0.1:8080`.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Whether ffmpeg and ffprobe were found, so video and audio work is available.
+    pub fn has_media_engine(&self) -> bool {
+        self.engine.is_some()
+    }
+
     /// The public URL of a stored media.
-    pub fn media_url(&self, record: &MediaRecord) -> String {
+    pub(crate) fn media_url(&self, record: &MediaRecord) -> String {
         format!(
             "{}/{}/{}",
             self.public_url,
@@ -76,32 +96,41 @@ impl AppState {
         )
     }
 
-    /// Waits for a free media job slot, or answers 503 `overloaded`.
-    pub async fn job_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        let wait = Duration::from_secs(self.config.queue_timeout_secs);
-        match tokio::time::timeout(wait, self.jobs.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(ApiError::overloaded(5)),
-        }
-    }
-
-    /// Runs CPU-bound image work on the blocking pool, within a job slot.
-    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-    {
-        let _slot = self.job_slot().await?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(ApiError::internal)?
-    }
-
     /// The media engine, or 503 `media_engine_unavailable`.
-    pub fn engine(&self) -> Result<&MediaEngine, ApiError> {
+    pub(crate) fn engine(&self) -> Result<&MediaEngine, ApiError> {
         self.engine
             .as_ref()
             .ok_or_else(ApiError::engine_unavailable)
+    }
+
+    /// Runs a media operation as a synchronous job for `owner`; answers its URL.
+    pub(crate) async fn run_now(
+        &self,
+        owner: auth::Owner,
+        op: ops::MediaOp,
+    ) -> Result<String, ApiError> {
+        let record = op.run(self, &JobContext::sync(owner)).await?;
+        Ok(self.media_url(&record))
+    }
+
+    /// Background upkeep: expired task records and idempotency keys, a bounded
+    /// amount per pass, once a minute.
+    async fn sweep_forever(self) {
+        const BUDGET: usize = 1000;
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match self.sweep_expired_tasks(BUDGET).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed expired task records"),
+                Err(err) => tracing::warn!(%err, "task sweep failed"),
+            }
+            match self.sweep_expired_keys(BUDGET).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed expired idempotency keys"),
+                Err(err) => tracing::warn!(%err, "idempotency sweep failed"),
+            }
+        }
     }
 }
 
@@ -117,8 +146,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The data directory could not be prepared.
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Store(String),
     /// Anything else at start-up.
     #[error("{0}")]
     Other(String),
@@ -154,7 +183,8 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         None
     };
     let keys = auth::Keys::new(config.api_keys.iter().map(String::as_str));
-    let store = MediaStore::open_local(&config.data_dir)?;
+    let store =
+        MediaStore::open_local(&config.data_dir).map_err(|e| StartError::Store(e.to_string()))?;
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)
@@ -178,8 +208,14 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
     let rate_limits =
         auth::RateLimits::new(config.rate_limit_per_minute, config.rate_limit_burst).map(Arc::new);
+    let jobs = JobQueue::new(
+        config.max_jobs,
+        config.max_queued_tasks,
+        Duration::from_secs(config.queue_timeout_secs),
+    );
     let state = AppState {
-        jobs: Arc::new(Semaphore::new(config.max_jobs.max(1))),
+        jobs: Arc::new(jobs),
+        tasks: Arc::default(),
         config: Arc::new(config),
         store,
         keys: Arc::new(keys),
@@ -191,6 +227,18 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         deleting: Arc::default(),
         work_dir,
     };
+    // One server owns a local data directory: what was running is not any more.
+    let interrupted = state
+        .interrupt_unfinished_tasks()
+        .await
+        .map_err(|e| StartError::Other(format!("task records: {}", e.message)))?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "tasks interrupted by the last stop are marked failed"
+        );
+    }
+    tokio::spawn(state.clone().sweep_forever());
     Ok(Prepared {
         listener,
         state,
@@ -240,8 +288,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let base_url = prepared.state.public_url.clone();
-    let has_media_engine = prepared.state.engine.is_some();
+    let base_url = prepared.state.public_url().to_owned();
+    let has_media_engine = prepared.state.has_media_engine();
     let app = router(prepared.state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -30,15 +30,15 @@ async fn main() -> std::process::ExitCode {
     report!(
         "runway-server {} listening on {}",
         env!("CARGO_PKG_VERSION"),
-        state.public_url
+        state.public_url()
     );
     report!(
         "media stored in {}",
         config.data_dir.join("media").display()
     );
-    match &state.engine {
-        Some(_) => report!("ffmpeg: found, video and audio operations are available"),
-        None => report!(
+    match state.has_media_engine() {
+        true => report!("ffmpeg: found, video and audio operations are available"),
+        false => report!(
             "ffmpeg: NOT found ({}), video and audio operations answer 503 until it is installed",
             config.ffmpeg.display()
         ),
@@ -47,7 +47,7 @@ async fn main() -> std::process::ExitCode {
         report!("API key (created for this run; pass --api-key to choose one): {key}");
         report!(
             "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",
-            state.public_url
+            state.public_url()
         );
     }
     let app = router(prepared.state.clone());

@@ -13,9 +13,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
+use futures_util::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -161,6 +165,9 @@ pub enum StoreError {
     /// A record could not be (de)serialized.
     #[error("media record: {0}")]
     Record(#[from] serde_json::Error),
+    /// The operating system gave no random bytes for a new id.
+    #[error("no random bytes for a new id: {0}")]
+    Random(String),
     /// The data directory could not be prepared.
     #[error("data directory {}: {source}", path.display())]
     DataDir {
@@ -186,10 +193,7 @@ pub struct MediaStore {
 /// A random id with the kind's prefix: 128 bits from the OS, unguessable.
 fn new_id(kind: MediaKind) -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::DataDir {
-        path: PathBuf::from("<os random>"),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("{}_{hex}", kind.id_prefix()))
 }
@@ -214,11 +218,6 @@ impl MediaStore {
         Ok(Self {
             store: Arc::new(store),
         })
-    }
-
-    /// Uses any `object_store` backend (an S3-compatible bucket, memory in tests).
-    pub fn with_object_store(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
     }
 
     /// Stores `bytes` as a new media of `kind` for `owner` and returns its record.
@@ -317,6 +316,65 @@ impl MediaStore {
         }
         tracing::info!(id = %record.id, "deleted media");
         Ok(())
+    }
+}
+
+/// Small JSON documents beside the media: task and idempotency records. Each is one
+/// object, written whole and atomically.
+impl MediaStore {
+    /// Writes `doc` at `path`, replacing what is there.
+    pub async fn put_doc<T: Serialize>(&self, path: &str, doc: &T) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(doc)?;
+        self.store
+            .put(&Path::from(path), PutPayload::from(json))
+            .await?;
+        Ok(())
+    }
+
+    /// Writes `doc` at `path` only if nothing is there; `false` when something is.
+    pub async fn create_doc<T: Serialize>(&self, path: &str, doc: &T) -> Result<bool, StoreError> {
+        let json = serde_json::to_vec(doc)?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&Path::from(path), PutPayload::from(json), options)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The document at `path`, if there is one.
+    pub async fn get_doc<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, StoreError> {
+        match self.store.get(&Path::from(path)).await {
+            Ok(result) => Ok(Some(serde_json::from_slice(&result.bytes().await?)?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Deletes the document at `path`; deleting nothing is fine.
+    pub async fn delete_doc(&self, path: &str) -> Result<(), StoreError> {
+        match self.store.delete(&Path::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The paths of every document under `prefix` (a folder, without trailing `/`).
+    pub async fn list_docs(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = Path::from(prefix);
+        Ok(self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await?)
     }
 }
 

@@ -1,18 +1,11 @@
-//! Video and audio work with ffmpeg: every operation writes its input to a scratch
-//! directory, runs ffmpeg there, probes the output and stores it. The scratch
-//! directory is removed when the job ends, whatever happens.
+//! The ffmpeg command lines of every video and audio operation: pure functions from
+//! parameters and paths to arguments. Running them is the job pipeline's work
+//! ([`crate::jobs`]).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bytes::Bytes;
-use tempfile::TempDir;
-
-use crate::AppState;
-use crate::engine::ProbeInfo;
-use crate::error::ApiError;
 use crate::imaging::generate::{hsv, seed};
-use crate::store::{MediaKind, MediaRecord, Probed};
 
 /// The longest input video the server edits, in seconds.
 pub const MAX_INPUT_SECONDS: f64 = 600.0;
@@ -105,101 +98,12 @@ pub fn atempo_chain(mut factor: f64) -> String {
     stages.join(",")
 }
 
-/// A media job's scratch directory.
-pub struct Job {
-    dir: TempDir,
-}
-
-impl Job {
-    /// A new scratch directory under the server's work dir.
-    pub fn new(state: &AppState) -> Result<Self, ApiError> {
-        let dir = tempfile::Builder::new()
-            .prefix("job-")
-            .tempdir_in(&state.work_dir)
-            .map_err(ApiError::internal)?;
-        Ok(Self { dir })
-    }
-
-    /// A path inside the scratch directory.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Writes `bytes` to `name` in the scratch directory.
-    pub async fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, ApiError> {
-        let path = self.path(name);
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(path)
-    }
-}
-
 /// Whether the bytes look like a video container (ISO BMFF / QuickTime, or EBML for
 /// WebM and Matroska).
 pub fn sniff_video(bytes: &[u8]) -> bool {
     let iso = bytes.len() >= 12 && &bytes[4..8] == b"ftyp";
     let ebml = bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]);
     iso || ebml
-}
-
-/// Writes the video input `bytes` to the job and probes it: 415 when it is not a
-/// video, 413 when it is too long.
-pub async fn video_input(
-    state: &AppState,
-    job: &Job,
-    bytes: &[u8],
-    param: &str,
-) -> Result<(PathBuf, ProbeInfo), ApiError> {
-    let engine = state.engine()?;
-    let not_video = || {
-        ApiError::unsupported_media(format!(
-            "the bytes at {param} are not a supported video (MP4, MOV, WebM, Matroska)"
-        ))
-        .with_param(param)
-    };
-    if !sniff_video(bytes) {
-        return Err(not_video());
-    }
-    let path = job.write("input", bytes).await?;
-    let info = engine.probe(&path).await?.ok_or_else(not_video)?;
-    if info.video_codec.is_none() || info.width.is_none() {
-        return Err(not_video());
-    }
-    if info.duration.is_some_and(|d| d > MAX_INPUT_SECONDS) {
-        return Err(ApiError::too_large(format!(
-            "the video at {param} is longer than {MAX_INPUT_SECONDS} s"
-        ))
-        .with_param(param));
-    }
-    Ok((path, info))
-}
-
-/// Probes an output and stores it as `kind` for `owner`.
-pub async fn store_output(
-    state: &AppState,
-    owner: &str,
-    kind: MediaKind,
-    path: &Path,
-) -> Result<MediaRecord, ApiError> {
-    let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
-    let probed = match kind {
-        MediaKind::Image => {
-            let (width, height) = crate::imaging::dimensions(&bytes)
-                .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable image"))?;
-            Probed::image(width, height)
-        }
-        _ => state
-            .engine()?
-            .probe(path)
-            .await?
-            .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable file"))?
-            .probed(),
-    };
-    Ok(state
-        .store
-        .put(kind, owner, Bytes::from(bytes), probed)
-        .await?)
 }
 
 /// Arguments that render the procedural video for `prompt`: moving colour gradients

@@ -181,7 +181,7 @@ async fn an_unparseable_error_body_is_kept() {
 }
 
 #[tokio::test]
-async fn a_slow_server_times_out_without_retry() {
+async fn a_timed_out_post_is_retried_with_the_same_idempotency_key() {
     let server = MockServer::start().await;
     Mock::given(path("/v1/generate-image"))
         .respond_with(image_ok().set_delay(Duration::from_secs(3)))
@@ -191,7 +191,7 @@ async fn a_slow_server_times_out_without_retry() {
         .base_url(server.uri())
         .api_key(KEY)
         .timeout(Duration::from_millis(200))
-        .retry_policy(fast_retries(3))
+        .retry_policy(fast_retries(2))
         .build()
         .expect("client");
     let err = generate(&client).await.expect_err("times out");
@@ -199,7 +199,51 @@ async fn a_slow_server_times_out_without_retry() {
         RunwayError::Transport(e) => assert!(e.is_timeout(), "{e}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 3, "the first attempt and two retries");
+    let keys: Vec<_> = requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .cloned()
+                .expect("a key on every attempt")
+        })
+        .collect();
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one key for one call: {keys:?}"
+    );
+
+    // The next call is another request: another key.
+    let _ = generate(&client).await;
+    let requests = server.received_requests().await.expect("recorded");
+    assert_ne!(requests[3].headers.get("idempotency-key"), Some(&keys[0]));
+}
+
+#[tokio::test]
+async fn a_conflict_that_says_when_is_waited_out_on_a_post() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .insert_header("retry-after", "0")
+                .set_body_json(serde_json::json!({"error": {
+                    "code": "idempotency_key_in_use",
+                    "message": "a request with this Idempotency-Key is still running"}})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(image_ok())
+        .mount(&server)
+        .await;
+    let image = generate(&client_for(&server, 1))
+        .await
+        .expect("the second attempt answers");
+    assert!(image.image_url.ends_with(".jpg"));
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
 }
 
 #[tokio::test]

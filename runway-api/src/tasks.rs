@@ -1,0 +1,139 @@
+//! Waiting for a task: [`Client::wait_for_task`].
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use crate::{Client, RunwayError, types};
+
+/// How long [`Client::wait_for_task`] waits by default.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The first wait between two reads of a task; it grows to [`MAX_POLL_INTERVAL`].
+const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// The longest wait between two reads of a task.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+type ProgressCallback<'a> = Box<dyn FnMut(&types::Task) + Send + 'a>;
+
+/// A wait for a task to finish, from [`Client::wait_for_task`]; `.await` it.
+///
+/// ```no_run
+/// # use runway_api::{Client, RunwayError, types};
+/// # async fn run(client: Client) -> Result<(), RunwayError> {
+/// let task = client
+///     .create_task()
+///     .body(types::CreateTaskRequest::GenerateVideo(
+///         types::GenerateVideoRequest::builder()
+///             .prompt("waves rolling onto a beach")
+///             .duration(5)
+///             .try_into()?,
+///     ))
+///     .send()
+///     .await?;
+/// let done = client
+///     .wait_for_task(&task.id)
+///     .on_progress(|task| println!("{:.0}%", task.progress * 100.0))
+///     .await?;
+/// println!("{:?}", done.output);
+/// # Ok(()) }
+/// ```
+#[must_use = "a task wait does nothing until it is awaited"]
+pub struct TaskWait<'a> {
+    client: &'a Client,
+    task_id: String,
+    timeout: Option<Duration>,
+    on_progress: Option<ProgressCallback<'a>>,
+}
+
+impl<'a> TaskWait<'a> {
+    /// Gives up after `timeout` with [`RunwayError::TaskTimedOut`] (default 10 min).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Waits as long as the task takes.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// Calls `callback` with the task each time its status or progress changes.
+    pub fn on_progress(mut self, callback: impl FnMut(&types::Task) + Send + 'a) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    async fn run(mut self) -> Result<types::Task, RunwayError> {
+        let started = Instant::now();
+        let mut interval = FIRST_POLL_INTERVAL;
+        let mut last: Option<(types::TaskStatus, f64)> = None;
+        loop {
+            let task = self
+                .client
+                .get_task()
+                .task_id(self.task_id.as_str())
+                .send()
+                .await?
+                .into_inner();
+            if last != Some((task.status, task.progress)) {
+                last = Some((task.status, task.progress));
+                if let Some(callback) = self.on_progress.as_mut() {
+                    callback(&task);
+                }
+            }
+            match task.status {
+                types::TaskStatus::Succeeded => return Ok(task),
+                types::TaskStatus::Failed => {
+                    return Err(RunwayError::TaskFailed {
+                        task: Box::new(task),
+                    });
+                }
+                types::TaskStatus::Cancelled => {
+                    return Err(RunwayError::TaskCancelled {
+                        task: Box::new(task),
+                    });
+                }
+                types::TaskStatus::Pending | types::TaskStatus::Running => {}
+            }
+            // Jitter spreads the polls of many waiting clients.
+            let wait = interval.mul_f64(0.8 + fastrand::f64() * 0.4);
+            if let Some(timeout) = self.timeout
+                && started.elapsed() + wait > timeout
+            {
+                return Err(RunwayError::TaskTimedOut {
+                    task: Box::new(task),
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        }
+    }
+}
+
+impl<'a> IntoFuture for TaskWait<'a> {
+    type Output = Result<types::Task, RunwayError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl Client {
+    /// Waits until task `task_id` finishes: its final state when it succeeded,
+    /// [`RunwayError::TaskFailed`] or [`RunwayError::TaskCancelled`] (both carry the
+    /// task and its error body) otherwise, [`RunwayError::TaskTimedOut`] after the
+    /// timeout (10 min unless set). Reads the task with growing, jittered pauses
+    /// (250 ms up to 3 s); reads that meet 429 or 503 wait as `Retry-After` says.
+    pub fn wait_for_task(&self, task_id: &str) -> TaskWait<'_> {
+        TaskWait {
+            client: self,
+            task_id: task_id.to_owned(),
+            timeout: Some(DEFAULT_TASK_TIMEOUT),
+            on_progress: None,
+        }
+    }
+}

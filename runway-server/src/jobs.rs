@@ -1,0 +1,438 @@
+//! The job pipeline: every media operation, synchronous or a task, runs here.
+//!
+//! 1. Inputs are read (own media from the store, `data:` URIs, guarded fetches)
+//!    before a slot is taken, so a slow fetch never holds one.
+//! 2. A job slot: at most `--max-jobs` jobs run at once. A synchronous request waits
+//!    up to `--queue-timeout-secs`, then gets 503; a task waits in a bounded queue
+//!    (`--max-queued-tasks`), which answers 503 when full.
+//! 3. A scratch directory under `<data-dir>/work`, removed when the job ends.
+//! 4. The engine: image work on the blocking pool, or one ffmpeg run that reports
+//!    progress.
+//! 5. The store: the output is described and stored, and its record written.
+//!
+//! A job's [`JobContext`] carries its owner, its progress and its cancellation:
+//! cancelling stops the wait for inputs or a slot and kills a running ffmpeg (the
+//! child is dropped), and the scratch directory goes with it. Storing is never
+//! interrupted; the task runner deletes what a cancelled job stored.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tempfile::TempDir;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+use crate::auth::Owner;
+use crate::engine::{EngineError, ProbeInfo, Progress};
+use crate::error::{ApiError, ApiResult};
+use crate::imaging::{self, decode, encode_jpeg};
+use crate::store::{MediaKind, MediaRecord, Probed};
+use crate::video::{self, MAX_INPUT_SECONDS, sniff_video};
+
+/// The job slots and the queue of tasks waiting for one.
+#[derive(Debug)]
+pub(crate) struct JobQueue {
+    slots: Arc<Semaphore>,
+    queued_tasks: Arc<AtomicUsize>,
+    max_queued_tasks: usize,
+    sync_wait: Duration,
+}
+
+impl JobQueue {
+    /// `max_jobs` slots; at most `max_queued_tasks` tasks wait; a synchronous job
+    /// waits at most `sync_wait`.
+    pub(crate) fn new(max_jobs: usize, max_queued_tasks: usize, sync_wait: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_jobs.max(1))),
+            queued_tasks: Arc::default(),
+            max_queued_tasks,
+            sync_wait,
+        }
+    }
+
+    /// A place in the task queue, or 503 `overloaded` when it is full.
+    pub(crate) fn enqueue_task(&self) -> ApiResult<QueueTicket> {
+        let taken = self
+            .queued_tasks
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max_queued_tasks).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(QueueTicket(self.queued_tasks.clone())),
+            Err(_) => Err(ApiError::overloaded(5).with_message(format!(
+                "{} tasks already wait for a job slot; retry after 5 s",
+                self.max_queued_tasks
+            ))),
+        }
+    }
+}
+
+/// A task's place in the queue, given back when it gets a slot or ends.
+#[derive(Debug)]
+pub(crate) struct QueueTicket(Arc<AtomicUsize>);
+
+impl Drop for QueueTicket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One job's owner, progress and cancellation.
+#[derive(Debug)]
+pub(crate) struct JobContext {
+    /// Who asked: the media it makes are theirs.
+    pub(crate) owner: Owner,
+    /// How far it has got.
+    pub(crate) progress: Progress,
+    /// Cancelled when the task is cancelled.
+    pub(crate) cancel: CancellationToken,
+    /// A task waits for a slot as long as it takes (it holds a place in the bounded
+    /// queue); a synchronous job only up to the queue timeout.
+    is_task: bool,
+    started: AtomicBool,
+    /// A task's place in the queue, until it gets a slot.
+    ticket: Mutex<Option<QueueTicket>>,
+}
+
+impl JobContext {
+    /// A synchronous job: the handler awaits it, nothing cancels it.
+    pub(crate) fn sync(owner: Owner) -> Self {
+        Self {
+            owner,
+            progress: Progress::default(),
+            cancel: CancellationToken::new(),
+            is_task: false,
+            started: AtomicBool::new(false),
+            ticket: Mutex::new(None),
+        }
+    }
+
+    /// A task's job, holding its place in the queue.
+    pub(crate) fn task(owner: Owner, ticket: QueueTicket) -> Self {
+        Self {
+            is_task: true,
+            ticket: Mutex::new(Some(ticket)),
+            ..Self::sync(owner)
+        }
+    }
+
+    /// Whether the job got its slot (a task is `running` from then on).
+    pub(crate) fn has_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Runs `work` unless the job is cancelled first.
+    async fn unless_cancelled<T>(&self, work: impl Future<Output = ApiResult<T>>) -> ApiResult<T> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(ApiError::cancelled()),
+            result = work => result,
+        }
+    }
+}
+
+/// What an ffmpeg job reads.
+pub(crate) enum FfmpegInput {
+    /// Nothing: the job renders.
+    None,
+    /// A checked JPEG (an image input, decoded with limits and re-encoded).
+    Jpeg(Vec<u8>),
+    /// A video's bytes; `own` when they are media this server stored.
+    Video { bytes: Bytes, own: bool },
+}
+
+/// A job's scratch directory, removed when dropped.
+struct Scratch(TempDir);
+
+impl Scratch {
+    fn new(work_dir: &Path) -> ApiResult<Self> {
+        tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(work_dir)
+            .map(Scratch)
+            .map_err(ApiError::internal)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    async fn write(&self, name: &str, bytes: &[u8]) -> ApiResult<PathBuf> {
+        let path = self.path(name);
+        tokio::fs::write(&path, bytes)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(path)
+    }
+}
+
+/// An ffmpeg failure: on a video a client sent, the video is at fault (415); on
+/// our own media or a render, the server is (500).
+fn engine_failure(err: EngineError, client_input: bool) -> ApiError {
+    match err {
+        EngineError::Failed { .. } if client_input => {
+            tracing::info!(error = %err, "ffmpeg could not process a client's video");
+            ApiError::unsupported_media("the video could not be decoded").with_param("video_url")
+        }
+        err => ApiError::from(err),
+    }
+}
+
+impl AppState {
+    /// Waits for a job slot as `ctx` allows.
+    async fn slot(&self, ctx: &JobContext) -> ApiResult<OwnedSemaphorePermit> {
+        let acquire = self.jobs.slots.clone().acquire_owned();
+        let permit = if ctx.is_task {
+            ctx.unless_cancelled(async { acquire.await.map_err(ApiError::internal) })
+                .await?
+        } else {
+            match tokio::time::timeout(self.jobs.sync_wait, acquire).await {
+                Ok(Ok(permit)) => permit,
+                _ => return Err(ApiError::overloaded(5)),
+            }
+        };
+        if let Ok(mut ticket) = ctx.ticket.lock() {
+            ticket.take();
+        }
+        ctx.started.store(true, Ordering::SeqCst);
+        Ok(permit)
+    }
+
+    /// The bytes of an image input: 415 when it is stored media of another kind.
+    pub(crate) async fn image_input(
+        &self,
+        ctx: &JobContext,
+        url: &str,
+        param: &'static str,
+    ) -> ApiResult<Bytes> {
+        let (bytes, kind) = ctx.unless_cancelled(self.read_input(url, param)).await?;
+        match kind {
+            Some(MediaKind::Image) | None => Ok(bytes),
+            Some(_) => Err(ApiError::unsupported_media(format!(
+                "{param} points at a video or audio file; an image is needed"
+            ))
+            .with_param(param)),
+        }
+    }
+
+    /// The bytes of a video input (`video_url`): 415 when it is stored media of
+    /// another kind, 503 without ffmpeg.
+    pub(crate) async fn video_input(&self, ctx: &JobContext, url: &str) -> ApiResult<FfmpegInput> {
+        self.engine()?;
+        let (bytes, kind) = ctx
+            .unless_cancelled(self.read_input(url, "video_url"))
+            .await?;
+        match kind {
+            Some(MediaKind::Video) => Ok(FfmpegInput::Video { bytes, own: true }),
+            None => Ok(FfmpegInput::Video { bytes, own: false }),
+            Some(_) => Err(ApiError::unsupported_media(
+                "video_url points at an image or audio file; a video is needed",
+            )
+            .with_param("video_url")),
+        }
+    }
+
+    /// Runs CPU-bound image work on the blocking pool, within a job slot.
+    async fn blocking<T, F>(&self, ctx: &JobContext, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> ApiResult<T> + Send + 'static,
+    {
+        let _slot = self.slot(ctx).await?;
+        // A cancelled job stops waiting; the thread finishes its work unobserved.
+        ctx.unless_cancelled(async {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(ApiError::internal)?
+        })
+        .await
+    }
+
+    /// Decodes an image (with limits) and re-encodes it as JPEG; returns the JPEG
+    /// and its size.
+    pub(crate) async fn reencode_jpeg(
+        &self,
+        ctx: &JobContext,
+        input: Bytes,
+        param: &'static str,
+    ) -> ApiResult<(Vec<u8>, (u32, u32))> {
+        self.blocking(ctx, move || {
+            let image = decode(&input, param)?;
+            Ok((encode_jpeg(&image)?, image.dimensions()))
+        })
+        .await
+    }
+
+    /// Runs image work that returns a JPEG and its size, and stores it.
+    pub(crate) async fn image_job<F>(&self, ctx: &JobContext, work: F) -> ApiResult<MediaRecord>
+    where
+        F: FnOnce() -> ApiResult<(Vec<u8>, (u32, u32))> + Send + 'static,
+    {
+        let (jpeg, (width, height)) = self.blocking(ctx, work).await?;
+        self.save_image(&ctx.owner, jpeg, (width, height)).await
+    }
+
+    /// Stores a JPEG of `width` x `height` for `owner`.
+    async fn save_image(
+        &self,
+        owner: &Owner,
+        jpeg: Vec<u8>,
+        (width, height): (u32, u32),
+    ) -> ApiResult<MediaRecord> {
+        Ok(self
+            .store
+            .put(
+                MediaKind::Image,
+                &owner.0,
+                Bytes::from(jpeg),
+                Probed::image(width, height),
+            )
+            .await?)
+    }
+
+    /// Runs one ffmpeg job and stores its output as `kind`. `plan` gets the input
+    /// path (with the input's probe, for a video) and the output path, and answers
+    /// ffmpeg's arguments and the output's expected duration (for progress; 0 when
+    /// unknown).
+    pub(crate) async fn ffmpeg_job<F>(
+        &self,
+        ctx: &JobContext,
+        input: FfmpegInput,
+        kind: MediaKind,
+        plan: F,
+    ) -> ApiResult<MediaRecord>
+    where
+        F: FnOnce(&Path, Option<&ProbeInfo>, &Path) -> ApiResult<(Vec<OsString>, f64)>,
+    {
+        let engine = self.engine()?.clone();
+        let _slot = self.slot(ctx).await?;
+        let scratch = Scratch::new(&self.work_dir)?;
+        let (input_path, info, client_input) = match input {
+            FfmpegInput::None => (scratch.path("input"), None, false),
+            FfmpegInput::Jpeg(jpeg) => (scratch.write("input.jpg", &jpeg).await?, None, false),
+            FfmpegInput::Video { bytes, own } => {
+                let (path, info) = ctx
+                    .unless_cancelled(self.probe_video(&scratch, &bytes, "video_url"))
+                    .await?;
+                (path, Some(info), !own)
+            }
+        };
+        let out = scratch.path(match kind {
+            MediaKind::Image => "out.jpg",
+            MediaKind::Video => "out.mp4",
+            MediaKind::Audio => "out.mp3",
+        });
+        let (args, expected_seconds) = plan(&input_path, info.as_ref(), &out)?;
+        let expected = (expected_seconds > 0.0).then_some(expected_seconds);
+        ctx.unless_cancelled(async {
+            engine
+                .ffmpeg(args, &ctx.progress, expected)
+                .await
+                .map_err(|err| engine_failure(err, client_input))
+        })
+        .await?;
+        self.store_output(&ctx.owner, kind, &out).await
+    }
+
+    /// Writes a video input to the scratch directory and probes it: 415 when it is
+    /// not a video, 413 when it is too long.
+    async fn probe_video(
+        &self,
+        scratch: &Scratch,
+        bytes: &[u8],
+        param: &str,
+    ) -> ApiResult<(PathBuf, ProbeInfo)> {
+        let engine = self.engine()?;
+        let not_video = || {
+            ApiError::unsupported_media(format!(
+                "the bytes at {param} are not a supported video (MP4, MOV, WebM, Matroska)"
+            ))
+            .with_param(param)
+        };
+        if !sniff_video(bytes) {
+            return Err(not_video());
+        }
+        let path = scratch.write("input", bytes).await?;
+        let info = engine.probe(&path).await?.ok_or_else(not_video)?;
+        if info.video_codec.is_none() || info.width.is_none() {
+            return Err(not_video());
+        }
+        if info.duration.is_some_and(|d| d > MAX_INPUT_SECONDS) {
+            return Err(ApiError::too_large(format!(
+                "the video at {param} is longer than {MAX_INPUT_SECONDS} s"
+            ))
+            .with_param(param));
+        }
+        Ok((path, info))
+    }
+
+    /// Describes an output ffmpeg wrote and stores it as `kind` for `owner`.
+    async fn store_output(
+        &self,
+        owner: &Owner,
+        kind: MediaKind,
+        path: &Path,
+    ) -> ApiResult<MediaRecord> {
+        let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
+        let probed = match kind {
+            MediaKind::Image => {
+                let (width, height) = imaging::dimensions(&bytes)
+                    .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable image"))?;
+                Probed::image(width, height)
+            }
+            _ => self
+                .engine()?
+                .probe(path)
+                .await?
+                .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable file"))?
+                .probed(),
+        };
+        Ok(self
+            .store
+            .put(kind, &owner.0, Bytes::from(bytes), probed)
+            .await?)
+    }
+
+    /// Stores an upload: an image is decoded with limits and stored as JPEG; a video
+    /// is probed and stored as H.264 MP4 (remuxed when it already is H.264/yuv420p
+    /// without sound, transcoded otherwise).
+    pub(crate) async fn store_upload(
+        &self,
+        ctx: &JobContext,
+        body: Bytes,
+    ) -> ApiResult<MediaRecord> {
+        if imaging::sniff_image(&body).is_some() {
+            let (jpeg, size) = self.reencode_jpeg(ctx, body, "body").await?;
+            return self.save_image(&ctx.owner, jpeg, size).await;
+        }
+        if !sniff_video(&body) {
+            return Err(ApiError::unsupported_media(
+                "the upload is not a supported image (JPEG, PNG, GIF, WebP) or video (MP4, MOV, WebM, Matroska)",
+            )
+            .with_param("body"));
+        }
+        let engine = self.engine()?.clone();
+        let _slot = self.slot(ctx).await?;
+        let scratch = Scratch::new(&self.work_dir)?;
+        let (input, info) = self.probe_video(&scratch, &body, "body").await?;
+        drop(body);
+        let copy = info.video_codec.as_deref() == Some("h264")
+            && info.pixel_format.as_deref() == Some("yuv420p")
+            && !info.has_audio;
+        let out = scratch.path("out.mp4");
+        engine
+            .ffmpeg(
+                video::normalize_args(&input, copy, &out),
+                &ctx.progress,
+                None,
+            )
+            .await
+            .map_err(|err| engine_failure(err, true).with_param("body"))?;
+        self.store_output(&ctx.owner, MediaKind::Video, &out).await
+    }
+}

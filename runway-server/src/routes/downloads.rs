@@ -1,0 +1,99 @@
+//! Media downloads: `/images/{file}`, `/videos/{file}`, `/audios/{file}`, with one
+//! byte range, no key (ids are unguessable), immutable.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::range::{RangeRequest, parse_range};
+use crate::store::{MediaKind, parse_file_name};
+
+/// Downloads up to this size are read in one call rather than streamed.
+const SMALL_DOWNLOAD_BYTES: u64 = 1024 * 1024;
+
+async fn download(
+    state: AppState,
+    kind: MediaKind,
+    file: String,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no media at this URL");
+    let id = parse_file_name(kind, &file).ok_or_else(not_found)?;
+    let record = state.store.record(kind, id).await?.ok_or_else(not_found)?;
+    let size = record.size_bytes;
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match parse_range(range_header, size) {
+        RangeRequest::Whole => (StatusCode::OK, None),
+        RangeRequest::Part(start, end) => (StatusCode::PARTIAL_CONTENT, Some(start..end)),
+        RangeRequest::Unsatisfiable => {
+            let mut response = ApiError::range_not_satisfiable(size).into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(response);
+        }
+    };
+    let length = range.as_ref().map_or(size, |r| r.end - r.start);
+    // Small bodies are read in one call; larger ones stream, so memory stays flat.
+    let body = if length <= SMALL_DOWNLOAD_BYTES {
+        let span = range.clone().unwrap_or(0..size);
+        Body::from(state.store.read_range(&record, span).await?)
+    } else {
+        let stream = state
+            .store
+            .stream(&record, range.clone())
+            .await?
+            .map_err(std::io::Error::other);
+        Body::from_stream(stream)
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", record.id)) {
+        h.insert(header::ETAG, etag);
+    }
+    if let Some(r) = range
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1))
+    {
+        h.insert(header::CONTENT_RANGE, value);
+    }
+    Ok(response)
+}
+
+pub(super) async fn download_image(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    download(state, MediaKind::Image, file, headers).await
+}
+
+pub(super) async fn download_video(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    download(state, MediaKind::Video, file, headers).await
+}
+
+pub(super) async fn download_audio(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    download(state, MediaKind::Audio, file, headers).await
+}

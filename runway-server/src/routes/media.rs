@@ -1,0 +1,194 @@
+//! Stored media: metadata, deletion, uploads, and the service's health.
+
+use std::num::NonZeroU32;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use bytes::Bytes;
+use runway_api::types;
+use serde::Deserialize;
+
+use super::query_error;
+use crate::AppState;
+use crate::auth::{Owner, owner_of};
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::JobContext;
+use crate::store::MediaKind;
+
+/// A file size for people, in powers of 1024 with at most one decimal: `2MB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let rounded = (value * 10.0).round() / 10.0;
+    if rounded.fract() == 0.0 {
+        format!("{}{}", rounded as u64, UNITS[unit])
+    } else {
+        format!("{rounded:.1}{}", UNITS[unit])
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ImageMetadataQuery {
+    image_url: String,
+}
+
+pub(super) async fn get_image_metadata(
+    State(state): State<AppState>,
+    query: Result<Query<ImageMetadataQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<types::ImageMetadata>> {
+    let Query(query) = query.map_err(query_error)?;
+    let record = state.stored_record(&query.image_url, "image_url").await?;
+    if record.kind != MediaKind::Image {
+        return Err(ApiError::media_not_found("image_url"));
+    }
+    let dimension = |v: Option<u32>| {
+        v.and_then(NonZeroU32::new)
+            .ok_or_else(|| ApiError::internal(format!("record {} has no dimensions", record.id)))
+    };
+    Ok(Json(types::ImageMetadata {
+        image_id: record.id.clone(),
+        size: human_size(record.size_bytes),
+        size_bytes: Some(record.size_bytes as i64),
+        width: dimension(record.probed.width)?,
+        height: dimension(record.probed.height)?,
+        content_type: Some(MediaKind::Image.content_type().to_owned()),
+        created_at: record.created_at,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct VideoMetadataQuery {
+    video_url: String,
+}
+
+pub(super) async fn get_video_metadata(
+    State(state): State<AppState>,
+    query: Result<Query<VideoMetadataQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<types::VideoMetadata>> {
+    let Query(query) = query.map_err(query_error)?;
+    let record = state.stored_record(&query.video_url, "video_url").await?;
+    if record.kind != MediaKind::Video {
+        return Err(ApiError::media_not_found("video_url"));
+    }
+    let seconds = record.probed.duration_seconds.unwrap_or(0.0);
+    let whole = if seconds > 0.0 {
+        seconds.round().max(1.0)
+    } else {
+        0.0
+    };
+    Ok(Json(types::VideoMetadata {
+        video_id: record.id.clone(),
+        size: human_size(record.size_bytes),
+        size_bytes: Some(record.size_bytes as i64),
+        duration: format!("{}s", whole as u64),
+        duration_seconds: Some(seconds),
+        width: record.probed.width.and_then(NonZeroU32::new),
+        height: record.probed.height.and_then(NonZeroU32::new),
+        fps: record.probed.fps,
+        has_audio: record.probed.has_audio,
+        created_at: record.created_at,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeleteQuery {
+    media_url: String,
+    auth_token: String,
+}
+
+pub(super) async fn delete_media(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<types::DeleteMediaResponse>> {
+    let Query(query) = query.map_err(query_error)?;
+    let record = state.stored_record(&query.media_url, "media_url").await?;
+    if record.owner != owner.0 || owner_of(&query.auth_token) != record.owner {
+        return Err(ApiError::forbidden(
+            "only the owner of this media may delete it: send the owner's key as the bearer key and as auth_token",
+        )
+        .with_param("auth_token"));
+    }
+    let fresh = state
+        .deleting
+        .lock()
+        .map(|mut set| set.insert(record.id.clone()))
+        .unwrap_or(false);
+    if !fresh {
+        return Err(
+            ApiError::conflict("this media is being deleted by another request")
+                .with_param("media_url"),
+        );
+    }
+    let result = state.store.delete(&record).await;
+    if let Ok(mut set) = state.deleting.lock() {
+        set.remove(&record.id);
+    }
+    result?;
+    Ok(Json(types::DeleteMediaResponse {
+        message: "Media successfully deleted".to_owned(),
+    }))
+}
+
+pub(super) async fn upload_media(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<(StatusCode, Json<types::UploadMediaResponse>)> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "the upload is over the limit of {} bytes",
+                state.config.max_body_bytes
+            ))
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the upload is empty: send the file's bytes as the body",
+        ));
+    }
+    let record = state.store_upload(&JobContext::sync(owner), body).await?;
+    let media_type = match record.kind {
+        MediaKind::Image => types::MediaKind::Image,
+        MediaKind::Video | MediaKind::Audio => types::MediaKind::Video,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(types::UploadMediaResponse {
+            media_url: state.media_url(&record),
+            media_type,
+            size_bytes: record.size_bytes as i64,
+        }),
+    ))
+}
+
+pub(super) async fn health(State(state): State<AppState>) -> Json<types::Health> {
+    Json(types::Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        media_engine: state.engine.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(1023), "1023B");
+        assert_eq!(human_size(2 * 1024 * 1024), "2MB");
+        assert_eq!(human_size(1536), "1.5KB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50MB");
+    }
+}

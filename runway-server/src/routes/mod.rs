@@ -1,0 +1,82 @@
+//! The HTTP edge: the router and one handler per operation, grouped by concern.
+//! Handlers turn the wire request into a [`crate::ops::MediaOp`] (or a store
+//! lookup), run it, and answer in the contract's types; every error becomes the
+//! contract's error body here, through [`ApiError`].
+
+mod downloads;
+mod images;
+mod media;
+mod tasks;
+mod videos;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+
+use crate::AppState;
+use crate::auth::require_key;
+use crate::error::ApiError;
+use crate::idempotency::idempotency;
+
+/// Every route of the API.
+pub(crate) fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/generate-image", post(images::generate_image))
+        .route("/v1/edit-image", post(images::edit_image))
+        .route("/v1/add-text-to-image", post(images::add_text_to_image))
+        .route("/v1/style-transfer", post(images::style_transfer))
+        .route("/v1/generate-video", post(videos::generate_video))
+        .route("/v1/image-to-video", post(videos::image_to_video))
+        .route("/v1/edit-video", post(videos::edit_video))
+        .route("/v1/video-filter", post(videos::apply_video_filter))
+        .route("/v1/resize-video", post(videos::resize_video))
+        .route("/v1/speed-adjust", post(videos::adjust_video_speed))
+        .route("/v1/generate-thumbnail", post(videos::generate_thumbnail))
+        .route("/v1/extract-audio", post(videos::extract_audio))
+        .route("/v1/image-metadata", get(media::get_image_metadata))
+        .route("/v1/video-metadata", get(media::get_video_metadata))
+        .route("/v1/delete-media", delete(media::delete_media))
+        .route("/v1/upload-media", post(media::upload_media))
+        .route("/v1/tasks", post(tasks::create_task).get(tasks::list_tasks))
+        .route(
+            "/v1/tasks/{task_id}",
+            get(tasks::get_task).delete(tasks::delete_task),
+        )
+        // Layers run bottom up: the key is checked before an idempotent replay.
+        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .merge(v1)
+        .route("/images/{file}", get(downloads::download_image))
+        .route("/videos/{file}", get(downloads::download_video))
+        .route("/audios/{file}", get(downloads::download_audio))
+        .route("/healthz", get(media::health))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.max_body_bytes,
+        ))
+        // A bug must never take a connection down without an answer: a panic in a
+        // handler becomes a 500 in the contract's error format.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a request handler panicked").into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// A query string that does not parse: 422 naming the parameter.
+fn query_error(err: axum::extract::rejection::QueryRejection) -> ApiError {
+    let text = err.body_text();
+    let param = text.split('`').nth(1).unwrap_or("query").to_owned();
+    ApiError::invalid(&param, text)
+}

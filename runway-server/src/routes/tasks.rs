@@ -1,0 +1,68 @@
+//! Tasks: create, read, list, cancel or delete.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use runway_api::types;
+use serde::Deserialize;
+
+use super::query_error;
+use crate::AppState;
+use crate::auth::Owner;
+use crate::error::ApiResult;
+use crate::json::ApiJson;
+
+pub(super) async fn create_task(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    ApiJson(req): ApiJson<types::CreateTaskRequest>,
+) -> ApiResult<Response> {
+    let task = state.create_task(&owner, req).await?;
+    let mut response = (StatusCode::ACCEPTED, Json(&task)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub(super) async fn get_task(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<types::Task>> {
+    Ok(Json(state.get_task(&owner, &task_id).await?))
+}
+
+pub(super) async fn delete_task(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<types::Task>> {
+    Ok(Json(state.delete_task(&owner, &task_id).await?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list_tasks(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<types::TaskList>> {
+    let Query(query) = query.map_err(query_error)?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(crate::error::ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and 100 (got {limit})"),
+        ));
+    }
+    let page = state
+        .list_tasks(&owner, limit as usize, query.cursor.as_deref())
+        .await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,486 @@
+//! Tasks: a media operation run in the background through the same job pipeline as
+//! a synchronous request, with its record in the store.
+//!
+//! - **Records** live at `tasks/{owner}/{id}.json`: the contract's `Task` plus the
+//!   owner and a heartbeat. Keyed by owner, so another key's task is simply not
+//!   there (404), and a caller's list is one prefix.
+//! - **One writer**: the replica that accepted a task runs it and is the only one
+//!   that writes its record while it runs: `pending`, then `running` when it gets a
+//!   job slot, progress at most every [`PERSIST_EVERY`], a heartbeat, the end.
+//! - **Cancellation**: `DELETE` on a task this replica runs cancels its job (a
+//!   running ffmpeg is killed, the scratch directory removed); a job that had
+//!   already stored its output has that media deleted. The answer waits for the
+//!   runner to write `cancelled`.
+//! - **Interruption**: a task whose runner stopped (crash, restart) reads `failed`
+//!   with code `interrupted`: at start-up for the local store (one server owns its
+//!   data directory), and whenever a read finds a heartbeat older than the lease.
+//! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep, and
+//!   read as gone as soon as they are due.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use runway_api::types;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::auth::Owner;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::JobContext;
+use crate::ops::MediaOp;
+use crate::store::{MediaRecord, is_valid_id};
+
+/// How often a running task's record is brought up to date, at most.
+pub(crate) const PERSIST_EVERY: Duration = Duration::from_millis(500);
+
+/// The stored record of a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TaskRecord {
+    /// What the API shows.
+    #[serde(flatten)]
+    pub(crate) task: types::Task,
+    /// The digest of the key that created it.
+    pub(crate) owner: String,
+    /// When its runner last wrote it.
+    pub(crate) heartbeat_at: DateTime<Utc>,
+}
+
+impl TaskRecord {
+    fn is_finished(&self) -> bool {
+        is_finished(self.task.status)
+    }
+}
+
+fn is_finished(status: types::TaskStatus) -> bool {
+    matches!(
+        status,
+        types::TaskStatus::Succeeded | types::TaskStatus::Failed | types::TaskStatus::Cancelled
+    )
+}
+
+fn task_path(owner: &str, id: &str) -> String {
+    format!("tasks/{owner}/{id}.json")
+}
+
+/// A new task id: the creation time in milliseconds (hex, so ids sort by age) and
+/// 64 random bits.
+fn new_task_id(now: DateTime<Utc>) -> ApiResult<String> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random)
+        .map_err(|e| ApiError::internal(format!("no random bytes: {e}")))?;
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("task_{:012x}_{random}", now.timestamp_millis()))
+}
+
+/// The operation a task request names.
+fn operation_of(request: &types::CreateTaskRequest) -> types::TaskOperation {
+    use types::CreateTaskRequest as R;
+    use types::TaskOperation as O;
+    match request {
+        R::GenerateImage(_) => O::GenerateImage,
+        R::EditImage(_) => O::EditImage,
+        R::GenerateVideo(_) => O::GenerateVideo,
+        R::EditVideo(_) => O::EditVideo,
+        R::VideoFilter(_) => O::VideoFilter,
+        R::ImageToVideo(_) => O::ImageToVideo,
+        R::AddTextToImage(_) => O::AddTextToImage,
+        R::StyleTransfer(_) => O::StyleTransfer,
+        R::ResizeVideo(_) => O::ResizeVideo,
+        R::GenerateThumbnail(_) => O::GenerateThumbnail,
+        R::ExtractAudio(_) => O::ExtractAudio,
+        R::SpeedAdjust(_) => O::SpeedAdjust,
+    }
+}
+
+/// Exactly the response body of `operation` for the media at `url`.
+pub(crate) fn task_output(operation: types::TaskOperation, url: String) -> types::TaskOutput {
+    use types::TaskOperation as O;
+    let mut output = types::TaskOutput::default();
+    let field = match operation {
+        O::GenerateImage => &mut output.image_url,
+        O::EditImage => &mut output.edited_image_url,
+        O::AddTextToImage => &mut output.text_image_url,
+        O::StyleTransfer => &mut output.styled_image_url,
+        O::GenerateVideo | O::ImageToVideo => &mut output.video_url,
+        O::EditVideo => &mut output.edited_video_url,
+        O::VideoFilter => &mut output.filtered_video_url,
+        O::ResizeVideo => &mut output.resized_video_url,
+        O::SpeedAdjust => &mut output.adjusted_speed_video_url,
+        O::GenerateThumbnail => &mut output.thumbnail_url,
+        O::ExtractAudio => &mut output.audio_url,
+    };
+    *field = Some(url);
+    output
+}
+
+/// The contract's error object of an `ApiError`.
+fn error_detail(err: &ApiError) -> types::ErrorDetail {
+    types::ErrorDetail {
+        code: err.code.to_owned(),
+        message: err.message.clone(),
+        param: err.param.clone(),
+    }
+}
+
+/// A task this replica runs: how to cancel it and when it is done.
+#[derive(Debug)]
+struct Running {
+    cancel: tokio_util::sync::CancellationToken,
+    done: watch::Receiver<bool>,
+}
+
+/// The tasks this replica runs right now.
+#[derive(Debug, Default)]
+pub(crate) struct TaskRegistry(Mutex<HashMap<String, Running>>);
+
+impl TaskRegistry {
+    fn insert(&self, id: &str, running: Running) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(id.to_owned(), running);
+        }
+    }
+
+    fn remove(&self, id: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// Cancels task `id` if it runs here; the receiver says when it is done.
+    fn cancel(&self, id: &str) -> Option<watch::Receiver<bool>> {
+        let map = self.0.lock().ok()?;
+        let running = map.get(id)?;
+        running.cancel.cancel();
+        Some(running.done.clone())
+    }
+}
+
+impl AppState {
+    fn task_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.config.task_ttl_secs).unwrap_or(i64::MAX))
+    }
+
+    fn task_lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.config.task_lease_secs).unwrap_or(i64::MAX))
+    }
+
+    /// Checks `request`, creates its task and starts it in the background.
+    pub(crate) async fn create_task(
+        &self,
+        owner: &Owner,
+        request: types::CreateTaskRequest,
+    ) -> ApiResult<types::Task> {
+        let operation = operation_of(&request);
+        let op = MediaOp::try_from(request)?;
+        let ticket = self.jobs.enqueue_task()?;
+        let now = Utc::now().trunc_subsecs(3);
+        let record = TaskRecord {
+            task: types::Task {
+                id: new_task_id(now)?,
+                operation,
+                status: types::TaskStatus::Pending,
+                progress: 0.0,
+                created_at: now,
+                started_at: None,
+                finished_at: None,
+                output: None,
+                error: None,
+            },
+            owner: owner.0.clone(),
+            heartbeat_at: now,
+        };
+        self.store
+            .put_doc(&task_path(&owner.0, &record.task.id), &record)
+            .await?;
+        let ctx = JobContext::task(owner.clone(), ticket);
+        let (done_tx, done_rx) = watch::channel(false);
+        self.tasks.insert(
+            &record.task.id,
+            Running {
+                cancel: ctx.cancel.clone(),
+                done: done_rx,
+            },
+        );
+        tracing::info!(task = %record.task.id, operation = %operation, "task created");
+        let task = record.task.clone();
+        let state = self.clone();
+        tokio::spawn(async move {
+            let id = record.task.id.clone();
+            state.run_task(record, op, ctx).await;
+            state.tasks.remove(&id);
+            let _ = done_tx.send(true);
+        });
+        Ok(task)
+    }
+
+    /// Runs a task's job, keeping its record up to date, and writes how it ended.
+    async fn run_task(&self, mut record: TaskRecord, op: MediaOp, ctx: JobContext) {
+        let path = task_path(&record.owner, &record.task.id);
+        let job = op.run(self, &ctx);
+        tokio::pin!(job);
+        let mut tick = tokio::time::interval(PERSIST_EVERY);
+        let heartbeat = self.task_lease() / 3;
+        let result = loop {
+            tokio::select! {
+                result = &mut job => break result,
+                _ = tick.tick() => {
+                    let now = Utc::now().trunc_subsecs(3);
+                    let mut changed = false;
+                    if ctx.has_started() && record.task.status == types::TaskStatus::Pending {
+                        record.task.status = types::TaskStatus::Running;
+                        record.task.started_at = Some(now);
+                        changed = true;
+                    }
+                    let progress = (ctx.progress.get() * 100.0).round() / 100.0;
+                    if progress > record.task.progress {
+                        record.task.progress = progress;
+                        changed = true;
+                    }
+                    if changed || now - record.heartbeat_at >= heartbeat {
+                        record.heartbeat_at = now;
+                        if let Err(err) = self.store.put_doc(&path, &record).await {
+                            tracing::warn!(task = %record.task.id, %err, "cannot update the task record");
+                        }
+                    }
+                }
+            }
+        };
+        let now = Utc::now().trunc_subsecs(3);
+        if record.task.started_at.is_none() && ctx.has_started() {
+            record.task.started_at = Some(now);
+        }
+        match result {
+            Ok(media) if ctx.cancel.is_cancelled() => {
+                self.discard(&media).await;
+                record.task.status = types::TaskStatus::Cancelled;
+            }
+            Ok(media) => {
+                record.task.status = types::TaskStatus::Succeeded;
+                record.task.progress = 1.0;
+                record.task.output =
+                    Some(task_output(record.task.operation, self.media_url(&media)));
+            }
+            Err(_) if ctx.cancel.is_cancelled() => {
+                record.task.status = types::TaskStatus::Cancelled;
+            }
+            Err(err) => {
+                record.task.status = types::TaskStatus::Failed;
+                record.task.error = Some(error_detail(&err));
+            }
+        }
+        record.task.finished_at = Some(now);
+        record.heartbeat_at = now;
+        tracing::info!(task = %record.task.id, status = %record.task.status, "task finished");
+        if let Err(err) = self.store.put_doc(&path, &record).await {
+            tracing::error!(task = %record.task.id, %err, "cannot write the end of a task");
+        }
+    }
+
+    /// Deletes media a cancelled job stored before it saw the cancellation.
+    async fn discard(&self, media: &MediaRecord) {
+        if let Err(err) = self.store.delete(media).await {
+            tracing::warn!(id = %media.id, %err, "cannot delete the media of a cancelled task");
+        }
+    }
+
+    /// The record of `owner`'s task `id`, as it stands: a task whose runner stopped
+    /// is `failed`/`interrupted`, a finished one past its time is gone.
+    async fn task_record(&self, owner: &Owner, id: &str) -> ApiResult<Option<TaskRecord>> {
+        if !is_valid_id(id) {
+            return Ok(None);
+        }
+        let path = task_path(&owner.0, id);
+        let Some(mut record) = self.store.get_doc::<TaskRecord>(&path).await? else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        if record.is_finished() {
+            let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
+            if now - finished >= self.task_ttl() {
+                return Ok(None);
+            }
+        } else if now - record.heartbeat_at > self.task_lease() {
+            interrupt(&mut record, now);
+            self.store.put_doc(&path, &record).await?;
+        }
+        Ok(Some(record))
+    }
+
+    /// `owner`'s task `id`, or 404.
+    pub(crate) async fn get_task(&self, owner: &Owner, id: &str) -> ApiResult<types::Task> {
+        self.task_record(owner, id)
+            .await?
+            .map(|record| record.task)
+            .ok_or_else(task_not_found)
+    }
+
+    /// Cancels `owner`'s task `id` when it is pending or running (and answers it
+    /// `cancelled`), or deletes it when it is finished (and answers it as it was).
+    pub(crate) async fn delete_task(&self, owner: &Owner, id: &str) -> ApiResult<types::Task> {
+        let mut record = self
+            .task_record(owner, id)
+            .await?
+            .ok_or_else(task_not_found)?;
+        if !record.is_finished() {
+            if let Some(mut done) = self.tasks.cancel(id) {
+                // The runner kills the job and writes `cancelled`; wait for it.
+                let stopped = tokio::time::timeout(Duration::from_secs(30), async {
+                    done.wait_for(|done| *done).await.is_ok()
+                })
+                .await;
+                if stopped.is_err() {
+                    return Err(ApiError::internal(format!(
+                        "task {id} did not stop within 30 s"
+                    )));
+                }
+                return self.get_task(owner, id).await;
+            }
+            // It may have finished just now; if not, its runner is elsewhere.
+            record = self
+                .task_record(owner, id)
+                .await?
+                .ok_or_else(task_not_found)?;
+            if !record.is_finished() {
+                return Err(ApiError::conflict(
+                    "this task runs on another server of this deployment; retry in a few seconds",
+                ));
+            }
+        }
+        self.store.delete_doc(&task_path(&owner.0, id)).await?;
+        Ok(record.task)
+    }
+
+    /// A page of `owner`'s tasks, newest first, after `cursor`.
+    pub(crate) async fn list_tasks(
+        &self,
+        owner: &Owner,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> ApiResult<types::TaskList> {
+        if let Some(cursor) = cursor
+            && !is_valid_id(cursor)
+        {
+            return Err(ApiError::invalid(
+                "cursor",
+                "cursor is not a cursor this server gave",
+            ));
+        }
+        let prefix = format!("tasks/{}", owner.0);
+        let mut ids: Vec<String> = self
+            .store
+            .list_docs(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|path| {
+                let name = path.rsplit('/').next()?;
+                Some(name.strip_suffix(".json")?.to_owned())
+            })
+            .filter(|id| cursor.is_none_or(|cursor| id.as_str() < cursor))
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let mut data = Vec::with_capacity(limit.min(ids.len()));
+        let mut next_cursor = None;
+        for id in ids {
+            if data.len() == limit {
+                next_cursor = data.last().map(|task: &types::Task| task.id.clone());
+                break;
+            }
+            if let Some(record) = self.task_record(owner, &id).await? {
+                data.push(record.task);
+            }
+        }
+        Ok(types::TaskList { data, next_cursor })
+    }
+
+    /// At start-up on the local store: every task that was pending or running when
+    /// the server stopped reads `failed`/`interrupted` (nothing else can run them).
+    pub(crate) async fn interrupt_unfinished_tasks(&self) -> ApiResult<usize> {
+        let now = Utc::now();
+        let mut interrupted = 0;
+        for path in self.store.list_docs("tasks").await? {
+            let Some(mut record) = self.store.get_doc::<TaskRecord>(&path).await? else {
+                continue;
+            };
+            if !record.is_finished() {
+                interrupt(&mut record, now);
+                self.store.put_doc(&path, &record).await?;
+                interrupted += 1;
+            }
+        }
+        Ok(interrupted)
+    }
+
+    /// Removes finished tasks past their time, at most `budget` of them.
+    pub(crate) async fn sweep_expired_tasks(&self, budget: usize) -> ApiResult<usize> {
+        let now = Utc::now();
+        let mut removed = 0;
+        for path in self.store.list_docs("tasks").await? {
+            if removed == budget {
+                break;
+            }
+            let Some(record) = self.store.get_doc::<TaskRecord>(&path).await? else {
+                continue;
+            };
+            let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
+            if record.is_finished() && now - finished >= self.task_ttl() {
+                self.store.delete_doc(&path).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Marks a task whose runner stopped as failed.
+fn interrupt(record: &mut TaskRecord, now: DateTime<Utc>) {
+    record.task.status = types::TaskStatus::Failed;
+    record.task.finished_at = Some(now.trunc_subsecs(3));
+    record.task.error = Some(types::ErrorDetail {
+        code: "interrupted".to_owned(),
+        message: "the server stopped while the task ran; nothing was stored: create it again"
+            .to_owned(),
+        param: None,
+    });
+    record.heartbeat_at = now.trunc_subsecs(3);
+}
+
+fn task_not_found() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no task with this id for this API key",
+    )
+    .with_param("task_id")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_sort_by_creation_and_are_valid_ids() {
+        let earlier = new_task_id(DateTime::from_timestamp_millis(1_700_000_000_000).expect("t"))
+            .expect("id");
+        let later = new_task_id(DateTime::from_timestamp_millis(1_700_000_000_001).expect("t"))
+            .expect("id");
+        assert!(earlier < later, "{earlier} {later}");
+        assert!(is_valid_id(&earlier), "{earlier}");
+    }
+
+    #[test]
+    fn outputs_name_the_operation_field() {
+        let output = task_output(types::TaskOperation::EditVideo, "u".to_owned());
+        assert_eq!(
+            serde_json::to_value(&output).expect("json"),
+            serde_json::json!({"edited_video_url": "u"})
+        );
+        let output = task_output(types::TaskOperation::ImageToVideo, "v".to_owned());
+        assert_eq!(
+            serde_json::to_value(&output).expect("json"),
+            serde_json::json!({"video_url": "v"})
+        );
+    }
+}
