@@ -34,8 +34,14 @@ fn help_documents_every_flag_and_its_environment_variable() {
 }
 
 /// Starts the binary on a free loopback port and reads its start-up report up to
-/// the line with the key.
+/// the line with the key (the created one, or the one `extra` passes with
+/// `--api-key`).
 fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, Vec<String>) {
+    let given_key = extra
+        .iter()
+        .position(|a| *a == "--api-key")
+        .and_then(|i| extra.get(i + 1))
+        .map(|k| k.to_string());
     let mut child = binary()
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -62,7 +68,11 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, 
         {
             key = rest.trim().to_owned();
         }
+        let last_of_report = line.starts_with("ffmpeg:") && given_key.is_some();
         lines.push(line);
+        if last_of_report {
+            key = given_key.clone().unwrap_or_default();
+        }
         if !key.is_empty() {
             break;
         }
@@ -214,4 +224,85 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
     assert!(images.len() >= stored.len());
     signal(&child, "-KILL");
     let _ = child.wait();
+}
+
+/// Kills what still runs on files under `dir`: the ffmpeg of a server that was
+/// SIGKILLed (no one was left to kill it).
+fn kill_processes_under(dir: &std::path::Path) {
+    let needle = dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    }
+}
+
+/// A task running when the server stops reads `failed` / `interrupted` once it is
+/// back, and stored nothing.
+async fn a_task_cut_short_reads_interrupted_after_restart(stop: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let key = "restart-key";
+    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
+    let http = reqwest::Client::new();
+    let task: serde_json::Value = http
+        .post(format!("{url}/v1/tasks"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"operation": "generate-video", "input": {
+            "prompt": "cut short", "duration": 10, "fps": 60, "width": 1280, "height": 720}}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("task");
+    let id = task["id"].as_str().expect("id").to_owned();
+    let read = |url: String| {
+        let http = http.clone();
+        let id = id.clone();
+        async move {
+            http.get(format!("{url}/v1/tasks/{id}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("read")
+                .json::<serde_json::Value>()
+                .await
+                .expect("task")
+        }
+    };
+    for _ in 0..200 {
+        let task = read(url.clone()).await;
+        if task["status"] == "running" && task["progress"].as_f64() > Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, stop);
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    kill_processes_under(&data);
+
+    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
+    let task = read(url).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], "interrupted", "{task}");
+    assert!(task.get("output").is_none(), "{task}");
+    let videos = std::fs::read_dir(data.join("media/videos")).expect("videos").count();
+    assert_eq!(videos, 0, "nothing was stored");
+    signal(&child, "-KILL");
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_task_stopped_by_sigterm_reads_interrupted_after_restart() {
+    a_task_cut_short_reads_interrupted_after_restart("-TERM").await;
+}
+
+#[tokio::test]
+async fn a_task_killed_by_sigkill_reads_interrupted_after_restart() {
+    a_task_cut_short_reads_interrupted_after_restart("-KILL").await;
 }

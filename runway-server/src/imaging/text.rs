@@ -3,8 +3,10 @@
 //! with a dark outline so that it reads on any background.
 
 use ab_glyph::{Font, FontRef, PxScale};
-use image::{Rgb, RgbImage};
+use image::{GrayImage, Luma, Rgb, RgbImage};
+use imageproc::distance_transform::Norm;
 use imageproc::drawing::{draw_text_mut, text_size};
+use imageproc::morphology::dilate;
 
 use crate::error::ApiError;
 
@@ -94,7 +96,11 @@ pub fn draw(
         1 => (height as i32 - block_height) / 2,
         _ => height as i32 - margin - block_height,
     };
-    let outline = ((font_size / 16.0).ceil() as i32).max(1);
+    // The glyphs' coverage, drawn once; the outline is that shape grown by
+    // `outline` pixels in every direction (a square dilation, one pass over the
+    // image whatever the font size).
+    let outline = ((font_size / 16.0).ceil() as u32).clamp(1, 255);
+    let mut coverage = GrayImage::new(width, height);
     for (i, line) in lines.iter().enumerate() {
         let line_width = text_size(scale, &font, line).0 as i32;
         let left = match col {
@@ -103,14 +109,17 @@ pub fn draw(
             _ => width as i32 - margin - line_width,
         };
         let y = top + i as i32 * line_height;
-        for dy in -outline..=outline {
-            for dx in -outline..=outline {
-                if dx != 0 || dy != 0 {
-                    draw_text_mut(image, Rgb([0, 0, 0]), left + dx, y + dy, scale, &font, line);
-                }
-            }
+        draw_text_mut(&mut coverage, Luma([255]), left, y, scale, &font, line);
+    }
+    let halo = dilate(&coverage, Norm::LInf, outline as u8);
+    for ((pixel, Luma([alpha])), Luma([ring])) in
+        image.pixels_mut().zip(coverage.pixels()).zip(halo.pixels())
+    {
+        if *ring == 0 {
+            continue;
         }
-        draw_text_mut(image, Rgb([255, 255, 255]), left, y, scale, &font, line);
+        // A black outline under white text blended by its coverage: grey `alpha`.
+        *pixel = Rgb([*alpha; 3]);
     }
     Ok(())
 }
