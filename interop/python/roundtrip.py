@@ -4,13 +4,14 @@ scripts/portability.sh generates the `runway_client` package from
 openapi/runway.yaml, installs it, and runs this with RUNWAY_BASE_URL and
 RUNWAY_API_KEY set. Covers generate-image, every variant of both edit unions
 (sent and answered through the generated union types), generate-video, image and
-video metadata, a typed error, and delete-media.
+video metadata, a task created and waited for, a typed error, and delete-media.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import runway_client
 from runway_client.models import (
@@ -20,7 +21,9 @@ from runway_client.models import (
     EditVideoRequest,
     FilterImage,
     FilterVideo,
+    CreateTaskRequest,
     GenerateImageRequest,
+    GenerateImageTask,
     GenerateVideoRequest,
     ImageFilter,
     ResizeImage,
@@ -89,6 +92,19 @@ try:
     check("unknown media is a 404", False)
 except runway_client.exceptions.NotFoundException as err:
     check("unknown media is a 404 with the error body", '"not_found"' in (err.body or ""), err.body)
+
+tasks = runway_client.TasksApi(api)
+task = tasks.create_task(CreateTaskRequest(GenerateImageTask(
+    operation="generate-image", input=GenerateImageRequest(prompt="a task", width=64, height=48))))
+check("create_task answers a pending task", task.status == "pending", task)
+for _ in range(100):
+    if task.status not in ("pending", "running"):
+        break
+    time.sleep(0.1)
+    task = tasks.get_task(task.id)
+check("the task succeeds with its image", task.status == "succeeded" and task.output.image_url is not None, task)
+meta = media.get_image_metadata(task.output.image_url)
+check("the task's image is 64x48", (meta.width, meta.height) == (64, 48), meta)
 
 deleted = media.delete_media(image, KEY)
 check("delete-media confirms", deleted.message == "Media successfully deleted", deleted)

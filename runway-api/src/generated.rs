@@ -1220,7 +1220,7 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
-    ///A key that makes a retried `POST` safe (see the `Idempotency-Key` header).
+    ///A key that makes a retried `POST` safe (see the `Idempotency-Key` header); 1 to 255 visible ASCII characters or spaces.
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -1255,6 +1255,11 @@ Play faster or slower, picture and sound together.*/
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[ -~]{1,255}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[ -~]{1,255}$\"".into());
             }
             Ok(Self(value.to_string()))
         }

@@ -252,8 +252,10 @@ async fn a_task_cut_short_reads_interrupted_after_restart(stop: &str) {
     let task: serde_json::Value = http
         .post(format!("{url}/v1/tasks"))
         .bearer_auth(key)
-        .json(&serde_json::json!({"operation": "generate-video", "input": {
-            "prompt": "cut short", "duration": 10, "fps": 60, "width": 1280, "height": 720}}))
+        .json(
+            &serde_json::json!({"operation": "generate-video", "input": {
+            "prompt": "cut short", "duration": 10, "fps": 60, "width": 1280, "height": 720}}),
+        )
         .send()
         .await
         .expect("create")
@@ -291,7 +293,9 @@ async fn a_task_cut_short_reads_interrupted_after_restart(stop: &str) {
     assert_eq!(task["status"], "failed", "{task}");
     assert_eq!(task["error"]["code"], "interrupted", "{task}");
     assert!(task.get("output").is_none(), "{task}");
-    let videos = std::fs::read_dir(data.join("media/videos")).expect("videos").count();
+    let videos = std::fs::read_dir(data.join("media/videos"))
+        .expect("videos")
+        .count();
     assert_eq!(videos, 0, "nothing was stored");
     signal(&child, "-KILL");
     let _ = child.wait();

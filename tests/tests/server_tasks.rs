@@ -134,14 +134,21 @@ async fn a_render_task_reports_rising_progress_then_a_playable_video() {
     assert!(done.started_at.is_some() && done.finished_at.is_some());
     assert!(done.error.is_none());
     let output = done.output.expect("output");
-    let url = output.video_url.clone().expect("video_url, as generate-video answers");
+    let url = output
+        .video_url
+        .clone()
+        .expect("video_url, as generate-video answers");
     assert_eq!(
         serde_json::to_value(&output).expect("json"),
         json!({ "video_url": url }),
         "exactly the synchronous response body"
     );
     let probe = fetch_probe(&client, &url).await;
-    assert!((probe.duration() - 10.0).abs() < 0.1, "{}", probe.duration());
+    assert!(
+        (probe.duration() - 10.0).abs() < 0.1,
+        "{}",
+        probe.duration()
+    );
     assert_eq!(probe.video_codec(), Some("h264"));
     assert_eq!(probe.size(), (1280, 720));
 }
@@ -159,9 +166,15 @@ async fn creating_a_task_answers_202_with_its_location() {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let location = response.headers()["location"].to_str().expect("text").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("text")
+        .to_owned();
     let task: Value = response.json().await.expect("json");
-    assert_eq!(location, format!("/v1/tasks/{}", task["id"].as_str().expect("id")));
+    assert_eq!(
+        location,
+        format!("/v1/tasks/{}", task["id"].as_str().expect("id"))
+    );
     assert_eq!(task["operation"], "edit-image");
 
     // `data:,x` is no image: the task fails with the error the synchronous call gives.
@@ -170,7 +183,10 @@ async fn creating_a_task_answers_202_with_its_location() {
         .wait_for_task(task["id"].as_str().expect("id"))
         .await
         .expect_err("fails");
-    assert!(matches!(failed, RunwayError::TaskFailed { .. }), "{failed:?}");
+    assert!(
+        matches!(failed, RunwayError::TaskFailed { .. }),
+        "{failed:?}"
+    );
     assert_eq!(failed.code(), Some("unsupported_media_type"));
     assert_eq!(failed.param(), Some("image_url"));
     assert_eq!(stored_media(server.dir.path()), 0);
@@ -207,12 +223,22 @@ async fn a_running_task_is_cancelled_leaving_no_process_no_scratch_and_no_media(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(processes_mentioning(&data_dir), Vec::<String>::new());
-    assert_eq!(files_under(&server.dir.path().join("work")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        files_under(&server.dir.path().join("work")),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert_eq!(stored_media(server.dir.path()), 0);
 
-    let err = server.client().wait_for_task(&task.id).await.expect_err("cancelled");
+    let err = server
+        .client()
+        .wait_for_task(&task.id)
+        .await
+        .expect_err("cancelled");
     assert!(matches!(err, RunwayError::TaskCancelled { .. }), "{err:?}");
-    assert_eq!(err.task().map(|t| t.status), Some(types::TaskStatus::Cancelled));
+    assert_eq!(
+        err.task().map(|t| t.status),
+        Some(types::TaskStatus::Cancelled)
+    );
 }
 
 #[tokio::test]
@@ -221,13 +247,25 @@ async fn a_finished_task_is_deleted_and_then_gone() {
     let client = server.client();
     let task = create(&server, KEY, image_task("kept", 64, 48)).await;
     let done = client.wait_for_task(&task.id).await.expect("succeeds");
-    let url = done.output.as_ref().and_then(|o| o.image_url.clone()).expect("image_url");
+    let url = done
+        .output
+        .as_ref()
+        .and_then(|o| o.image_url.clone())
+        .expect("image_url");
     assert_eq!(fetch_image(&client, &url).await.dimensions(), (64, 48));
 
-    let deleted = client.delete_task().task_id(task.id.as_str()).send().await.expect("delete");
+    let deleted = client
+        .delete_task()
+        .task_id(task.id.as_str())
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(deleted.into_inner(), done, "answered as it was");
     let gone = client.get_task().task_id(task.id.as_str()).send().await;
-    assert_eq!(RunwayError::from(gone.expect_err("404")).status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(
+        RunwayError::from(gone.expect_err("404")).status(),
+        Some(StatusCode::NOT_FOUND)
+    );
     // The media the task made stays.
     assert_eq!(fetch_image(&client, &url).await.dimensions(), (64, 48));
 }
@@ -238,15 +276,33 @@ async fn another_key_sees_no_task_of_this_one() {
     let task = create(&server, KEY, long_render()).await;
     let other = server.client_with(OTHER_KEY);
     let read = other.get_task().task_id(task.id.as_str()).send().await;
-    assert_eq!(RunwayError::from(read.expect_err("404")).status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(
+        RunwayError::from(read.expect_err("404")).status(),
+        Some(StatusCode::NOT_FOUND)
+    );
     let cancel = other.delete_task().task_id(task.id.as_str()).send().await;
-    assert_eq!(RunwayError::from(cancel.expect_err("404")).status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(
+        RunwayError::from(cancel.expect_err("404")).status(),
+        Some(StatusCode::NOT_FOUND)
+    );
     let listed = other.list_tasks().send().await.expect("list").into_inner();
     assert!(listed.data.is_empty());
     // Still running for its owner.
-    let mine = server.client().get_task().task_id(task.id.as_str()).send().await.expect("read");
+    let mine = server
+        .client()
+        .get_task()
+        .task_id(task.id.as_str())
+        .send()
+        .await
+        .expect("read");
     assert_ne!(mine.status, types::TaskStatus::Cancelled);
-    server.client().delete_task().task_id(task.id.as_str()).send().await.expect("cancel");
+    server
+        .client()
+        .delete_task()
+        .task_id(task.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
 }
 
 #[tokio::test]
@@ -271,7 +327,13 @@ async fn a_bad_request_is_refused_before_any_task_exists() {
         .expect("send");
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let listed = server.client().list_tasks().send().await.expect("list").into_inner();
+    let listed = server
+        .client()
+        .list_tasks()
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
     assert!(listed.data.is_empty());
 }
 
@@ -283,7 +345,10 @@ async fn a_full_queue_answers_503_with_retry_after() {
     })
     .await;
     let first = create(&server, KEY, long_render()).await;
-    poll_until(&server, &first.id, |t| t.status == types::TaskStatus::Running).await;
+    poll_until(&server, &first.id, |t| {
+        t.status == types::TaskStatus::Running
+    })
+    .await;
     let second = create(&server, KEY, long_render()).await;
     let response = server
         .raw(Method::POST, "/v1/tasks")
@@ -298,12 +363,27 @@ async fn a_full_queue_answers_503_with_retry_after() {
 
     // The waiting task is still pending; cancelling it frees its place.
     let client = server.client();
-    let waiting = client.delete_task().task_id(second.id.as_str()).send().await.expect("cancel");
+    let waiting = client
+        .delete_task()
+        .task_id(second.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
     assert_eq!(waiting.status, types::TaskStatus::Cancelled);
     assert!(waiting.started_at.is_none(), "it never ran");
-    client.delete_task().task_id(first.id.as_str()).send().await.expect("cancel");
+    client
+        .delete_task()
+        .task_id(first.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
     let third = create(&server, KEY, long_render()).await;
-    client.delete_task().task_id(third.id.as_str()).send().await.expect("cancel");
+    client
+        .delete_task()
+        .task_id(third.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
 }
 
 #[tokio::test]
@@ -312,14 +392,20 @@ async fn tasks_are_listed_newest_first_page_by_page() {
     let client = server.client();
     let mut created = Vec::new();
     for i in 0..5 {
-        created.push(create(&server, KEY, image_task(&format!("page {i}"), 32, 32)).await.id);
+        created.push(
+            create(&server, KEY, image_task(&format!("page {i}"), 32, 32))
+                .await
+                .id,
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut request = client.list_tasks().limit(std::num::NonZeroU32::new(2).expect("2"));
+        let mut request = client
+            .list_tasks()
+            .limit(std::num::NonZeroU32::new(2).expect("2"));
         if let Some(cursor) = &cursor {
             request = request.cursor(cursor.as_str());
         }
@@ -352,8 +438,20 @@ async fn a_finished_task_expires_after_its_time() {
     client.wait_for_task(&task.id).await.expect("succeeds");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let read = client.get_task().task_id(task.id.as_str()).send().await;
-    assert_eq!(RunwayError::from(read.expect_err("expired")).status(), Some(StatusCode::NOT_FOUND));
-    assert!(client.list_tasks().send().await.expect("list").into_inner().data.is_empty());
+    assert_eq!(
+        RunwayError::from(read.expect_err("expired")).status(),
+        Some(StatusCode::NOT_FOUND)
+    );
+    assert!(
+        client
+            .list_tasks()
+            .send()
+            .await
+            .expect("list")
+            .into_inner()
+            .data
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -376,7 +474,13 @@ async fn waiting_gives_up_after_its_timeout() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    server.client().delete_task().task_id(task.id.as_str()).send().await.expect("cancel");
+    server
+        .client()
+        .delete_task()
+        .task_id(task.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
 }
 
 #[tokio::test]
@@ -403,13 +507,20 @@ async fn a_replayed_post_returns_the_first_answer_and_stores_one_media() {
     assert_eq!(again.json::<Value>().await.expect("json"), first);
     assert_eq!(stored_media(server.dir.path()), 1, "one job, one media");
 
-    let reused = post(KEY, "key-1", json!({"prompt": "something else"})).await.expect("send");
+    let reused = post(KEY, "key-1", json!({"prompt": "something else"}))
+        .await
+        .expect("send");
     assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let reused: Value = reused.json().await.expect("json");
     assert_eq!(reused["error"]["code"], "idempotency_key_reused");
 
     // Keys are per API key: another key's request with the same key is its own.
-    let other: Value = post(OTHER_KEY, "key-1", body).await.expect("send").json().await.expect("json");
+    let other: Value = post(OTHER_KEY, "key-1", body)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_ne!(other["image_url"], first["image_url"]);
     assert_eq!(stored_media(server.dir.path()), 2);
 }
@@ -438,7 +549,10 @@ async fn a_repeat_while_the_first_runs_waits_for_its_answer_through_the_sdk() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         call().await
     });
-    let (a, b) = (a.expect("first").into_inner(), b.expect("second").into_inner());
+    let (a, b) = (
+        a.expect("first").into_inner(),
+        b.expect("second").into_inner(),
+    );
     assert_eq!(a, b, "the same video for both");
     assert_eq!(stored_media(server.dir.path()), 1);
 
@@ -483,7 +597,19 @@ async fn a_replayed_task_creation_returns_the_same_task() {
     let first = create_with_key().await.expect("created").into_inner();
     let again = create_with_key().await.expect("replayed").into_inner();
     assert_eq!(first.id, again.id);
-    let listed = server.client().list_tasks().send().await.expect("list").into_inner();
+    let listed = server
+        .client()
+        .list_tasks()
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
     assert_eq!(listed.data.len(), 1, "one task");
-    server.client().delete_task().task_id(first.id.as_str()).send().await.expect("cancel");
+    server
+        .client()
+        .delete_task()
+        .task_id(first.id.as_str())
+        .send()
+        .await
+        .expect("cancel");
 }

@@ -1,6 +1,7 @@
 // A TypeScript client generated from openapi/runway.yaml (openapi-typescript +
 // openapi-fetch) drives a running runway-server: generate an image, edit it, read
-// its metadata, download it, delete it. Type-checked against the generated types.
+// its metadata, download it, delete it; then the same as a task, created and
+// waited for. Type-checked against the generated types.
 //
 //   RUNWAY_BASE_URL=http://127.0.0.1:8080 RUNWAY_API_KEY=... node dist/roundtrip.js
 
@@ -69,6 +70,24 @@ const deleted = await client.DELETE("/v1/delete-media", {
 });
 check("delete-media confirms", deleted.data?.message === "Media successfully deleted", JSON.stringify(deleted.error));
 check("the deleted media is gone", (await fetch(url)).status === 404);
+
+// The same work as a task: created at once (202), then polled until it is done.
+const created = await client.POST("/v1/tasks", {
+  body: { operation: "generate-image", input: { prompt: "a task", width: 64, height: 48 } },
+});
+check("create_task answers 202 with a pending task", created.response.status === 202 && created.data?.status === "pending");
+const taskId = created.data?.id ?? "";
+let task = created.data;
+for (let i = 0; i < 100 && task && (task.status === "pending" || task.status === "running"); i++) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  task = (await client.GET("/v1/tasks/{task_id}", { params: { path: { task_id: taskId } } })).data;
+}
+const taskImage = task?.output?.image_url;
+check("the task succeeds with the image URL", task?.status === "succeeded" && task.progress === 1 && !!taskImage, JSON.stringify(task));
+if (taskImage) {
+  const taskMeta = await client.GET("/v1/image-metadata", { params: { query: { image_url: taskImage } } });
+  check("the task's image is 64x48", taskMeta.data?.width === 64 && taskMeta.data?.height === 48);
+}
 
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
