@@ -1,4 +1,5 @@
-//! A tour of every operation of the API, saving each output in a folder.
+//! A tour of every operation of the API, saving each output in a folder, and of a
+//! task: the same work started in the background and awaited with its progress.
 //!
 //! Start a server (`cargo run -p runway-server`), then:
 //!
@@ -264,6 +265,29 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     );
     let deleted = client.delete_own_media(&uploaded.media_url).await?;
     println!("{:<30} {}", "15-delete-media", deleted.message);
+
+    // The same work as a task: created at once, then awaited with its progress.
+    let task = client
+        .create_task()
+        .body(types::CreateTaskRequest::GenerateVideo(
+            types::GenerateVideoRequest::builder()
+                .prompt("a slow sunrise")
+                .duration(types::VideoDuration(NonZeroU32::MIN.saturating_add(4)))
+                .width(1280)
+                .height(720)
+                .try_into()?,
+        ))
+        .send()
+        .await?
+        .into_inner();
+    println!("{:<30} {} ({})", "task created", task.id, task.status);
+    let done = client
+        .wait_for_task(&task.id)
+        .on_progress(|task| println!("{:<30} {} {:>3.0}%", "task", task.status, task.progress * 100.0))
+        .await?;
+    if let Some(url) = done.output.as_ref().and_then(|output| output.video_url.as_deref()) {
+        save(&client, dir, "task-generate-video.mp4", url).await?;
+    }
     println!("\nall outputs are in {}", dir.display());
     Ok(())
 }
