@@ -283,9 +283,20 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     println!("{:<30} {} ({})", "task created", task.id, task.status);
     let done = client
         .wait_for_task(&task.id)
-        .on_progress(|task| println!("{:<30} {} {:>3.0}%", "task", task.status, task.progress * 100.0))
+        .on_progress(|task| {
+            println!(
+                "{:<30} {} {:>3.0}%",
+                "task",
+                task.status,
+                task.progress * 100.0
+            )
+        })
         .await?;
-    if let Some(url) = done.output.as_ref().and_then(|output| output.video_url.as_deref()) {
+    if let Some(url) = done
+        .output
+        .as_ref()
+        .and_then(|output| output.video_url.as_deref())
+    {
         save(&client, dir, "task-generate-video.mp4", url).await?;
     }
     println!("\nall outputs are in {}", dir.display());

@@ -3,7 +3,10 @@
 //!
 //! - `images` (default): metadata reads, downloads, image edits and uploads;
 //! - `video`: video metadata reads, video downloads, video filters (ffmpeg) and
-//!   thumbnails, on short seed videos.
+//!   thumbnails, on short seed videos;
+//! - `tasks`: the `video` mix, with the filters and thumbnails run as tasks:
+//!   created, then read every 200 ms until done (the reads are timed on their own,
+//!   while both cores run ffmpeg).
 //!
 //! It stops by itself, checks that every returned URL can be fetched afterwards, and
 //! reports throughput, p50/p99 latency and the server's peak RSS.
@@ -11,6 +14,7 @@
 //! ```sh
 //! cargo bench -p runway-server --bench load                # images, 30 s at concurrency 32
 //! LOAD_PROFILE=video cargo bench -p runway-server --bench load
+//! LOAD_PROFILE=tasks cargo bench -p runway-server --bench load
 //! LOAD_SECONDS=60 LOAD_CONCURRENCY=48 cargo bench -p runway-server --bench load
 //! ```
 //!
@@ -32,6 +36,10 @@ enum Op {
     Edit,
     Upload,
     Thumbnail,
+    /// `POST /v1/tasks` (the answer, not the work).
+    TaskCreate,
+    /// One `GET /v1/tasks/{id}`.
+    TaskRead,
 }
 
 /// Which mix of operations to send.
@@ -39,6 +47,7 @@ enum Op {
 enum Profile {
     Images,
     Video,
+    Tasks,
 }
 
 #[derive(Default)]
@@ -84,14 +93,90 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Creates a task, reads it every 200 ms until it is done, and tallies the
+/// creation, each read, and the whole task (under `op`).
+async fn run_task(
+    http: &reqwest::Client,
+    base: &str,
+    op: Op,
+    operation: &str,
+    input: serde_json::Value,
+    tally: &Mutex<Tally>,
+) {
+    let record = |op: Op, elapsed: Duration| {
+        tally
+            .lock()
+            .expect("tally")
+            .latencies
+            .entry(op)
+            .or_default()
+            .push(elapsed);
+    };
+    let error = |message: String| tally.lock().expect("tally").errors.push(message);
+    let started = Instant::now();
+    let created = http
+        .post(format!("{base}/v1/tasks"))
+        .bearer_auth(KEY)
+        .json(&serde_json::json!({"operation": operation, "input": input}))
+        .send()
+        .await;
+    let task: serde_json::Value = match created {
+        Ok(response) if response.status() == 202 => {
+            record(Op::TaskCreate, started.elapsed());
+            response.json().await.unwrap_or_default()
+        }
+        Ok(response) if matches!(response.status().as_u16(), 429 | 503) => {
+            tally.lock().expect("tally").backpressure += 1;
+            return;
+        }
+        Ok(response) => return error(format!("task create: {}", response.status())),
+        Err(err) => return error(format!("task create: {err}")),
+    };
+    let Some(id) = task["id"].as_str() else {
+        return error(format!("task create: no id in {task}"));
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = Instant::now();
+        let read = http
+            .get(format!("{base}/v1/tasks/{id}"))
+            .bearer_auth(KEY)
+            .send()
+            .await;
+        let task: serde_json::Value = match read {
+            Ok(response) if response.status() == 200 => {
+                record(Op::TaskRead, sent.elapsed());
+                response.json().await.unwrap_or_default()
+            }
+            Ok(response) => return error(format!("task read: {}", response.status())),
+            Err(err) => return error(format!("task read: {err}")),
+        };
+        match task["status"].as_str() {
+            Some("pending" | "running") => continue,
+            Some("succeeded") => {
+                record(op, started.elapsed());
+                let url = task["output"]
+                    .as_object()
+                    .and_then(|output| output.values().find_map(|v| v.as_str()));
+                if let Some(url) = url {
+                    tally.lock().expect("tally").created.push(url.to_owned());
+                }
+                return;
+            }
+            _ => return error(format!("task ended: {task}")),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = env_u64("LOAD_SECONDS", 30, 60);
     let concurrency = env_u64("LOAD_CONCURRENCY", 32, 256) as usize;
     let profile = match std::env::var("LOAD_PROFILE").as_deref() {
         Ok("video") => Profile::Video,
+        Ok("tasks") => Profile::Tasks,
         Ok("images") | Err(_) => Profile::Images,
-        Ok(other) => panic!("LOAD_PROFILE is images or video, not {other}"),
+        Ok(other) => panic!("LOAD_PROFILE is images, video or tasks, not {other}"),
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
@@ -132,7 +217,7 @@ async fn main() {
                 serde_json::json!({"prompt": format!("seed {i}"), "width": 640, "height": 480}),
                 "image_url",
             ),
-            Profile::Video => (
+            Profile::Video | Profile::Tasks => (
                 "generate-video",
                 serde_json::json!({"prompt": format!("seed {i}"), "duration": 2, "width": 320, "height": 240}),
                 "video_url",
@@ -177,14 +262,22 @@ async fn main() {
                     (8..=13, _) => Op::Download,
                     (14..=16, _) => Op::Edit,
                     (_, Profile::Images) => Op::Upload,
-                    (_, Profile::Video) => Op::Thumbnail,
+                    (_, Profile::Video | Profile::Tasks) => Op::Thumbnail,
                 };
+                if profile == Profile::Tasks && matches!(op, Op::Edit | Op::Thumbnail) {
+                    let (operation, input) = match op {
+                        Op::Edit => ("video-filter", serde_json::json!({"video_url": seed, "filter": "sepia"})),
+                        _ => ("generate-thumbnail", serde_json::json!({"video_url": seed, "time_position": 1})),
+                    };
+                    run_task(&http, &base, op, operation, input, &tally).await;
+                    continue;
+                }
                 let request = match (op, profile) {
-                    (Op::Metadata, Profile::Video) => http
+                    (Op::Metadata, Profile::Video | Profile::Tasks) => http
                         .get(format!("{base}/v1/video-metadata"))
                         .bearer_auth(KEY)
                         .query(&[("video_url", seed.as_str())]),
-                    (Op::Edit, Profile::Video) => http
+                    (Op::Edit, Profile::Video | Profile::Tasks) => http
                         .post(format!("{base}/v1/video-filter"))
                         .bearer_auth(KEY)
                         .json(&serde_json::json!({"video_url": seed, "filter": "sepia"})),
@@ -205,6 +298,7 @@ async fn main() {
                         .post(format!("{base}/v1/upload-media"))
                         .bearer_auth(KEY)
                         .body(upload.as_ref().clone()),
+                    (Op::TaskCreate | Op::TaskRead, _) => unreachable!("tasks run in run_task"),
                 };
                 let sent = Instant::now();
                 let outcome = match request.send().await {
