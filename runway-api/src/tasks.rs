@@ -20,13 +20,14 @@ type ProgressCallback<'a> = Box<dyn FnMut(&types::Task) + Send + 'a>;
 ///
 /// ```no_run
 /// # use runway_api::{Client, RunwayError, types};
+/// # use std::num::NonZeroU32;
 /// # async fn run(client: Client) -> Result<(), RunwayError> {
 /// let task = client
 ///     .create_task()
 ///     .body(types::CreateTaskRequest::GenerateVideo(
 ///         types::GenerateVideoRequest::builder()
 ///             .prompt("waves rolling onto a beach")
-///             .duration(5)
+///             .duration(types::VideoDuration(NonZeroU32::new(5).expect("not zero")))
 ///             .try_into()?,
 ///     ))
 ///     .send()

@@ -1,8 +1,13 @@
-//! The contract's error body, `{"error": {"code", "message", "param"}}`, with its status.
+//! The contract's error body, `{"error": {"code", "message", "param"}}`, with its
+//! status, and the one place where the errors of the layers below the HTTP edge
+//! (imaging, fetch, engine, store) become it.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::fetch::FetchError;
+use crate::imaging::ImagingError;
 
 /// An error answered to a client: status, stable code, message and optional parameter.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +178,49 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+// ---------------------------------------------------------------- domain errors
+// Every error of the layers below the HTTP edge becomes an `ApiError` here.
+
+impl ApiError {
+    /// A media input in `param` that is not a usable image.
+    pub(crate) fn image_input(err: ImagingError, param: &str) -> Self {
+        match err {
+            ImagingError::NotAnImage => ApiError::unsupported_media(format!(
+                "the bytes at {param} are not a supported image (JPEG, PNG, GIF, WebP)"
+            )),
+            ImagingError::Undecodable(reason) => ApiError::unsupported_media(format!(
+                "the image at {param} could not be decoded: {reason}"
+            )),
+            ImagingError::TooLarge => ApiError::too_large(format!("the image at {param} is {err}")),
+            ImagingError::Internal(_) => return ApiError::internal(err),
+        }
+        .with_param(param)
+    }
+
+    /// A remote media URL in `param` that gave no media.
+    pub(crate) fn fetch(err: FetchError, param: &str) -> Self {
+        match err {
+            FetchError::TooLarge(_) => {
+                ApiError::too_large(format!("the media at {param} {err}")).with_param(param)
+            }
+            _ => ApiError::unreachable(param, format!("{param} {err}")),
+        }
+    }
+}
+
+impl From<ImagingError> for ApiError {
+    /// Image work on the server's own data (renders, encodes): its failure is ours.
+    fn from(err: ImagingError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ApiError::internal(err)
     }
 }
 

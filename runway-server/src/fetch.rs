@@ -13,8 +13,6 @@ use futures_util::future::BoxFuture;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::error::ApiError;
-
 /// The most redirects one fetch follows.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -154,6 +152,23 @@ pub fn refuse_reason(url: &Url, refused: &dyn Fn(IpAddr) -> bool) -> Option<Stri
     refused(ip).then(|| format!("the address {ip} is loopback, private, link-local or reserved"))
 }
 
+/// Why a remote media URL gave no media.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The address is one the server must not reach (private, loopback, ...).
+    #[error("cannot be fetched: {0}")]
+    Refused(String),
+    /// The host could not be reached or read.
+    #[error("could not be fetched: {0}")]
+    Failed(String),
+    /// The host answered with a failure status.
+    #[error("could not be fetched: the host answered {0}")]
+    Status(reqwest::StatusCode),
+    /// The media is over the size cap.
+    #[error("is over the limit of {0} bytes")]
+    TooLarge(usize),
+}
+
 /// Fetches media from other hosts with a size cap, a timeout and bounded redirects.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -196,57 +211,35 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url` for the request parameter `param`.
-    pub async fn fetch(&self, url: &Url, param: &str) -> Result<Bytes, ApiError> {
+    /// Fetches `url`.
+    pub async fn fetch(&self, url: &Url) -> Result<Bytes, FetchError> {
         if let Some(reason) = refuse_reason(url, self.refused.as_ref()) {
-            return Err(ApiError::unreachable(
-                param,
-                format!("{param} cannot be fetched: {reason}"),
-            ));
+            return Err(FetchError::Refused(reason));
         }
         let response = self.client.get(url.clone()).send().await.map_err(|e| {
             tracing::info!(error = %e, "remote media fetch failed");
-            ApiError::unreachable(
-                param,
-                format!("{param} could not be fetched: {}", describe(&e)),
-            )
+            FetchError::Failed(describe(&e))
         })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(ApiError::unreachable(
-                param,
-                format!("{param} could not be fetched: the host answered {status}"),
-            ));
+            return Err(FetchError::Status(status));
         }
         if response
             .content_length()
             .is_some_and(|len| len > self.max_bytes as u64)
         {
-            return Err(self.too_large(param));
+            return Err(FetchError::TooLarge(self.max_bytes));
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::unreachable(
-                    param,
-                    format!("{param} could not be read: {}", describe(&e)),
-                )
-            })?;
+            let chunk = chunk.map_err(|e| FetchError::Failed(describe(&e)))?;
             if body.len() + chunk.len() > self.max_bytes {
-                return Err(self.too_large(param));
+                return Err(FetchError::TooLarge(self.max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body.into())
-    }
-
-    fn too_large(&self, param: &str) -> ApiError {
-        ApiError::too_large(format!(
-            "the media at {param} is over the limit of {} bytes",
-            self.max_bytes
-        ))
-        .with_param(param)
     }
 }
 
@@ -409,10 +402,10 @@ mod tests {
         let fetcher = Fetcher::new(system_lookup(), only_first, 1024, Duration::from_secs(5))
             .expect("fetcher");
         let err = fetcher
-            .fetch(&first_url, "image_url")
+            .fetch(&first_url)
             .await
             .expect_err("redirect refused");
-        assert_eq!(err.code, "media_unreachable");
+        assert!(matches!(err, FetchError::Failed(_)), "{err}");
         assert!(
             first_served.await.expect("join"),
             "the allowed first hop was fetched"

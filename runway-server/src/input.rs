@@ -89,7 +89,14 @@ impl AppState {
                     "{param}: this server does not fetch media from other hosts; upload the file or send a data: URI"
                 ),
             )),
-            Source::Remote(parsed) => Ok((self.fetcher.fetch(&parsed, param).await?, None)),
+            Source::Remote(parsed) => {
+                let bytes = self
+                    .fetcher
+                    .fetch(&parsed)
+                    .await
+                    .map_err(|err| ApiError::fetch(err, param))?;
+                Ok((bytes, None))
+            }
         }
     }
 

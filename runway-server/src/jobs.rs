@@ -262,7 +262,7 @@ impl AppState {
         param: &'static str,
     ) -> ApiResult<(Vec<u8>, (u32, u32))> {
         self.blocking(ctx, move || {
-            let image = decode(&input, param)?;
+            let image = decode(&input).map_err(|e| ApiError::image_input(e, param))?;
             Ok((encode_jpeg(&image)?, image.dimensions()))
         })
         .await

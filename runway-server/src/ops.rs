@@ -418,7 +418,8 @@ impl MediaOp {
                 let input = state.image_input(ctx, &image_url, "image_url").await?;
                 state
                     .image_job(ctx, move || {
-                        let image = decode(&input, "image_url")?;
+                        let image =
+                            decode(&input).map_err(|e| ApiError::image_input(e, "image_url"))?;
                         let image = match edit {
                             ImageEdit::Adjust(adjust) => {
                                 let mut image = image;
@@ -448,7 +449,8 @@ impl MediaOp {
                 let input = state.image_input(ctx, &image_url, "image_url").await?;
                 state
                     .image_job(ctx, move || {
-                        let mut image = decode(&input, "image_url")?;
+                        let mut image =
+                            decode(&input).map_err(|e| ApiError::image_input(e, "image_url"))?;
                         let size = font_size
                             .unwrap_or_else(|| imaging::text::default_font_size(image.height()));
                         imaging::text::draw(&mut image, &text, position, size)?;
@@ -467,8 +469,10 @@ impl MediaOp {
                     .await?;
                 state
                     .image_job(ctx, move || {
-                        let image = decode(&input, "image_url")?;
-                        let reference = decode(&reference, "style_reference")?;
+                        let image =
+                            decode(&input).map_err(|e| ApiError::image_input(e, "image_url"))?;
+                        let reference = decode(&reference)
+                            .map_err(|e| ApiError::image_input(e, "style_reference"))?;
                         let styled = imaging::style::transfer(&image, &reference, strength);
                         Ok((encode_jpeg(&styled)?, styled.dimensions()))
                     })

@@ -22,8 +22,6 @@ use object_store::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
-
 /// What a stored media is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -176,12 +174,6 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        ApiError::internal(err)
-    }
 }
 
 /// The media store.

@@ -4,7 +4,7 @@ use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{Rgb, RgbImage};
 
-use crate::error::ApiError;
+use super::ImagingError;
 
 /// The parameters of `color-adjust`, each neutral at 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,10 +102,11 @@ pub fn target_size(from: (u32, u32), width: Option<u32>, height: Option<u32>) ->
 }
 
 /// Resizes with a Lanczos3 filter (SIMD, via fast_image_resize).
-pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, ApiError> {
+pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, ImagingError> {
+    let internal = |e: &dyn std::fmt::Display| ImagingError::Internal(format!("resize: {e}"));
     let (sw, sh) = image.dimensions();
     let src = FirImage::from_vec_u8(sw, sh, image.as_raw().clone(), PixelType::U8x3)
-        .map_err(ApiError::internal)?;
+        .map_err(|e| internal(&e))?;
     let mut dst = FirImage::new(width, height, PixelType::U8x3);
     Resizer::new()
         .resize(
@@ -115,9 +116,9 @@ pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, Api
                 fast_image_resize::FilterType::Lanczos3,
             )),
         )
-        .map_err(ApiError::internal)?;
+        .map_err(|e| internal(&e))?;
     RgbImage::from_raw(width, height, dst.into_vec())
-        .ok_or_else(|| ApiError::internal("resize produced a buffer of the wrong size"))
+        .ok_or_else(|| internal(&"a buffer of the wrong size"))
 }
 
 #[cfg(test)]

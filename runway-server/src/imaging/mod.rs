@@ -10,7 +10,22 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage};
 
-use crate::error::ApiError;
+/// Why image work failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImagingError {
+    /// The bytes are not a JPEG, PNG, GIF or WebP image.
+    #[error("not a supported image (JPEG, PNG, GIF, WebP)")]
+    NotAnImage,
+    /// The image is larger than the decoding limits.
+    #[error("larger than {MAX_DIMENSION}x{MAX_DIMENSION} pixels")]
+    TooLarge,
+    /// The image is of a supported format but does not decode.
+    #[error("could not be decoded: {0}")]
+    Undecodable(String),
+    /// The server's own image work failed (encoding, resizing, the font).
+    #[error("{0}")]
+    Internal(String),
+}
 
 /// The largest width or height of an image the server decodes.
 pub const MAX_DIMENSION: u32 = 8192;
@@ -34,13 +49,8 @@ pub fn sniff_image(bytes: &[u8]) -> Option<ImageFormat> {
 /// The format is sniffed from the bytes; limits on dimensions and allocation are
 /// set before decoding, so a small file that declares a huge image is refused
 /// before any pixel buffer is allocated.
-pub fn decode(bytes: &[u8], param: &str) -> Result<RgbImage, ApiError> {
-    let format = sniff_image(bytes).ok_or_else(|| {
-        ApiError::unsupported_media(format!(
-            "the bytes at {param} are not a supported image (JPEG, PNG, GIF, WebP)"
-        ))
-        .with_param(param)
-    })?;
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, ImagingError> {
+    let format = sniff_image(bytes).ok_or(ImagingError::NotAnImage)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
@@ -48,25 +58,19 @@ pub fn decode(bytes: &[u8], param: &str) -> Result<RgbImage, ApiError> {
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let image = reader.decode().map_err(|err| match err {
-        image::ImageError::Limits(_) => ApiError::too_large(format!(
-            "the image at {param} is larger than {MAX_DIMENSION}x{MAX_DIMENSION} pixels"
-        ))
-        .with_param(param),
-        other => ApiError::unsupported_media(format!(
-            "the image at {param} could not be decoded: {other}"
-        ))
-        .with_param(param),
+        image::ImageError::Limits(_) => ImagingError::TooLarge,
+        other => ImagingError::Undecodable(other.to_string()),
     })?;
     Ok(image.to_rgb8())
 }
 
 /// Encodes an RGB image as JPEG.
-pub fn encode_jpeg(image: &RgbImage) -> Result<Vec<u8>, ApiError> {
+pub fn encode_jpeg(image: &RgbImage) -> Result<Vec<u8>, ImagingError> {
     let mut out = Vec::with_capacity(image.len() / 8);
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
     DynamicImage::ImageRgb8(image.clone())
         .write_with_encoder(encoder)
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ImagingError::Internal(format!("JPEG encoding: {e}")))?;
     Ok(out)
 }
 
@@ -96,13 +100,13 @@ mod tests {
         png.extend_from_slice(&13u32.to_be_bytes());
         png.extend_from_slice(&ihdr);
         png.extend_from_slice(&crc32fast::hash(&ihdr).to_be_bytes());
-        let err = decode(&png, "image_url").expect_err("refused");
-        assert_eq!(err.status.as_u16(), 413, "{err}");
+        let err = decode(&png).expect_err("refused");
+        assert!(matches!(err, ImagingError::TooLarge), "{err}");
     }
 
     #[test]
-    fn non_images_are_415() {
-        let err = decode(b"hello world, not an image", "image_url").expect_err("refused");
-        assert_eq!(err.status.as_u16(), 415);
+    fn non_images_are_refused_as_such() {
+        let err = decode(b"hello world, not an image").expect_err("refused");
+        assert!(matches!(err, ImagingError::NotAnImage), "{err}");
     }
 }

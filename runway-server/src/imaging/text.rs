@@ -8,7 +8,7 @@ use imageproc::distance_transform::Norm;
 use imageproc::drawing::{draw_text_mut, text_size};
 use imageproc::morphology::dilate;
 
-use crate::error::ApiError;
+use super::ImagingError;
 
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans-Bold.ttf");
 
@@ -25,8 +25,8 @@ pub fn default_font_size(height: u32) -> f32 {
     (height as f32 / 12.0).max(12.0)
 }
 
-fn font() -> Result<FontRef<'static>, ApiError> {
-    FontRef::try_from_slice(FONT_BYTES).map_err(ApiError::internal)
+fn font() -> Result<FontRef<'static>, ImagingError> {
+    FontRef::try_from_slice(FONT_BYTES).map_err(|e| ImagingError::Internal(format!("font: {e}")))
 }
 
 /// Replaces control characters (but line breaks) with spaces.
@@ -81,7 +81,7 @@ pub fn draw(
     text: &str,
     position: Position,
     font_size: f32,
-) -> Result<(), ApiError> {
+) -> Result<(), ImagingError> {
     let font = font()?;
     let (width, height) = image.dimensions();
     let margin = (width.min(height) as f32 / 40.0).round() as i32;
