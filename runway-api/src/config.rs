@@ -56,6 +56,10 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// The longest `Retry-After` the client waits; a longer one ends the retries.
     pub max_retry_after: Duration,
+    /// How long a `POST` waits, in all, for its first attempt that still runs on the
+    /// server (answers `409 idempotency_key_in_use`) before it gives up; such waits
+    /// are not counted as retries.
+    pub max_in_progress_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -65,6 +69,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+            max_in_progress_wait: Duration::from_secs(300),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::types;
 #[derive(Debug, thiserror::Error)]
 pub enum RunwayError {
     /// The server answered with the contract's error body.
-    #[error("{status}: {message} (code `{code}`{})", param.as_deref().map(|p| format!(", parameter `{p}`")).unwrap_or_default())]
+    #[error("{status}: {message} (code `{code}`{}{})", param.as_deref().map(|p| format!(", parameter `{p}`")).unwrap_or_default(), request_id.as_deref().map(|id| format!(", request {id}")).unwrap_or_default())]
     Api {
         /// The HTTP status.
         status: StatusCode,
@@ -27,6 +27,8 @@ pub enum RunwayError {
         param: Option<String>,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+        /// The request's id (`X-Request-Id`), to quote when reporting a problem.
+        request_id: Option<String>,
     },
     /// The server answered with a body the client could not parse; the body is kept.
     #[error("{}the response body could not be parsed: {source}", status.map(|s| format!("{s}: ")).unwrap_or_default())]
@@ -69,10 +71,12 @@ pub enum RunwayError {
         task: Box<types::Task>,
     },
     /// A task was still pending or running when the wait's timeout ran out.
-    #[error("task {} was still {} after {:.0?}", task.id, task.status, waited)]
+    #[error("task {task_id} did not finish within {waited:.0?}")]
     TaskTimedOut {
-        /// The task as last read.
-        task: Box<types::Task>,
+        /// The task's id.
+        task_id: String,
+        /// The task as last read (none when not even one read came back in time).
+        task: Option<Box<types::Task>>,
         /// How long the wait lasted.
         waited: Duration,
     },
@@ -108,12 +112,25 @@ impl RunwayError {
         }
     }
 
+    /// The id the server gave the request (its `X-Request-Id`), when the error
+    /// comes from an answer: quote it when you report a problem.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            RunwayError::Api { request_id, .. } => request_id.as_deref(),
+            RunwayError::UnexpectedResponse { response } => response
+                .headers()
+                .get(crate::retry::REQUEST_ID)
+                .and_then(|v| v.to_str().ok()),
+            RunwayError::TaskFailed { task } => task.error.as_ref()?.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The task, when the error is about one (failed, cancelled, timed out).
     pub fn task(&self) -> Option<&types::Task> {
         match self {
-            RunwayError::TaskFailed { task }
-            | RunwayError::TaskCancelled { task }
-            | RunwayError::TaskTimedOut { task, .. } => Some(task),
+            RunwayError::TaskFailed { task } | RunwayError::TaskCancelled { task } => Some(task),
+            RunwayError::TaskTimedOut { task, .. } => task.as_deref(),
             _ => None,
         }
     }
@@ -148,12 +165,18 @@ impl RunwayError {
         headers: &reqwest::header::HeaderMap,
         body: types::ErrorResponse,
     ) -> Self {
+        let request_id = headers
+            .get(crate::retry::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or(body.error.request_id);
         RunwayError::Api {
             status,
             code: body.error.code,
             message: body.error.message,
             param: body.error.param,
             retry_after: crate::retry::retry_after(headers),
+            request_id,
         }
     }
 }

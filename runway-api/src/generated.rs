@@ -831,6 +831,9 @@ Play faster or slower, picture and sound together.*/
         ///The request parameter at fault, when one is.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub param: ::std::option::Option<::std::string::String>,
+        ///The request's id, as in its `X-Request-Id` header; quote it when you report a problem.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
     }
     impl ErrorDetail {
         pub fn builder() -> builder::ErrorDetail {
@@ -1531,11 +1534,10 @@ geometric shapes in a bold palette.
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 128usize {
-                return Err("longer than 128 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}$\"".into());
             }
             Ok(Self(value.to_string()))
         }
@@ -1761,6 +1763,28 @@ size cap; private and loopback addresses are refused).
                 })
         }
     }
+    ///A service ready to take work.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct Readiness {
+        ///How many tasks may wait before new ones are refused.
+        pub max_queued_tasks: i64,
+        ///Tasks waiting for a job slot.
+        pub queued_tasks: i64,
+        ///Always `ready`.
+        pub status: ::std::string::String,
+    }
+    impl Readiness {
+        pub fn builder() -> builder::Readiness {
+            Default::default()
+        }
+    }
     ///`ResizeVideoRequest`
     #[derive(
         ::serde::Deserialize,
@@ -1937,6 +1961,7 @@ size cap; private and loopback addresses are refused).
     pub struct Task {
         ///When the task was created (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Why the task failed, as the synchronous operation would have answered it; `param` names the field inside `input` (`input.image_url`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<ErrorDetail>,
         ///When the task finished (succeeded, failed or was cancelled).
@@ -2865,6 +2890,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            request_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ErrorDetail {
             fn default() -> Self {
@@ -2872,6 +2901,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     code: Err("no value supplied for code".to_string()),
                     message: Err("no value supplied for message".to_string()),
                     param: Ok(Default::default()),
+                    request_id: Ok(Default::default()),
                 }
             }
         }
@@ -2912,6 +2942,18 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     });
                 self
             }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<ErrorDetail> for super::ErrorDetail {
             type Error = super::error::ConversionError;
@@ -2922,6 +2964,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     code: value.code?,
                     message: value.message?,
                     param: value.param?,
+                    request_id: value.request_id?,
                 })
             }
         }
@@ -2931,6 +2974,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     code: Ok(value.code),
                     message: Ok(value.message),
                     param: Ok(value.param),
+                    request_id: Ok(value.request_id),
                 }
             }
         }
@@ -3830,6 +3874,84 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             fn from(value: super::ImageToVideoResponse) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Readiness {
+            max_queued_tasks: ::std::result::Result<i64, ::std::string::String>,
+            queued_tasks: ::std::result::Result<i64, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Readiness {
+            fn default() -> Self {
+                Self {
+                    max_queued_tasks: Err(
+                        "no value supplied for max_queued_tasks".to_string(),
+                    ),
+                    queued_tasks: Err("no value supplied for queued_tasks".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl Readiness {
+            pub fn max_queued_tasks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_queued_tasks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for max_queued_tasks: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn queued_tasks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.queued_tasks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for queued_tasks: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Readiness> for super::Readiness {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Readiness,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    max_queued_tasks: value.max_queued_tasks?,
+                    queued_tasks: value.queued_tasks?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Readiness> for Readiness {
+            fn from(value: super::Readiness) -> Self {
+                Self {
+                    max_queued_tasks: Ok(value.max_queued_tasks),
+                    queued_tasks: Ok(value.queued_tasks),
+                    status: Ok(value.status),
                 }
             }
         }
@@ -5219,9 +5341,15 @@ sniffed from the bytes, never taken from the URL or a declared type.
 | 500 | `internal_error` | the server failed; nothing was stored |
 | 503 | `media_engine_unavailable` | video and audio work needs `ffmpeg`, which the server does not have |
 | 503 | `overloaded` | too many media jobs at once; retry after `Retry-After` seconds |
+| 503 | `not_ready` | `/readyz`: the store, ffmpeg or the queue is not ready; the message says which |
 
 A failed task's `error` carries one of these codes, or `interrupted` (the server
 stopped while the task ran; nothing was stored).
+
+Every answer carries `X-Request-Id` (the client's, when it sent a well-formed
+one: 1 to 128 letters, digits, `.`, `_`, `:` or `-`; else a new one), and every
+error body carries the same id as `request_id`; the server logs it with every
+line about that request.
 
 Clients must accept codes not listed here and treat them by status.
 
@@ -5769,7 +5897,7 @@ page. Finished tasks are kept for a day (the server's `--task-ttl-secs`).
 Sends a `GET` request to `/v1/tasks`
 
 Arguments:
-- `cursor`: The `next_cursor` of the previous page.
+- `cursor`: The `next_cursor` of the previous page (the id of its last task).
 - `limit`: How many tasks to return, from 1 to 100; default 20.
 ```ignore
 let response = client.list_tasks()
@@ -5937,6 +6065,54 @@ let response = client.get_health()
 ```*/
     pub fn get_health(&self) -> builder::GetHealth<'_> {
         builder::GetHealth::new(self)
+    }
+    /**Check that the service can take work
+
+For load balancers: `200` when the store is reachable and writable, ffmpeg
+is present, and the task queue has room; otherwise `503` with code
+`not_ready` and the reasons in the message. `/healthz` only says that the
+process answers. Needs no key.
+
+
+Sends a `GET` request to `/readyz`
+
+```ignore
+let response = client.get_readiness()
+    .send()
+    .await;
+```*/
+    pub fn get_readiness(&self) -> builder::GetReadiness<'_> {
+        builder::GetReadiness::new(self)
+    }
+    /**The contract this server implements, as YAML
+
+Byte for byte the `openapi/runway.yaml` the server was built from, with a
+strong `ETag` (`If-None-Match` is answered `304`). Needs no key.
+
+
+Sends a `GET` request to `/openapi.yaml`
+
+```ignore
+let response = client.get_openapi_yaml()
+    .send()
+    .await;
+```*/
+    pub fn get_openapi_yaml(&self) -> builder::GetOpenapiYaml<'_> {
+        builder::GetOpenapiYaml::new(self)
+    }
+    /**The contract this server implements, as JSON
+
+The same document as `/openapi.yaml`, converted to JSON, with its own `ETag`. Needs no key.
+
+Sends a `GET` request to `/openapi.json`
+
+```ignore
+let response = client.get_openapi_json()
+    .send()
+    .await;
+```*/
+    pub fn get_openapi_json(&self) -> builder::GetOpenapiJson<'_> {
+        builder::GetOpenapiJson::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -9330,6 +9506,150 @@ pub mod builder {
                         ),
                     )
                 }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_readiness`]
+
+[`Client::get_readiness`]: super::Client::get_readiness*/
+    #[derive(Debug, Clone)]
+    pub struct GetReadiness<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetReadiness<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/readyz`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Readiness>, Error<types::ErrorResponse>> {
+            let Self { client } = self;
+            let url = format!("{}/readyz", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_readiness",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_openapi_yaml`]
+
+[`Client::get_openapi_yaml`]: super::Client::get_openapi_yaml*/
+    #[derive(Debug, Clone)]
+    pub struct GetOpenapiYaml<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetOpenapiYaml<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/openapi.yaml`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/openapi.yaml", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "get_openapi_yaml",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_openapi_json`]
+
+[`Client::get_openapi_json`]: super::Client::get_openapi_json*/
+    #[derive(Debug, Clone)]
+    pub struct GetOpenapiJson<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetOpenapiJson<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/openapi.json`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+            Error<()>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/openapi.json", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_openapi_json",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

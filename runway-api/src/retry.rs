@@ -14,6 +14,9 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// The header that names a request, in both directions.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// The header that makes a `POST` safe to repeat.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -62,6 +65,9 @@ fn redacted_url(request: &Request) -> String {
 enum Next {
     Done,
     RetryAfter(Duration),
+    /// The first attempt of this idempotent request still runs on the server: wait
+    /// and ask again (not counted as a retry; bounded by `max_in_progress_wait`).
+    AwaitFirst(Duration),
 }
 
 /// Whether another attempt may follow: the request can be replayed, and either it
@@ -74,7 +80,18 @@ fn decide(
     replayable: bool,
     idempotent: bool,
 ) -> Next {
-    if retry >= policy.max_retries || !replayable {
+    if !replayable {
+        return Next::Done;
+    }
+    // The first request with this key is still running: wait for its answer.
+    if let Ok(response) = result
+        && idempotent
+        && response.status() == StatusCode::CONFLICT
+        && let Some(wait) = retry_after(response.headers())
+    {
+        return Next::AwaitFirst(wait.min(policy.max_retry_after));
+    }
+    if retry >= policy.max_retries {
         return Next::Done;
     }
     let after = |response: &Response| match retry_after(response.headers()) {
@@ -84,14 +101,6 @@ fn decide(
     };
     match result {
         Ok(response) if is_retryable_status(response.status()) => after(response),
-        // The first request with this key is still running: wait for its answer.
-        Ok(response)
-            if idempotent
-                && response.status() == StatusCode::CONFLICT
-                && response.headers().contains_key(RETRY_AFTER) =>
-        {
-            after(response)
-        }
         Ok(_) => Next::Done,
         Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
         // The server may still be working; with a key, the repeat gets its answer.
@@ -133,10 +142,12 @@ pub(crate) async fn execute(
         url = %redacted_url(&request),
         attempts = tracing::field::Empty,
         status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
     );
     async move {
         let started = Instant::now();
         let mut retry = 0u32;
+        let mut awaited_first = Duration::ZERO;
         loop {
             let spare = request.try_clone();
             let attempt_started = Instant::now();
@@ -153,8 +164,24 @@ pub(crate) async fn execute(
                     tracing::debug!(attempt = retry + 1, elapsed_ms, error = %err, "request failed")
                 }
             }
-            let next = decide(&config.retry, retry, &result, spare.is_some(), idempotent);
+            let mut next = decide(&config.retry, retry, &result, spare.is_some(), idempotent);
+            if let Next::AwaitFirst(wait) = next {
+                awaited_first += wait;
+                next = if awaited_first > config.retry.max_in_progress_wait {
+                    Next::Done
+                } else {
+                    Next::AwaitFirst(wait)
+                };
+            }
             match (next, spare) {
+                (Next::AwaitFirst(wait), Some(copy)) => {
+                    tracing::debug!(
+                        wait_ms = wait.as_millis() as u64,
+                        "the first attempt still runs"
+                    );
+                    tokio::time::sleep(wait).await;
+                    request = copy;
+                }
                 (Next::RetryAfter(wait), Some(copy)) => {
                     tracing::warn!(
                         attempt = retry + 1,
@@ -170,6 +197,13 @@ pub(crate) async fn execute(
                     span.record("attempts", retry + 1);
                     if let Ok(response) = &result {
                         span.record("status", response.status().as_u16());
+                        if let Some(id) = response
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                        {
+                            span.record("request_id", id);
+                        }
                     }
                     tracing::debug!(total_ms = started.elapsed().as_millis() as u64, "finished");
                     return result;

@@ -68,16 +68,23 @@ impl<'a> TaskWait<'a> {
 
     async fn run(mut self) -> Result<types::Task, RunwayError> {
         let started = Instant::now();
+        let deadline = self.timeout.map(|timeout| started + timeout);
         let mut interval = FIRST_POLL_INTERVAL;
         let mut last: Option<(types::TaskStatus, f64)> = None;
+        let mut last_read: Option<types::Task> = None;
         loop {
-            let task = self
-                .client
-                .get_task()
-                .task_id(self.task_id.as_str())
-                .send()
-                .await?
-                .into_inner();
+            let read = self.client.get_task().task_id(self.task_id.as_str()).send();
+            // A read never outlasts the wait's deadline.
+            let task = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left.max(Duration::from_secs(1)), read).await {
+                        Ok(read) => read?.into_inner(),
+                        Err(_) => return Err(self.timed_out(last_read, started)),
+                    }
+                }
+                None => read.await?.into_inner(),
+            };
             if last != Some((task.status, task.progress)) {
                 last = Some((task.status, task.progress));
                 if let Some(callback) = self.on_progress.as_mut() {
@@ -98,18 +105,28 @@ impl<'a> TaskWait<'a> {
                 }
                 types::TaskStatus::Pending | types::TaskStatus::Running => {}
             }
-            // Jitter spreads the polls of many waiting clients.
-            let wait = interval.mul_f64(0.8 + fastrand::f64() * 0.4);
-            if let Some(timeout) = self.timeout
-                && started.elapsed() + wait > timeout
-            {
-                return Err(RunwayError::TaskTimedOut {
-                    task: Box::new(task),
-                    waited: started.elapsed(),
-                });
+            let task = last_read.insert(task);
+            // Jitter spreads the polls of many waiting clients; the last pause ends
+            // at the deadline, for one last read.
+            let mut wait = interval.mul_f64(0.8 + fastrand::f64() * 0.4);
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let task = task.clone();
+                    return Err(self.timed_out(Some(task), started));
+                }
+                wait = wait.min(left);
             }
             tokio::time::sleep(wait).await;
             interval = (interval * 2).min(MAX_POLL_INTERVAL);
+        }
+    }
+
+    fn timed_out(&self, task: Option<types::Task>, started: Instant) -> RunwayError {
+        RunwayError::TaskTimedOut {
+            task_id: self.task_id.clone(),
+            task: task.map(Box::new),
+            waited: started.elapsed(),
         }
     }
 }

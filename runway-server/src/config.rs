@@ -91,6 +91,11 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<u32>,
 
+    /// How log lines are written: `text` for people, or `json` (one object per line,
+    /// with the request id and the other fields of its span) for log shippers.
+    #[arg(long, env = "RUNWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// The ffmpeg program.
     #[arg(long, env = "RUNWAY_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,
@@ -98,6 +103,15 @@ pub struct ServerConfig {
     /// The ffprobe program.
     #[arg(long, env = "RUNWAY_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: PathBuf,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl ServerConfig {
@@ -122,6 +136,7 @@ impl ServerConfig {
             no_remote_fetch: false,
             rate_limit_per_minute: 0,
             rate_limit_burst: None,
+            log_format: LogFormat::Text,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
         }

@@ -1,6 +1,3 @@
-//! ffmpeg and ffprobe, run as child processes with a timeout and `kill_on_drop`.
-//! Their stderr goes to the server log, never into a client's message.
-
 //! ffmpeg and ffprobe, run as child processes with a timeout and `kill_on_drop`, so a
 //! job that overruns, or whose future is dropped (a cancelled task), leaves no
 //! process behind. Their stderr goes to the server log, never into a client's message.
@@ -203,10 +200,18 @@ impl MediaEngine {
             return Err(io(std::io::Error::other("no pipes to the child")));
         };
         let read_stdout = async {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                on_line(&line);
+            // Read to the end whatever it holds, so the child never blocks on a full pipe.
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            while reader
+                .read_until(b'\n', &mut line)
+                .await
+                .is_ok_and(|n| n > 0)
+            {
+                on_line(String::from_utf8_lossy(&line).trim_end());
+                line.clear();
             }
+            let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
         };
         let read_stderr = async {
             // Enough of stderr to say what went wrong; the rest is drained unread.

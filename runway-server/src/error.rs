@@ -170,6 +170,9 @@ impl IntoResponse for ApiError {
         if let Some(param) = &self.param {
             detail["param"] = serde_json::Value::String(param.clone());
         }
+        if let Some(id) = crate::request_id::current() {
+            detail["request_id"] = serde_json::Value::String(id);
+        }
         let mut response =
             (self.status, Json(serde_json::json!({ "error": detail }))).into_response();
         if let Some(seconds) = self.retry_after {

@@ -208,8 +208,9 @@ async fn keep_answer(
         }
     }
     let request = Request::from_parts(parts, Body::from(body));
+    let release = (state.clone(), path.clone());
     // Runs on even if the client goes away, so the answer is kept for its retry.
-    let work = tokio::spawn(async move {
+    let work = tokio::spawn(crate::request_id::scope(async move {
         let response = next.run(request).await;
         let status = response.status();
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -242,19 +243,47 @@ async fn keep_answer(
             tracing::warn!(%err, "cannot keep an idempotent answer");
         }
         Response::from_parts(parts, Body::from(body))
-    });
-    work.await
-        .map_err(|err| reject(ApiError::internal(format!("request task: {err}"))))
+    }));
+    match work.await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            // The request failed before it answered: free its key for a retry.
+            let (state, path) = release;
+            let _ = state.store.delete_doc(&path).await;
+            Err(reject(ApiError::internal(format!("request task: {err}"))))
+        }
+    }
 }
 
 impl AppState {
-    /// How long an unanswered claim holds a key: longer than any request can run.
+    /// How long an unanswered claim holds a key: longer than any request can run
+    /// (a slot wait, two fetches, three engine runs, and a margin).
     fn idempotency_claim_lease(&self) -> chrono::Duration {
-        let seconds = self.config.queue_timeout_secs
-            + self.config.job_timeout_secs
-            + self.config.fetch_timeout_secs
-            + 60;
-        chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
+        let config = &self.config;
+        let seconds = config
+            .queue_timeout_secs
+            .saturating_add(config.fetch_timeout_secs.saturating_mul(2))
+            .saturating_add(config.job_timeout_secs.saturating_mul(3))
+            .saturating_add(60);
+        crate::tasks::seconds(seconds)
+    }
+
+    /// At start-up on the local store: keys claimed by requests that the last stop
+    /// cut short are freed (no request of this server is running yet).
+    pub(crate) async fn release_unanswered_keys(&self) -> ApiResult<usize> {
+        let mut released = 0;
+        for path in self.store.list_docs("idempotency").await? {
+            match self.store.get_doc::<KeyRecord>(&path).await {
+                Ok(Some(record)) if record.answer.is_some() => {}
+                Ok(None) => {}
+                // Unanswered, or unreadable: either way no answer is kept.
+                Ok(Some(_)) | Err(_) => {
+                    self.store.delete_doc(&path).await?;
+                    released += 1;
+                }
+            }
+        }
+        Ok(released)
     }
 
     /// Removes kept answers past [`KEEP_FOR`], at most `budget` of them.
@@ -265,7 +294,13 @@ impl AppState {
             if removed == budget {
                 break;
             }
-            let record: Option<KeyRecord> = self.store.get_doc(&path).await?;
+            let record = match self.store.get_doc::<KeyRecord>(&path).await {
+                Ok(record) => record,
+                Err(err) => {
+                    tracing::warn!(%path, %err, "unreadable idempotency record skipped");
+                    continue;
+                }
+            };
             if record.is_some_and(|r| now - r.created_at >= KEEP_FOR) {
                 self.store.delete_doc(&path).await?;
                 removed += 1;

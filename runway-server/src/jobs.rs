@@ -1,10 +1,13 @@
 //! The job pipeline: every media operation, synchronous or a task, runs here.
 //!
-//! 1. Inputs are read (own media from the store, `data:` URIs, guarded fetches)
-//!    before a slot is taken, so a slow fetch never holds one.
-//! 2. A job slot: at most `--max-jobs` jobs run at once. A synchronous request waits
-//!    up to `--queue-timeout-secs`, then gets 503; a task waits in a bounded queue
-//!    (`--max-queued-tasks`), which answers 503 when full.
+//! 1. Inputs are read (own media from the store, `data:` URIs, guarded fetches).
+//!    A synchronous request reads them before it takes a slot, so a slow fetch never
+//!    holds one; a task takes its slot first, so tasks waiting in the queue hold no
+//!    media in memory.
+//! 2. A job slot: at most `--max-jobs` jobs run at once, one slot per job however
+//!    many steps it has. A synchronous request waits up to `--queue-timeout-secs`,
+//!    then gets 503; a task waits in a bounded queue (`--max-queued-tasks`), which
+//!    answers 503 when full.
 //! 3. A scratch directory under `<data-dir>/work`, removed when the job ends.
 //! 4. The engine: image work on the blocking pool, or one ffmpeg run that reports
 //!    progress.
@@ -55,6 +58,11 @@ impl JobQueue {
         }
     }
 
+    /// How many tasks wait for a slot.
+    pub(crate) fn queued_tasks(&self) -> usize {
+        self.queued_tasks.load(Ordering::SeqCst)
+    }
+
     /// A place in the task queue, or 503 `overloaded` when it is full.
     pub(crate) fn enqueue_task(&self) -> ApiResult<QueueTicket> {
         let taken = self
@@ -97,6 +105,9 @@ pub(crate) struct JobContext {
     started: AtomicBool,
     /// A task's place in the queue, until it gets a slot.
     ticket: Mutex<Option<QueueTicket>>,
+    /// The job's slot, once it has one; given back when the job ends (or, for
+    /// image work, when its thread does).
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl JobContext {
@@ -109,6 +120,7 @@ impl JobContext {
             is_task: false,
             started: AtomicBool::new(false),
             ticket: Mutex::new(None),
+            permit: Mutex::new(None),
         }
     }
 
@@ -184,8 +196,11 @@ fn engine_failure(err: EngineError, client_input: bool) -> ApiError {
 }
 
 impl AppState {
-    /// Waits for a job slot as `ctx` allows.
-    async fn slot(&self, ctx: &JobContext) -> ApiResult<OwnedSemaphorePermit> {
+    /// Waits for the job's slot as `ctx` allows; a job that has one keeps it.
+    pub(crate) async fn slot(&self, ctx: &JobContext) -> ApiResult<()> {
+        if ctx.permit.lock().is_ok_and(|permit| permit.is_some()) {
+            return Ok(());
+        }
         let acquire = self.jobs.slots.clone().acquire_owned();
         let permit = if ctx.is_task {
             ctx.unless_cancelled(async { acquire.await.map_err(ApiError::internal) })
@@ -199,8 +214,11 @@ impl AppState {
         if let Ok(mut ticket) = ctx.ticket.lock() {
             ticket.take();
         }
+        if let Ok(mut slot) = ctx.permit.lock() {
+            *slot = Some(permit);
+        }
         ctx.started.store(true, Ordering::SeqCst);
-        Ok(permit)
+        Ok(())
     }
 
     /// The bytes of an image input: 415 when it is stored media of another kind.
@@ -243,12 +261,18 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce() -> ApiResult<T> + Send + 'static,
     {
-        let _slot = self.slot(ctx).await?;
-        // A cancelled job stops waiting; the thread finishes its work unobserved.
+        self.slot(ctx).await?;
+        // The slot goes with the thread: a cancelled job stops waiting for it, and
+        // the slot is free only once the thread is done.
+        let permit = ctx.permit.lock().ok().and_then(|mut p| p.take());
         ctx.unless_cancelled(async {
-            tokio::task::spawn_blocking(work)
+            let (result, permit) = tokio::task::spawn_blocking(move || (work(), permit))
                 .await
-                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            if let Ok(mut slot) = ctx.permit.lock() {
+                *slot = permit;
+            }
+            result
         })
         .await
     }
@@ -310,7 +334,7 @@ impl AppState {
         F: FnOnce(&Path, Option<&ProbeInfo>, &Path) -> ApiResult<(Vec<OsString>, f64)>,
     {
         let engine = self.engine()?.clone();
-        let _slot = self.slot(ctx).await?;
+        self.slot(ctx).await?;
         let scratch = Scratch::new(&self.work_dir)?;
         let (input_path, info, client_input) = match input {
             FfmpegInput::None => (scratch.path("input"), None, false),
@@ -417,7 +441,7 @@ impl AppState {
             .with_param("body"));
         }
         let engine = self.engine()?.clone();
-        let _slot = self.slot(ctx).await?;
+        self.slot(ctx).await?;
         let scratch = Scratch::new(&self.work_dir)?;
         let (input, info) = self.probe_video(&scratch, &body, "body").await?;
         drop(body);

@@ -25,6 +25,7 @@ mod jobs;
 mod json;
 mod ops;
 mod range;
+mod request_id;
 mod routes;
 mod store;
 mod tasks;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub(crate) deleting: Arc<Mutex<HashSet<String>>>,
     /// Scratch space for media jobs (emptied at start).
     pub(crate) work_dir: PathBuf,
+    /// Cancelled when the server stops: background work ends with it.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -119,7 +122,10 @@ impl AppState {
         const BUDGET: usize = 1000;
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             match self.sweep_expired_tasks(BUDGET).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "removed expired task records"),
@@ -226,8 +232,10 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         public_origin,
         deleting: Arc::default(),
         work_dir,
+        shutdown: tokio_util::sync::CancellationToken::new(),
     };
-    // One server owns a local data directory: what was running is not any more.
+    // One server owns a local data directory: what was running is not any more,
+    // and no request still holds an idempotency key.
     let interrupted = state
         .interrupt_unfinished_tasks()
         .await
@@ -236,6 +244,16 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         tracing::warn!(
             interrupted,
             "tasks interrupted by the last stop are marked failed"
+        );
+    }
+    let released = state
+        .release_unanswered_keys()
+        .await
+        .map_err(|e| StartError::Other(format!("idempotency records: {}", e.message)))?;
+    if released > 0 {
+        tracing::warn!(
+            released,
+            "keys of requests cut short by the last stop are free again"
         );
     }
     tokio::spawn(state.clone().sweep_forever());
@@ -265,8 +283,28 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// How long a stopping server waits for its tasks to record that they stopped.
+pub const TASK_STOP_WAIT: Duration = Duration::from_secs(10);
+
+impl Prepared {
+    /// Serves until `signal` resolves, lets in-flight requests finish, then stops
+    /// the tasks this server runs (they read `failed` / `interrupted`).
+    pub async fn serve(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(signal)
+            .await;
+        state.stop_tasks(TASK_STOP_WAIT).await;
+        served
+    }
+}
+
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish, and waits for the end.
+    /// Stops accepting, lets in-flight requests finish, stops the tasks it runs, and
+    /// waits for the end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -290,23 +328,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Other(e.to_string()))?;
     let base_url = prepared.state.public_url().to_owned();
     let has_media_engine = prepared.state.has_media_engine();
-    let app = router(prepared.state);
+    let generated_key = prepared.generated_key.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let shutdown = async {
+        let signal = async {
             let _ = rx.await;
         };
-        if let Err(err) = axum::serve(prepared.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        if let Err(err) = prepared.serve(signal).await {
             tracing::error!(%err, "server stopped");
         }
     });
     Ok(RunningServer {
         addr,
         base_url,
-        generated_key: prepared.generated_key,
+        generated_key,
         has_media_engine,
         shutdown: Some(tx),
         task,

@@ -1,17 +1,24 @@
 //! The `runway-server` binary: `runway-server --help`.
 
 use clap::Parser;
-use runway_server::{ServerConfig, prepare, router};
+use runway_server::config::LogFormat;
+use runway_server::{ServerConfig, prepare};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let config = ServerConfig::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
     let prepared = match prepare(config.clone()).await {
         Ok(prepared) => prepared,
         Err(err) => {
@@ -50,11 +57,7 @@ async fn main() -> std::process::ExitCode {
             state.public_url()
         );
     }
-    let app = router(prepared.state.clone());
-    let served = axum::serve(prepared.listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    match served {
+    match prepared.serve(shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("runway-server: {err}");

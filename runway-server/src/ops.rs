@@ -374,17 +374,7 @@ impl TryFrom<types::CreateTaskRequest> for MediaOp {
             T::ExtractAudio(input) => input.try_into(),
             T::SpeedAdjust(input) => input.try_into(),
         }
-        .map_err(|err: ApiError| match err.param {
-            // The parameter lives inside `input`.
-            Some(param) if !param.starts_with("input.") => {
-                let param = format!("input.{param}");
-                ApiError {
-                    param: Some(param),
-                    ..err
-                }
-            }
-            _ => err,
-        })
+        .map_err(crate::tasks::in_input)
     }
 }
 

@@ -358,6 +358,14 @@ impl MediaStore {
         }
     }
 
+    /// Writes and removes a small probe object: the store is reachable and writable.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let path = format!("health/probe-{:016x}.json", fastrand::u64(..));
+        self.put_doc(&path, &serde_json::json!({ "probe": true }))
+            .await?;
+        self.delete_doc(&path).await
+    }
+
     /// The paths of every document under `prefix` (a folder, without trailing `/`).
     pub async fn list_docs(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let prefix = Path::from(prefix);
@@ -374,6 +382,13 @@ impl MediaStore {
 /// was never written. Returns how many files were removed.
 fn clean_leftovers(root: &FsPath) -> std::io::Result<usize> {
     let mut removed = 0;
+    // Task and idempotency documents: only staged files can be left over.
+    for folder in ["tasks", "idempotency"] {
+        for path in staged_files(&root.join(folder))? {
+            std::fs::remove_file(path)?;
+            removed += 1;
+        }
+    }
     for folder in ["images", "videos", "audios", "records"] {
         for entry in std::fs::read_dir(root.join(folder))? {
             let entry = entry?;
@@ -392,6 +407,28 @@ fn clean_leftovers(root: &FsPath) -> std::io::Result<usize> {
         }
     }
     Ok(removed)
+}
+
+/// Staged files (`name#n`) anywhere under `dir` (which may not exist).
+fn staged_files(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            found.extend(staged_files(&path)?);
+        } else if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains('#'))
+        {
+            found.push(path);
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -122,6 +122,8 @@ fn error_detail(err: &ApiError) -> types::ErrorDetail {
         code: err.code.to_owned(),
         message: err.message.clone(),
         param: err.param.clone(),
+        // The work ran after its request was answered; its log lines carry the task id.
+        request_id: None,
     }
 }
 
@@ -143,6 +145,15 @@ impl TaskRegistry {
         }
     }
 
+    fn contains(&self, id: &str) -> bool {
+        self.0.lock().is_ok_and(|map| map.contains_key(id))
+    }
+
+    /// Whether no task runs here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.lock().map_or(true, |map| map.is_empty())
+    }
+
     fn remove(&self, id: &str) {
         if let Ok(mut map) = self.0.lock() {
             map.remove(id);
@@ -160,11 +171,11 @@ impl TaskRegistry {
 
 impl AppState {
     fn task_ttl(&self) -> chrono::Duration {
-        chrono::Duration::seconds(i64::try_from(self.config.task_ttl_secs).unwrap_or(i64::MAX))
+        seconds(self.config.task_ttl_secs)
     }
 
     fn task_lease(&self) -> chrono::Duration {
-        chrono::Duration::seconds(i64::try_from(self.config.task_lease_secs).unwrap_or(i64::MAX))
+        seconds(self.config.task_lease_secs)
     }
 
     /// Checks `request`, creates its task and starts it in the background.
@@ -219,13 +230,23 @@ impl AppState {
     /// Runs a task's job, keeping its record up to date, and writes how it ended.
     async fn run_task(&self, mut record: TaskRecord, op: MediaOp, ctx: JobContext) {
         let path = task_path(&record.owner, &record.task.id);
-        let job = op.run(self, &ctx);
+        // A task takes its slot before it reads its inputs: waiting tasks hold no media.
+        let job = async {
+            self.slot(&ctx).await?;
+            op.run(self, &ctx).await
+        };
         tokio::pin!(job);
+        let mut interrupted = false;
         let mut tick = tokio::time::interval(PERSIST_EVERY);
         let heartbeat = self.task_lease() / 3;
         let result = loop {
             tokio::select! {
                 result = &mut job => break result,
+                () = self.shutdown.cancelled(), if !interrupted => {
+                    // The server stops: the job stops with it, and says so.
+                    interrupted = true;
+                    ctx.cancel.cancel();
+                }
                 _ = tick.tick() => {
                     let now = Utc::now().trunc_subsecs(3);
                     let mut changed = false;
@@ -252,23 +273,30 @@ impl AppState {
         if record.task.started_at.is_none() && ctx.has_started() {
             record.task.started_at = Some(now);
         }
-        match result {
-            Ok(media) if ctx.cancel.is_cancelled() => {
-                self.discard(&media).await;
-                record.task.status = types::TaskStatus::Cancelled;
+        if interrupted {
+            if let Ok(media) = &result {
+                self.discard(media).await;
             }
-            Ok(media) => {
-                record.task.status = types::TaskStatus::Succeeded;
-                record.task.progress = 1.0;
-                record.task.output =
-                    Some(task_output(record.task.operation, self.media_url(&media)));
-            }
-            Err(_) if ctx.cancel.is_cancelled() => {
-                record.task.status = types::TaskStatus::Cancelled;
-            }
-            Err(err) => {
-                record.task.status = types::TaskStatus::Failed;
-                record.task.error = Some(error_detail(&err));
+            interrupt(&mut record, now);
+        } else {
+            match result {
+                Ok(media) if ctx.cancel.is_cancelled() => {
+                    self.discard(&media).await;
+                    record.task.status = types::TaskStatus::Cancelled;
+                }
+                Ok(media) => {
+                    record.task.status = types::TaskStatus::Succeeded;
+                    record.task.progress = 1.0;
+                    record.task.output =
+                        Some(task_output(record.task.operation, self.media_url(&media)));
+                }
+                Err(_) if ctx.cancel.is_cancelled() => {
+                    record.task.status = types::TaskStatus::Cancelled;
+                }
+                Err(err) => {
+                    record.task.status = types::TaskStatus::Failed;
+                    record.task.error = Some(error_detail(&in_input(err)));
+                }
             }
         }
         record.task.finished_at = Some(now);
@@ -302,7 +330,7 @@ impl AppState {
             if now - finished >= self.task_ttl() {
                 return Ok(None);
             }
-        } else if now - record.heartbeat_at > self.task_lease() {
+        } else if now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(id) {
             interrupt(&mut record, now);
             self.store.put_doc(&path, &record).await?;
         }
@@ -381,16 +409,18 @@ impl AppState {
             .filter(|id| cursor.is_none_or(|cursor| id.as_str() < cursor))
             .collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        let mut data = Vec::with_capacity(limit.min(ids.len()));
+        let mut data: Vec<types::Task> = Vec::with_capacity(limit.min(ids.len()));
         let mut next_cursor = None;
         for id in ids {
+            let Some(record) = self.task_record(owner, &id).await? else {
+                continue; // expired since it was listed
+            };
             if data.len() == limit {
-                next_cursor = data.last().map(|task: &types::Task| task.id.clone());
+                // There is at least one more: the page ends at its last task.
+                next_cursor = data.last().map(|task| task.id.clone());
                 break;
             }
-            if let Some(record) = self.task_record(owner, &id).await? {
-                data.push(record.task);
-            }
+            data.push(record.task);
         }
         Ok(types::TaskList { data, next_cursor })
     }
@@ -401,7 +431,7 @@ impl AppState {
         let now = Utc::now();
         let mut interrupted = 0;
         for path in self.store.list_docs("tasks").await? {
-            let Some(mut record) = self.store.get_doc::<TaskRecord>(&path).await? else {
+            let Some(mut record) = self.readable_task(&path).await else {
                 continue;
             };
             if !record.is_finished() {
@@ -413,6 +443,28 @@ impl AppState {
         Ok(interrupted)
     }
 
+    /// The task record at `path`; one that cannot be read is logged and skipped, so
+    /// that it stops no sweep.
+    async fn readable_task(&self, path: &str) -> Option<TaskRecord> {
+        match self.store.get_doc::<TaskRecord>(path).await {
+            Ok(record) => record,
+            Err(err) => {
+                tracing::warn!(%path, %err, "unreadable task record skipped");
+                None
+            }
+        }
+    }
+
+    /// Cancels every task this server runs, as the server stops: each is recorded
+    /// `failed` / `interrupted`. Waits up to `within` for their records.
+    pub(crate) async fn stop_tasks(&self, within: Duration) {
+        self.shutdown.cancel();
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.tasks.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Removes finished tasks past their time, at most `budget` of them.
     pub(crate) async fn sweep_expired_tasks(&self, budget: usize) -> ApiResult<usize> {
         let now = Utc::now();
@@ -421,7 +473,7 @@ impl AppState {
             if removed == budget {
                 break;
             }
-            let Some(record) = self.store.get_doc::<TaskRecord>(&path).await? else {
+            let Some(record) = self.readable_task(&path).await else {
                 continue;
             };
             let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
@@ -434,6 +486,29 @@ impl AppState {
     }
 }
 
+/// `secs` as a duration; an absurdly large setting is simply "forever".
+pub(crate) fn seconds(secs: u64) -> chrono::Duration {
+    i64::try_from(secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .unwrap_or(chrono::Duration::MAX)
+}
+
+/// An error of a task's operation, with its parameter named inside `input` (as
+/// the 422 at creation names it).
+pub(crate) fn in_input(err: ApiError) -> ApiError {
+    match err.param {
+        Some(param) if !param.starts_with("input.") => {
+            let param = format!("input.{param}");
+            ApiError {
+                param: Some(param),
+                ..err
+            }
+        }
+        _ => err,
+    }
+}
+
 /// Marks a task whose runner stopped as failed.
 fn interrupt(record: &mut TaskRecord, now: DateTime<Utc>) {
     record.task.status = types::TaskStatus::Failed;
@@ -443,6 +518,7 @@ fn interrupt(record: &mut TaskRecord, now: DateTime<Utc>) {
         message: "the server stopped while the task ran; nothing was stored: create it again"
             .to_owned(),
         param: None,
+        request_id: None,
     });
     record.heartbeat_at = now.trunc_subsecs(3);
 }

@@ -310,3 +310,131 @@ async fn a_task_stopped_by_sigterm_reads_interrupted_after_restart() {
 async fn a_task_killed_by_sigkill_reads_interrupted_after_restart() {
     a_task_cut_short_reads_interrupted_after_restart("-KILL").await;
 }
+
+#[tokio::test]
+async fn an_idempotent_post_cut_short_by_sigkill_can_be_retried_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let key = "retry-key";
+    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
+    let body = serde_json::json!({"prompt": "cut short", "duration": 10, "fps": 60, "width": 1280, "height": 720});
+    let post = |url: String| {
+        let body = body.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/v1/generate-video"))
+                .bearer_auth(key)
+                .header("Idempotency-Key", "the-same-key")
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+    let first = tokio::spawn(post(url.clone()));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    signal(&child, "-KILL");
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    kill_processes_under(&data);
+    assert!(
+        first.await.expect("join").is_err(),
+        "the first attempt got no answer"
+    );
+
+    // The retry after the restart runs (the key is not held by a dead request).
+    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
+    let retry = post(url).await.expect("send");
+    assert_eq!(retry.status(), 200);
+    let answer: serde_json::Value = retry.json().await.expect("json");
+    assert!(
+        answer["video_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(".mp4")),
+        "{answer}"
+    );
+    signal(&child, "-KILL");
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "sk-json-log-secret-5f2b9c";
+    let mut child = binary()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--api-key",
+            secret,
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    for pipe in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let (lines, url_tx) = (lines.clone(), url_tx.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = url_tx.send(url.trim().to_owned());
+                }
+                lines.lock().expect("lines").push(line);
+            }
+        });
+    }
+    let url = url_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("started");
+    let http = reqwest::Client::new();
+    let answered = http
+        .get(format!("{url}/v1/image-metadata"))
+        .query(&[("image_url", format!("{url}/images/img_none.jpg"))])
+        .bearer_auth(secret)
+        .header("X-Request-Id", "json-log-1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(answered.status(), 404);
+    let deleted = http
+        .delete(format!("{url}/v1/delete-media"))
+        .query(&[
+            ("media_url", format!("{url}/images/img_none.jpg")),
+            ("auth_token", secret.to_owned()),
+        ])
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(deleted.status(), 404);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&child, "-TERM");
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+
+    let lines = lines.lock().expect("lines").clone();
+    let logs: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // The event's own fields are at the top; its request span's under "span".
+    let access = logs
+        .iter()
+        .find(|l| l["span"]["request_id"] == "json-log-1" && l["message"] == "answered")
+        .unwrap_or_else(|| panic!("no access line for the request in {lines:#?}"));
+    assert_eq!(access["status"], 404);
+    assert!(access["latency_ms"].as_f64().is_some(), "{access}");
+    assert_eq!(access["span"]["path"], "/v1/image-metadata");
+    assert_eq!(access["span"]["method"], "GET");
+    for line in &lines {
+        assert!(!line.contains(secret), "a secret in the log: {line}");
+    }
+}

@@ -16,6 +16,7 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
         max_retry_after: Duration::from_secs(5),
+        max_in_progress_wait: Duration::from_secs(5),
     }
 }
 

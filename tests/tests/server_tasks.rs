@@ -188,7 +188,11 @@ async fn creating_a_task_answers_202_with_its_location() {
         "{failed:?}"
     );
     assert_eq!(failed.code(), Some("unsupported_media_type"));
-    assert_eq!(failed.param(), Some("image_url"));
+    assert_eq!(
+        failed.param(),
+        Some("input.image_url"),
+        "named inside the task's input"
+    );
     assert_eq!(stored_media(server.dir.path()), 0);
 }
 
@@ -465,12 +469,20 @@ async fn waiting_gives_up_after_its_timeout() {
         .await
         .expect_err("times out");
     match &err {
-        RunwayError::TaskTimedOut { task, waited } => {
+        RunwayError::TaskTimedOut {
+            task_id,
+            task,
+            waited,
+        } => {
+            assert_eq!(task_id, &task.as_ref().expect("read at least once").id);
             assert!(matches!(
-                task.status,
-                types::TaskStatus::Pending | types::TaskStatus::Running
+                task.as_ref().map(|t| t.status),
+                Some(types::TaskStatus::Pending | types::TaskStatus::Running)
             ));
-            assert!(*waited < Duration::from_secs(2), "{waited:?}");
+            assert!(
+                *waited >= Duration::from_millis(600) && *waited < Duration::from_secs(2),
+                "{waited:?}"
+            );
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -612,4 +624,53 @@ async fn a_replayed_task_creation_returns_the_same_task() {
         .send()
         .await
         .expect("cancel");
+}
+
+#[tokio::test]
+async fn a_server_that_stops_records_its_running_tasks_as_interrupted() {
+    let server = TestServer::start().await;
+    let task = create(&server, KEY, long_render()).await;
+    poll_until(&server, &task.id, |t| t.progress > 0.0).await;
+    let TestServer { server, dir } = server;
+    server.shutdown().await;
+
+    // No restart needed: the record on disk already says what happened.
+    let records = files_under(&dir.path().join("media/tasks"));
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("json");
+    assert_eq!(record["id"], task.id.as_str());
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error"]["code"], "interrupted");
+    assert_eq!(stored_media(dir.path()), 0);
+    assert!(files_under(&dir.path().join("work")).is_empty());
+}
+
+#[tokio::test]
+async fn an_image_to_video_task_holds_one_slot_from_start_to_end() {
+    // One slot: the task's two steps (decode the image, then ffmpeg) must not
+    // queue twice, and a second task waits until the first is done.
+    let server = TestServer::start_with(|config| {
+        config.max_jobs = 1;
+        config.max_queued_tasks = 1;
+    })
+    .await;
+    let client = server.client();
+    let image = generate_image(&client, "still", types::ImageStyle::Abstract, 320, 240).await;
+    let to_video = task_request(json!({"operation": "image-to-video", "input": {
+        "image_url": image, "duration": 2
+    }}));
+    let first = create(&server, KEY, to_video.clone()).await;
+    let second = create(&server, KEY, to_video).await;
+    let done = client
+        .wait_for_task(&first.id)
+        .await
+        .expect("first succeeds");
+    let url = done.output.and_then(|o| o.video_url).expect("video_url");
+    let probe = fetch_probe(&client, &url).await;
+    assert!((probe.duration() - 2.0).abs() < 0.1);
+    client
+        .wait_for_task(&second.id)
+        .await
+        .expect("second succeeds");
 }

@@ -171,14 +171,6 @@ pub(super) async fn upload_media(
     ))
 }
 
-pub(super) async fn health(State(state): State<AppState>) -> Json<types::Health> {
-    Json(types::Health {
-        status: "ok".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        media_engine: state.engine.is_some(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 mod downloads;
 mod images;
 mod media;
+mod service;
 mod tasks;
 mod videos;
 
@@ -19,6 +20,7 @@ use crate::AppState;
 use crate::auth::require_key;
 use crate::error::ApiError;
 use crate::idempotency::idempotency;
+use crate::request_id::request_id;
 
 /// Every route of the API.
 pub(crate) fn router(state: AppState) -> Router {
@@ -52,7 +54,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/images/{file}", get(downloads::download_image))
         .route("/videos/{file}", get(downloads::download_video))
         .route("/audios/{file}", get(downloads::download_audio))
-        .route("/healthz", get(media::health))
+        .route("/healthz", get(service::health))
+        .route("/readyz", get(service::readiness))
+        .route("/openapi.yaml", get(service::openapi_yaml))
+        .route("/openapi.json", get(service::openapi_json))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -71,6 +76,8 @@ pub(crate) fn router(state: AppState) -> Router {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+        // Outermost: every answer, a panic's included, carries the request's id.
+        .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
 

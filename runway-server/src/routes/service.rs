@@ -1,0 +1,110 @@
+//! The service itself: liveness, readiness, and the contract it implements.
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use runway_api::types;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The contract the server was built from, byte for byte.
+const CONTRACT_YAML: &str = include_str!("../../../openapi/runway.yaml");
+
+/// The contract converted to JSON, made once.
+static CONTRACT_JSON: LazyLock<Result<String, String>> = LazyLock::new(|| {
+    let value: serde_json::Value =
+        yaml_serde::from_str(CONTRACT_YAML).map_err(|e| format!("the contract: {e}"))?;
+    serde_json::to_string_pretty(&value).map_err(|e| format!("the contract as JSON: {e}"))
+});
+
+/// A strong validator of `body`.
+fn etag(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `body` with its `ETag`, or 304 when the client has it already.
+fn document(headers: &HeaderMap, body: &'static str, content_type: &'static str) -> Response {
+    let tag = etag(body);
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+pub(super) async fn openapi_yaml(headers: HeaderMap) -> Response {
+    document(&headers, CONTRACT_YAML, "application/yaml")
+}
+
+pub(super) async fn openapi_json(headers: HeaderMap) -> Response {
+    match &*CONTRACT_JSON {
+        Ok(json) => document(&headers, json, "application/json"),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+pub(super) async fn health(State(state): State<AppState>) -> Json<types::Health> {
+    Json(types::Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        media_engine: state.engine.is_some(),
+    })
+}
+
+pub(super) async fn readiness(
+    State(state): State<AppState>,
+) -> Result<Json<types::Readiness>, ApiError> {
+    let mut problems = Vec::new();
+    if let Err(err) = state.store.check_writable().await {
+        problems.push(format!("the store is not writable ({err})"));
+    }
+    if state.engine.is_none() {
+        problems.push("ffmpeg and ffprobe were not found".to_owned());
+    }
+    let (queued, max) = (state.jobs.queued_tasks(), state.config.max_queued_tasks);
+    if queued >= max {
+        problems.push(format!("the task queue is full ({queued} of {max})"));
+    }
+    if !problems.is_empty() {
+        let mut err = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("not ready: {}", problems.join("; ")),
+        );
+        err.retry_after = Some(5);
+        return Err(err);
+    }
+    Ok(Json(types::Readiness {
+        status: "ready".to_owned(),
+        queued_tasks: queued as i64,
+        max_queued_tasks: max as i64,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_converts_to_json() {
+        let json = CONTRACT_JSON.as_ref().expect("converts");
+        let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(value["openapi"], "3.0.3");
+        assert!(value["paths"]["/v1/tasks"].is_object());
+    }
+}

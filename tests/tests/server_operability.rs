@@ -1,0 +1,164 @@
+//! What operators and other teams see of a running server: the contract it serves,
+//! its readiness, and the request id on every answer.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use runway_api::RunwayError;
+use serde_json::Value;
+
+const CONTRACT: &str = include_str!("../../openapi/runway.yaml");
+
+#[tokio::test]
+async fn the_contract_is_served_byte_for_byte_with_an_etag() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/openapi.yaml", server.server.base_url);
+    let response = http.get(&url).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK, "no key needed");
+    assert_eq!(response.headers()["content-type"], "application/yaml");
+    let etag = response.headers()["etag"]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    assert_eq!(response.text().await.expect("body"), CONTRACT);
+
+    let again = http
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let json: Value = http
+        .get(format!("{}/openapi.json", server.server.base_url))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    let yaml: Value = yaml_serde::from_str(CONTRACT).expect("YAML");
+    assert_eq!(json, yaml, "the same document");
+}
+
+#[tokio::test]
+async fn readiness_says_ready_or_which_part_is_not() {
+    let server = TestServer::start().await;
+    let ready: Value = server
+        .raw(Method::GET, "/readyz")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["max_queued_tasks"], 64);
+
+    // A store that cannot be written (a file where the probe's folder goes).
+    let probes = server.dir.path().join("media/health");
+    let _ = std::fs::remove_dir_all(&probes);
+    std::fs::write(&probes, b"in the way").expect("write");
+    let response = server
+        .raw(Method::GET, "/readyz")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_ready");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("store is not writable"), "{message}");
+
+    // No ffmpeg, and a queue with no room.
+    let server = TestServer::start_with(|config| config.max_queued_tasks = 0).await;
+    let body: Value = server
+        .raw(Method::GET, "/readyz")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("task queue is full"), "{message}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = runway_server::ServerConfig::for_data_dir(dir.path(), vec![KEY.to_owned()]);
+    config.ffmpeg = "/nonexistent/ffmpeg".into();
+    let bare = runway_server::start(config).await.expect("starts");
+    let response = reqwest::get(format!("{}/readyz", bare.base_url))
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("ffmpeg"), "{message}");
+    // Liveness stays up.
+    let health = reqwest::get(format!("{}/healthz", bare.base_url))
+        .await
+        .expect("send");
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_errors_name_it() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let base = &server.server.base_url;
+
+    let made = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("send");
+    let id = made.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    assert!(id.starts_with("req_"), "{id}");
+
+    let kept = http
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "trace:abc-123")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(kept.headers()["x-request-id"], "trace:abc-123");
+
+    let replaced = http
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "not a good id")
+        .send()
+        .await
+        .expect("send");
+    assert_ne!(replaced.headers()["x-request-id"], "not a good id");
+
+    // An error body names the id of its answer.
+    let refused = http
+        .post(format!("{base}/v1/generate-image"))
+        .header("X-Request-Id", "client-42")
+        .json(&serde_json::json!({"prompt": "x"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["request_id"], "client-42");
+
+    // The SDK exposes it on its error.
+    let err = server
+        .client()
+        .get_image_metadata()
+        .image_url(format!("{base}/images/img_unknown.jpg"))
+        .send()
+        .await
+        .map_err(RunwayError::from)
+        .expect_err("404");
+    let id = err.request_id().expect("a request id");
+    assert!(id.starts_with("req_"), "{id}");
+    assert!(err.to_string().contains(id), "{err}");
+}
