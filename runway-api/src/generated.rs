@@ -6114,6 +6114,25 @@ let response = client.get_openapi_json()
     pub fn get_openapi_json(&self) -> builder::GetOpenapiJson<'_> {
         builder::GetOpenapiJson::new(self)
     }
+    /**Metrics in the Prometheus text format
+
+Requests by route and status with latency histograms, media jobs running and
+tasks waiting, job durations and failures by operation, ffmpeg failures and
+timeouts, tasks created and finished by status, errors by code (`rate_limited`
+and `overloaded` among them), bytes uploaded and served. Open by default;
+with the server's `--metrics-token`, only for `Authorization: Bearer <token>`.
+
+
+Sends a `GET` request to `/metrics`
+
+```ignore
+let response = client.get_metrics()
+    .send()
+    .await;
+```*/
+    pub fn get_metrics(&self) -> builder::GetMetrics<'_> {
+        builder::GetMetrics::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -9650,6 +9669,53 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_metrics`]
+
+[`Client::get_metrics`]: super::Client::get_metrics*/
+    #[derive(Debug, Clone)]
+    pub struct GetMetrics<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetMetrics<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/metrics`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
+            let Self { client } = self;
+            let url = format!("{}/metrics", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "get_metrics",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -91,6 +91,11 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<u32>,
 
+    /// A token that `GET /metrics` requires as `Authorization: Bearer <token>`; by
+    /// default the metrics are open (bind to loopback or a private network).
+    #[arg(long, env = "RUNWAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// How log lines are written: `text` for people, or `json` (one object per line,
     /// with the request id and the other fields of its span) for log shippers.
     #[arg(long, env = "RUNWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -136,6 +141,7 @@ impl ServerConfig {
             no_remote_fetch: false,
             rate_limit_per_minute: 0,
             rate_limit_burst: None,
+            metrics_token: None,
             log_format: LogFormat::Text,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),

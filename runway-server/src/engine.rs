@@ -227,9 +227,12 @@ impl MediaEngine {
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result.map_err(io),
             // Dropping `child` on return kills the process.
-            Err(_) => Err(EngineError::Timeout {
-                program: name,
-                seconds: self.timeout.as_secs(),
+            Err(_) => Err({
+                metrics::counter!("runway_ffmpeg_timeouts_total").increment(1);
+                EngineError::Timeout {
+                    program: name,
+                    seconds: self.timeout.as_secs(),
+                }
             }),
         }
     }
@@ -263,6 +266,7 @@ impl MediaEngine {
             })
             .await?;
         if !status.success() {
+            metrics::counter!("runway_ffmpeg_failures_total").increment(1);
             tracing::warn!(program = %self.ffmpeg.display(), %status, stderr = %stderr.trim(), "ffmpeg failed");
             return Err(EngineError::Failed {
                 program: self.ffmpeg.display().to_string(),

@@ -166,6 +166,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        metrics::counter!("runway_errors_total", "code" => self.code).increment(1);
         let mut detail = serde_json::json!({ "code": self.code, "message": self.message });
         if let Some(param) = &self.param {
             detail["param"] = serde_json::Value::String(param.clone());

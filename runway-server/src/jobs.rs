@@ -41,6 +41,7 @@ use crate::video::{self, MAX_INPUT_SECONDS, sniff_video};
 #[derive(Debug)]
 pub(crate) struct JobQueue {
     slots: Arc<Semaphore>,
+    max_jobs: usize,
     queued_tasks: Arc<AtomicUsize>,
     max_queued_tasks: usize,
     sync_wait: Duration,
@@ -52,10 +53,16 @@ impl JobQueue {
     pub(crate) fn new(max_jobs: usize, max_queued_tasks: usize, sync_wait: Duration) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max_jobs.max(1))),
+            max_jobs: max_jobs.max(1),
             queued_tasks: Arc::default(),
             max_queued_tasks,
             sync_wait,
         }
+    }
+
+    /// How many jobs hold a slot.
+    pub(crate) fn running(&self) -> usize {
+        self.max_jobs - self.slots.available_permits()
     }
 
     /// How many tasks wait for a slot.

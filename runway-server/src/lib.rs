@@ -29,6 +29,7 @@ mod request_id;
 mod routes;
 mod store;
 mod tasks;
+mod telemetry;
 mod video;
 
 use std::collections::HashSet;
@@ -214,6 +215,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
     let rate_limits =
         auth::RateLimits::new(config.rate_limit_per_minute, config.rate_limit_burst).map(Arc::new);
+    telemetry::install();
     let jobs = JobQueue::new(
         config.max_jobs,
         config.max_queued_tasks,

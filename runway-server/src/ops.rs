@@ -386,8 +386,39 @@ fn duration_of(info: &crate::engine::ProbeInfo) -> f64 {
 }
 
 impl MediaOp {
-    /// Runs the operation through the job pipeline and returns the stored media.
+    /// The operation's name in metrics.
+    fn name(&self) -> &'static str {
+        match self {
+            MediaOp::GenerateImage { .. } => "generate-image",
+            MediaOp::EditImage { .. } => "edit-image",
+            MediaOp::AddText { .. } => "add-text-to-image",
+            MediaOp::StyleTransfer { .. } => "style-transfer",
+            MediaOp::GenerateVideo { .. } => "generate-video",
+            MediaOp::ImageToVideo { .. } => "image-to-video",
+            MediaOp::Trim { .. } => "trim-video",
+            MediaOp::FilterVideo { .. } => "video-filter",
+            MediaOp::ResizeVideo { .. } => "resize-video",
+            MediaOp::Speed { .. } => "speed-adjust",
+            MediaOp::Thumbnail { .. } => "generate-thumbnail",
+            MediaOp::ExtractAudio { .. } => "extract-audio",
+        }
+    }
+
+    /// Runs the operation through the job pipeline and returns the stored media;
+    /// its duration and failures go to the metrics.
     pub(crate) async fn run(self, state: &AppState, ctx: &JobContext) -> ApiResult<MediaRecord> {
+        let operation = self.name();
+        let started = std::time::Instant::now();
+        let result = self.run_job(state, ctx).await;
+        metrics::histogram!("runway_job_duration_seconds", "operation" => operation)
+            .record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!("runway_jobs_failed_total", "operation" => operation).increment(1);
+        }
+        result
+    }
+
+    async fn run_job(self, state: &AppState, ctx: &JobContext) -> ApiResult<MediaRecord> {
         match self {
             MediaOp::GenerateImage {
                 prompt,

@@ -145,6 +145,11 @@ impl TaskRegistry {
         }
     }
 
+    /// How many tasks run here (pending or running).
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().map_or(0, |map| map.len())
+    }
+
     fn contains(&self, id: &str) -> bool {
         self.0.lock().is_ok_and(|map| map.contains_key(id))
     }
@@ -216,6 +221,7 @@ impl AppState {
             },
         );
         tracing::info!(task = %record.task.id, operation = %operation, "task created");
+        metrics::counter!("runway_tasks_created_total").increment(1);
         let task = record.task.clone();
         let state = self.clone();
         tokio::spawn(async move {
@@ -302,6 +308,8 @@ impl AppState {
         record.task.finished_at = Some(now);
         record.heartbeat_at = now;
         tracing::info!(task = %record.task.id, status = %record.task.status, "task finished");
+        metrics::counter!("runway_tasks_finished_total", "status" => record.task.status.to_string())
+            .increment(1);
         if let Err(err) = self.store.put_doc(&path, &record).await {
             tracing::error!(task = %record.task.id, %err, "cannot write the end of a task");
         }

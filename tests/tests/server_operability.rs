@@ -162,3 +162,112 @@ async fn every_answer_carries_a_request_id_and_errors_name_it() {
     assert!(id.starts_with("req_"), "{id}");
     assert!(err.to_string().contains(id), "{err}");
 }
+
+/// The value of the series `name` whose labels include every one of `labels`.
+fn series(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(series, _)| {
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().expect("a number"))
+        .sum()
+}
+
+async fn scrape(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test]
+async fn metrics_move_with_real_calls() {
+    let server = TestServer::start().await;
+    let base = server.server.base_url.clone();
+    let client = server.client();
+    let before = scrape(&base).await;
+
+    let image = generate_image(
+        &client,
+        "counted",
+        runway_api::types::ImageStyle::Sketch,
+        64,
+        48,
+    )
+    .await;
+    let bytes = fetch(&client, &image).await;
+    let _ = client
+        .get_image_metadata()
+        .image_url(format!("{base}/images/img_missing.jpg"))
+        .send()
+        .await;
+    let after = scrape(&base).await;
+
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        series(&after, name, labels) - series(&before, name, labels)
+    };
+    let generate = [
+        ("method", "POST"),
+        ("route", "/v1/generate-image"),
+        ("status", "200"),
+    ];
+    assert!(
+        moved("runway_http_requests_total", &generate) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        moved(
+            "runway_http_request_duration_seconds_count",
+            &[("route", "/v1/generate-image")]
+        ) >= 1.0
+    );
+    assert!(
+        moved(
+            "runway_job_duration_seconds_count",
+            &[("operation", "generate-image")]
+        ) >= 1.0
+    );
+    assert!(moved("runway_errors_total", &[("code", "not_found")]) >= 1.0);
+    assert!(moved("runway_served_bytes_total", &[]) >= bytes.len() as f64);
+    assert!(after.contains("runway_jobs_running"), "{after}");
+    assert!(after.contains("runway_tasks_waiting"), "{after}");
+}
+
+#[tokio::test]
+async fn a_metrics_token_guards_the_metrics() {
+    let server =
+        TestServer::start_with(|config| config.metrics_token = Some("m-token".into())).await;
+    let url = format!("{}/metrics", server.server.base_url);
+    let http = reqwest::Client::new();
+    let refused = http.get(&url).send().await.expect("send");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let wrong = http.get(&url).bearer_auth(KEY).send().await.expect("send");
+    assert_eq!(
+        wrong.status(),
+        StatusCode::UNAUTHORIZED,
+        "an API key is not the token"
+    );
+    let allowed = http
+        .get(&url)
+        .bearer_auth("m-token")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(
+        allowed
+            .text()
+            .await
+            .expect("text")
+            .contains("runway_http_requests_total")
+    );
+}

@@ -58,6 +58,7 @@ async fn download(
         HeaderValue::from_static(kind.content_type()),
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    metrics::counter!("runway_served_bytes_total").increment(length);
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::CACHE_CONTROL,

@@ -156,6 +156,7 @@ pub(super) async fn upload_media(
             "the upload is empty: send the file's bytes as the body",
         ));
     }
+    metrics::counter!("runway_upload_bytes_total").increment(body.len() as u64);
     let record = state.store_upload(&JobContext::sync(owner), body).await?;
     let media_type = match record.kind {
         MediaKind::Image => types::MediaKind::Image,

@@ -58,6 +58,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(service::readiness))
         .route("/openapi.yaml", get(service::openapi_yaml))
         .route("/openapi.json", get(service::openapi_json))
+        .route("/metrics", get(crate::telemetry::scrape))
+        // Counted by route pattern: only routed requests reach this layer.
+        .route_layer(middleware::from_fn(crate::telemetry::track))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
