@@ -6133,6 +6133,37 @@ let response = client.get_metrics()
     pub fn get_metrics(&self) -> builder::GetMetrics<'_> {
         builder::GetMetrics::new(self)
     }
+    /**An interactive reference of this contract
+
+An HTML page that renders `/openapi.json` with Redoc. Its script is served by
+the server itself (`/docs/redoc.standalone.js`), so the page works without a
+network. Needs no key.
+
+
+Sends a `GET` request to `/docs`
+
+```ignore
+let response = client.get_docs()
+    .send()
+    .await;
+```*/
+    pub fn get_docs(&self) -> builder::GetDocs<'_> {
+        builder::GetDocs::new(self)
+    }
+    /**The script of the reference page
+
+Redoc's standalone bundle (npm `redoc` 3.0.1, MIT), as the server embeds it. Needs no key.
+
+Sends a `GET` request to `/docs/redoc.standalone.js`
+
+```ignore
+let response = client.get_docs_script()
+    .send()
+    .await;
+```*/
+    pub fn get_docs_script(&self) -> builder::GetDocsScript<'_> {
+        builder::GetDocsScript::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -9716,6 +9747,82 @@ pub mod builder {
                         ),
                     )
                 }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_docs`]
+
+[`Client::get_docs`]: super::Client::get_docs*/
+    #[derive(Debug, Clone)]
+    pub struct GetDocs<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetDocs<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/docs`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/docs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "get_docs",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_docs_script`]
+
+[`Client::get_docs_script`]: super::Client::get_docs_script*/
+    #[derive(Debug, Clone)]
+    pub struct GetDocsScript<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetDocsScript<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/docs/redoc.standalone.js`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/docs/redoc.standalone.js", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "get_docs_script",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

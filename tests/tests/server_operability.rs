@@ -271,3 +271,30 @@ async fn a_metrics_token_guards_the_metrics() {
             .contains("runway_http_requests_total")
     );
 }
+
+#[tokio::test]
+async fn the_reference_page_and_its_script_are_served_by_the_server() {
+    let server = TestServer::start().await;
+    let base = &server.server.base_url;
+    let page = reqwest::get(format!("{base}/docs")).await.expect("send");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains(r#"src="/docs/redoc.standalone.js""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"spec-url="/openapi.json""#), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "nothing from another host: {html}"
+    );
+
+    let script = reqwest::get(format!("{base}/docs/redoc.standalone.js"))
+        .await
+        .expect("send");
+    assert_eq!(script.status(), StatusCode::OK);
+    let served = script.bytes().await.expect("script");
+    let vendored = include_bytes!("../../runway-server/assets/redoc/redoc.standalone.js");
+    assert_eq!(&served[..], &vendored[..]);
+}

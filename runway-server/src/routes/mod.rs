@@ -59,6 +59,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/openapi.yaml", get(service::openapi_yaml))
         .route("/openapi.json", get(service::openapi_json))
         .route("/metrics", get(crate::telemetry::scrape))
+        .route("/docs", get(service::docs))
+        .route("/docs/redoc.standalone.js", get(service::docs_script))
         // Counted by route pattern: only routed requests reach this layer.
         .route_layer(middleware::from_fn(crate::telemetry::track))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })

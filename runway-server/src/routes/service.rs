@@ -15,6 +15,13 @@ use crate::error::ApiError;
 /// The contract the server was built from, byte for byte.
 const CONTRACT_YAML: &str = include_str!("../../../openapi/runway.yaml");
 
+/// The reference page: Redoc rendering `/openapi.json`.
+const DOCS_HTML: &str = include_str!("../../assets/docs.html");
+
+/// Redoc's standalone bundle (npm `redoc` 3.0.1, MIT), served by the server itself
+/// so that `/docs` works without a network.
+const REDOC_JS: &str = include_str!("../../assets/redoc/redoc.standalone.js");
+
 /// The contract converted to JSON, made once.
 static CONTRACT_JSON: LazyLock<Result<String, String>> = LazyLock::new(|| {
     let value: serde_json::Value =
@@ -56,6 +63,14 @@ pub(super) async fn openapi_json(headers: HeaderMap) -> Response {
         Ok(json) => document(&headers, json, "application/json"),
         Err(err) => ApiError::internal(err).into_response(),
     }
+}
+
+pub(super) async fn docs(headers: HeaderMap) -> Response {
+    document(&headers, DOCS_HTML, "text/html; charset=utf-8")
+}
+
+pub(super) async fn docs_script(headers: HeaderMap) -> Response {
+    document(&headers, REDOC_JS, "text/javascript; charset=utf-8")
 }
 
 pub(super) async fn health(State(state): State<AppState>) -> Json<types::Health> {

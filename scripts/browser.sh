@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The reference page in a real browser: headless Chromium (Debian's) loads /docs
+# from a runway-server on loopback, runs Redoc from the server's own copy, and the
+# rendered DOM must show the contract's operations (the page's HTML source holds
+# none of them: they exist only once the script has run). Also checks that the
+# embedded Redoc bundle is byte for byte the npm package it says it is.
+# Needs Chromium, npm, and a built server (default target/debug/runway-server).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+server_bin="${RUNWAY_SERVER_BIN:-$root/target/debug/runway-server}"
+vendored="$root/runway-server/assets/redoc"
+
+echo "--> the embedded Redoc is npm's redoc 3.0.1"
+pack="$(mktemp -d)"
+(cd "$pack" && npm pack redoc@3.0.1 --silent >/dev/null && tar xzf redoc-3.0.1.tgz)
+cmp "$pack/package/bundles/redoc.standalone.js" "$vendored/redoc.standalone.js"
+cmp "$pack/package/LICENSE" "$vendored/LICENSE"
+rm -rf "$pack"
+
+source "$root/scripts/server.sh"
+start_server "$server_bin" browser-key
+chromium="$(command -v chromium || command -v chromium-browser)"
+echo "--> $chromium renders $url/docs"
+source_html="$(curl -s "$url/docs")"
+# Redoc shows the overview at /docs and each tag's operations at /docs#/<tag>.
+render() {
+  "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$work/chromium-$2" --virtual-time-budget=30000 \
+    --dump-dom "$url/docs$1" > "$work/dom-$2.html" 2>> "$work/chromium.log"
+}
+render "" overview
+render "#/images" images
+render "#/tasks" tasks
+status=0
+check() {
+  local page="$1" text="$2"
+  if grep -qF "$text" <<<"$source_html"; then
+    echo "the page source already holds \"$text\": the check would prove nothing"; status=1
+  elif grep -qF "$text" "$work/dom-$page.html"; then
+    echo "    rendered ($page): $text"
+  else
+    echo "    NOT rendered ($page): $text"; status=1
+  fi
+}
+check overview "Runway AI API (1.0.0)"
+check overview "Every 4xx and 5xx answer carries the same body"
+check images "Generate an image from a text prompt"
+check images "Edit an image (colour adjustment, filter or resize)"
+check tasks "Start a media operation as a task"
+check tasks "Cancel a task, or delete a finished one"
+if [ "$status" -ne 0 ]; then
+  echo "--- chromium log"; grep -v dbus "$work/chromium.log" | tail -n 20
+fi
+exit "$status"
