@@ -121,21 +121,24 @@ async fn every_answer_carries_a_request_id_and_errors_name_it() {
         .to_owned();
     assert!(id.starts_with("req_"), "{id}");
 
-    let kept = http
-        .get(format!("{base}/healthz"))
-        .header("X-Request-Id", "trace:abc-123")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(kept.headers()["x-request-id"], "trace:abc-123");
-
-    let replaced = http
-        .get(format!("{base}/healthz"))
-        .header("X-Request-Id", "not a good id")
-        .send()
-        .await
-        .expect("send");
-    assert_ne!(replaced.headers()["x-request-id"], "not a good id");
+    let answered_id = |sent: &'static str| {
+        let request = http
+            .get(format!("{base}/healthz"))
+            .header("X-Request-Id", sent);
+        async move {
+            let response = request.send().await.expect("send");
+            response.headers()["x-request-id"]
+                .to_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    assert_eq!(answered_id("trace:abc-123").await, "trace:abc-123", "kept");
+    assert_ne!(
+        answered_id("not a good id").await,
+        "not a good id",
+        "replaced"
+    );
 
     // An error body names the id of its answer.
     let refused = http

@@ -81,6 +81,18 @@ async fn create(server: &TestServer, key: &str, request: types::CreateTaskReques
         .into_inner()
 }
 
+/// Cancels (or deletes) task `id` through the SDK; answers the task.
+async fn cancel(server: &TestServer, id: &str) -> types::Task {
+    server
+        .client()
+        .delete_task()
+        .task_id(id)
+        .send()
+        .await
+        .expect("cancel")
+        .into_inner()
+}
+
 /// Reads the task until `done` says so (10 s at most).
 async fn poll_until(
     server: &TestServer,
@@ -284,9 +296,9 @@ async fn another_key_sees_no_task_of_this_one() {
         RunwayError::from(read.expect_err("404")).status(),
         Some(StatusCode::NOT_FOUND)
     );
-    let cancel = other.delete_task().task_id(task.id.as_str()).send().await;
+    let refused = other.delete_task().task_id(task.id.as_str()).send().await;
     assert_eq!(
-        RunwayError::from(cancel.expect_err("404")).status(),
+        RunwayError::from(refused.expect_err("404")).status(),
         Some(StatusCode::NOT_FOUND)
     );
     let listed = other.list_tasks().send().await.expect("list").into_inner();
@@ -300,13 +312,7 @@ async fn another_key_sees_no_task_of_this_one() {
         .await
         .expect("read");
     assert_ne!(mine.status, types::TaskStatus::Cancelled);
-    server
-        .client()
-        .delete_task()
-        .task_id(task.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    cancel(&server, &task.id).await;
 }
 
 #[tokio::test]
@@ -366,28 +372,12 @@ async fn a_full_queue_answers_503_with_retry_after() {
     assert_eq!(body["error"]["code"], "overloaded");
 
     // The waiting task is still pending; cancelling it frees its place.
-    let client = server.client();
-    let waiting = client
-        .delete_task()
-        .task_id(second.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    let waiting = cancel(&server, &second.id).await;
     assert_eq!(waiting.status, types::TaskStatus::Cancelled);
     assert!(waiting.started_at.is_none(), "it never ran");
-    client
-        .delete_task()
-        .task_id(first.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    cancel(&server, &first.id).await;
     let third = create(&server, KEY, long_render()).await;
-    client
-        .delete_task()
-        .task_id(third.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    cancel(&server, &third.id).await;
 }
 
 #[tokio::test]
@@ -486,13 +476,7 @@ async fn waiting_gives_up_after_its_timeout() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    server
-        .client()
-        .delete_task()
-        .task_id(task.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    cancel(&server, &task.id).await;
 }
 
 #[tokio::test]
@@ -617,13 +601,7 @@ async fn a_replayed_task_creation_returns_the_same_task() {
         .expect("list")
         .into_inner();
     assert_eq!(listed.data.len(), 1, "one task");
-    server
-        .client()
-        .delete_task()
-        .task_id(first.id.as_str())
-        .send()
-        .await
-        .expect("cancel");
+    cancel(&server, &first.id).await;
 }
 
 #[tokio::test]
