@@ -43,6 +43,8 @@ pub(crate) struct JobQueue {
     slots: Arc<Semaphore>,
     max_jobs: usize,
     queued_tasks: Arc<AtomicUsize>,
+    /// Synchronous requests waiting for a slot.
+    waiting_requests: Arc<AtomicUsize>,
     max_queued_tasks: usize,
     sync_wait: Duration,
 }
@@ -55,6 +57,7 @@ impl JobQueue {
             slots: Arc::new(Semaphore::new(max_jobs.max(1))),
             max_jobs: max_jobs.max(1),
             queued_tasks: Arc::default(),
+            waiting_requests: Arc::default(),
             max_queued_tasks,
             sync_wait,
         }
@@ -63,6 +66,11 @@ impl JobQueue {
     /// How many jobs hold a slot.
     pub(crate) fn running(&self) -> usize {
         self.max_jobs - self.slots.available_permits()
+    }
+
+    /// How many synchronous requests wait for a slot.
+    pub(crate) fn waiting_requests(&self) -> usize {
+        self.waiting_requests.load(Ordering::SeqCst)
     }
 
     /// How many tasks wait for a slot.
@@ -213,6 +221,9 @@ impl AppState {
             ctx.unless_cancelled(async { acquire.await.map_err(ApiError::internal) })
                 .await?
         } else {
+            // Counted while it waits (the ticket gives the place back on any exit).
+            self.jobs.waiting_requests.fetch_add(1, Ordering::SeqCst);
+            let _waiting = QueueTicket(self.jobs.waiting_requests.clone());
             match tokio::time::timeout(self.jobs.sync_wait, acquire).await {
                 Ok(Ok(permit)) => permit,
                 _ => return Err(ApiError::overloaded(5)),

@@ -8,6 +8,7 @@
 //! | `runway_errors_total` | counter | `code` (`rate_limited`, `overloaded`, ...) |
 //! | `runway_jobs_running` | gauge | |
 //! | `runway_tasks_waiting` | gauge | |
+//! | `runway_requests_waiting` | gauge | |
 //! | `runway_job_duration_seconds` | histogram | `operation` |
 //! | `runway_jobs_failed_total` | counter | `operation` |
 //! | `runway_ffmpeg_failures_total` | counter | |
@@ -102,6 +103,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
     }
     metrics::gauge!("runway_jobs_running").set(state.jobs.running() as f64);
     metrics::gauge!("runway_tasks_waiting").set(state.jobs.queued_tasks() as f64);
+    metrics::gauge!("runway_requests_waiting").set(state.jobs.waiting_requests() as f64);
     metrics::gauge!("runway_tasks_active").set(state.tasks.len() as f64);
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     (

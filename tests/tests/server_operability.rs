@@ -243,6 +243,7 @@ async fn metrics_move_with_real_calls() {
     assert!(moved("runway_served_bytes_total", &[]) >= bytes.len() as f64);
     assert!(after.contains("runway_jobs_running"), "{after}");
     assert!(after.contains("runway_tasks_waiting"), "{after}");
+    assert!(after.contains("runway_requests_waiting"), "{after}");
 }
 
 #[tokio::test]
