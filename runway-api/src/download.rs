@@ -68,7 +68,8 @@ impl Client {
 
     /// Downloads the media at `media_url` to `path`, atomically: the bytes go to a
     /// temporary file beside `path`, which is renamed over `path` only once the whole
-    /// body has arrived and been synced. Returns the number of bytes written.
+    /// body has arrived and been synced. The file gets the permissions of any new
+    /// file (0666 less the umask). Returns the number of bytes written.
     pub async fn download_to_file(
         &self,
         media_url: &str,
@@ -83,10 +84,13 @@ impl Client {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => PathBuf::from("."),
         };
-        let temp = tempfile::Builder::new()
-            .prefix(".runway-download-")
-            .tempfile_in(&dir)
-            .map_err(io_err)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".runway-download-");
+        // A temporary file is private (0600); the download is an ordinary new file,
+        // whose permissions follow the umask (0644 under the usual 022).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder.tempfile_in(&dir).map_err(io_err)?;
         let (file, temp_path) = temp.into_parts();
         let mut file = tokio::fs::File::from_std(file);
         // On any error below, `temp_path` is dropped and the temporary file removed.

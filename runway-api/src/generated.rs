@@ -5862,7 +5862,9 @@ with its URL, so that a user's own files can be edited. The type is sniffed
 from the bytes: JPEG, PNG, GIF and WebP images are stored as JPEG (the first
 frame of an animation); MP4, MOV, WebM and Matroska videos with a video stream
 are stored as they are under an `.mp4` URL when they are H.264 MP4, and are
-otherwise converted to H.264 MP4. Anything else is answered 415.
+otherwise converted to H.264 MP4. Anything else is answered 415, and an empty
+body 400 (the schema cannot say so: `minLength` on a binary body is not
+understood by every generator).
 
 
 Sends a `POST` request to `/v1/upload-media`

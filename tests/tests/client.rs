@@ -319,6 +319,18 @@ async fn downloads_stream_to_a_file_atomically() {
         .expect("download");
     assert_eq!(written, payload.len() as u64);
     assert_eq!(std::fs::read(&target).expect("read"), payload);
+    // The permissions of any new file here (0644 under the usual umask), not the
+    // temporary file's private 0600.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ordinary = dir.path().join("ordinary");
+        std::fs::write(&ordinary, b"x").expect("write");
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&target), mode(&ordinary));
+        std::fs::remove_file(&ordinary).expect("remove");
+    }
 
     let missing = dir.path().join("gone.mp4");
     let err = client
