@@ -169,8 +169,13 @@ pub(crate) enum FfmpegInput {
     None,
     /// A checked JPEG (an image input, decoded with limits and re-encoded).
     Jpeg(Vec<u8>),
-    /// A video's bytes; `own` when they are media this server stored.
-    Video { bytes: Bytes, own: bool },
+    /// A video's bytes from request parameter `param`; `own` when they are media
+    /// this server stored.
+    Video {
+        bytes: Bytes,
+        own: bool,
+        param: &'static str,
+    },
 }
 
 /// A job's scratch directory, removed when dropped.
@@ -198,15 +203,16 @@ impl Scratch {
     }
 }
 
-/// An ffmpeg failure: on a video a client sent, the video is at fault (415); on
-/// our own media or a render, the server is (500).
-fn engine_failure(err: EngineError, client_input: bool) -> ApiError {
-    match err {
-        EngineError::Failed { .. } if client_input => {
+/// An ffmpeg failure: on a video a client sent (in `client_input`, its parameter),
+/// the video is at fault (415); on our own media or a render, the server is (500).
+fn engine_failure(err: EngineError, client_input: Option<&str>) -> ApiError {
+    match (err, client_input) {
+        (err @ EngineError::Failed { .. }, Some(param)) => {
             tracing::info!(error = %err, "ffmpeg could not process a client's video");
-            ApiError::unsupported_media("the video could not be decoded").with_param("video_url")
+            ApiError::unsupported_media(format!("the video at {param} could not be decoded"))
+                .with_param(param)
         }
-        err => ApiError::from(err),
+        (err, _) => ApiError::from(err),
     }
 }
 
@@ -264,8 +270,16 @@ impl AppState {
             .unless_cancelled(self.read_input(url, "video_url"))
             .await?;
         match kind {
-            Some(MediaKind::Video) => Ok(FfmpegInput::Video { bytes, own: true }),
-            None => Ok(FfmpegInput::Video { bytes, own: false }),
+            Some(MediaKind::Video) => Ok(FfmpegInput::Video {
+                bytes,
+                own: true,
+                param: "video_url",
+            }),
+            None => Ok(FfmpegInput::Video {
+                bytes,
+                own: false,
+                param: "video_url",
+            }),
             Some(_) => Err(ApiError::unsupported_media(
                 "video_url points at an image or audio file; a video is needed",
             )
@@ -355,13 +369,13 @@ impl AppState {
         self.slot(ctx).await?;
         let scratch = Scratch::new(&self.work_dir)?;
         let (input_path, info, client_input) = match input {
-            FfmpegInput::None => (scratch.path("input"), None, false),
-            FfmpegInput::Jpeg(jpeg) => (scratch.write("input.jpg", &jpeg).await?, None, false),
-            FfmpegInput::Video { bytes, own } => {
+            FfmpegInput::None => (scratch.path("input"), None, None),
+            FfmpegInput::Jpeg(jpeg) => (scratch.write("input.jpg", &jpeg).await?, None, None),
+            FfmpegInput::Video { bytes, own, param } => {
                 let (path, info) = ctx
-                    .unless_cancelled(self.probe_video(&scratch, &bytes, "video_url"))
+                    .unless_cancelled(self.probe_video(&scratch, &bytes, param))
                     .await?;
-                (path, Some(info), !own)
+                (path, Some(info), (!own).then_some(param))
             }
         };
         let out = scratch.path(match kind {
@@ -458,23 +472,20 @@ impl AppState {
             )
             .with_param("body"));
         }
-        let engine = self.engine()?.clone();
-        self.slot(ctx).await?;
-        let scratch = Scratch::new(&self.work_dir)?;
-        let (input, info) = self.probe_video(&scratch, &body, "body").await?;
-        drop(body);
-        let copy = info.video_codec.as_deref() == Some("h264")
-            && info.pixel_format.as_deref() == Some("yuv420p")
-            && !info.has_audio;
-        let out = scratch.path("out.mp4");
-        engine
-            .ffmpeg(
-                video::normalize_args(&input, copy, &out),
-                &ctx.progress,
-                None,
-            )
-            .await
-            .map_err(|err| engine_failure(err, true).with_param("body"))?;
-        self.store_output(&ctx.owner, MediaKind::Video, &out).await
+        let upload = FfmpegInput::Video {
+            bytes: body,
+            own: false,
+            param: "body",
+        };
+        self.ffmpeg_job(ctx, upload, MediaKind::Video, |input, info, out| {
+            // H.264/yuv420p without sound is kept as it is, only remuxed.
+            let copy = info.is_some_and(|info| {
+                info.video_codec.as_deref() == Some("h264")
+                    && info.pixel_format.as_deref() == Some("yuv420p")
+                    && !info.has_audio
+            });
+            Ok((video::normalize_args(input, copy, out), 0.0))
+        })
+        .await
     }
 }
