@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use runway_api::RunwayError;
 use serde_json::Value;
 
@@ -44,17 +44,17 @@ async fn the_contract_is_served_byte_for_byte_with_an_etag() {
     assert_eq!(json, yaml, "the same document");
 }
 
+/// `GET /readyz` of `base`: the status and the body.
+async fn readyz(base: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(format!("{base}/readyz")).await.expect("send");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
 #[tokio::test]
 async fn readiness_says_ready_or_which_part_is_not() {
     let server = TestServer::start().await;
-    let ready: Value = server
-        .raw(Method::GET, "/readyz")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let (_, ready) = readyz(&server.server.base_url).await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["max_queued_tasks"], 64);
 
@@ -62,27 +62,15 @@ async fn readiness_says_ready_or_which_part_is_not() {
     let probes = server.dir.path().join("media/health");
     let _ = std::fs::remove_dir_all(&probes);
     std::fs::write(&probes, b"in the way").expect("write");
-    let response = server
-        .raw(Method::GET, "/readyz")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = readyz(&server.server.base_url).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "not_ready");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("store is not writable"), "{message}");
 
     // No ffmpeg, and a queue with no room.
     let server = TestServer::start_with(|config| config.max_queued_tasks = 0).await;
-    let body: Value = server
-        .raw(Method::GET, "/readyz")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let (_, body) = readyz(&server.server.base_url).await;
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("task queue is full"), "{message}");
 
@@ -90,11 +78,8 @@ async fn readiness_says_ready_or_which_part_is_not() {
     let mut config = runway_server::ServerConfig::for_data_dir(dir.path(), vec![KEY.to_owned()]);
     config.ffmpeg = "/nonexistent/ffmpeg".into();
     let bare = runway_server::start(config).await.expect("starts");
-    let response = reqwest::get(format!("{}/readyz", bare.base_url))
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = readyz(&bare.base_url).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("ffmpeg"), "{message}");
     // Liveness stays up.
