@@ -20,9 +20,23 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory for stored media and their records (created if missing).
+    /// Directory for scratch files of media jobs and, unless --storage says
+    /// otherwise, for stored media and their records (created if missing).
     #[arg(long, env = "RUNWAY_DATA_DIR", default_value = "runway-data")]
     pub data_dir: PathBuf,
+
+    /// Where media, media records, task records and idempotency records live: a
+    /// directory (default: <data-dir>/media; one server owns it) or
+    /// s3://bucket[/prefix] (shared by any number of replicas; endpoint, region
+    /// and credentials from the standard AWS_* environment variables).
+    #[arg(long, env = "RUNWAY_STORAGE")]
+    pub storage: Option<String>,
+
+    /// With S3 storage: answer media downloads with a 307 redirect to a presigned
+    /// URL of the bucket, valid this many seconds, instead of serving the bytes
+    /// through this server.
+    #[arg(long, env = "RUNWAY_DOWNLOAD_REDIRECT_SECS")]
+    pub download_redirect_secs: Option<u64>,
 
     /// Base of the media URLs the server hands out, e.g. https://media.example.com.
     /// Default: http://<listen address>.
@@ -126,6 +140,8 @@ impl ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
+            storage: None,
+            download_redirect_secs: None,
             public_url: None,
             api_keys,
             max_body_bytes: 64 * 1024 * 1024,

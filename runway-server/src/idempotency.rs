@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::Owner;
 use crate::error::{ApiError, ApiResult};
+use crate::store::Versioned;
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -165,48 +166,63 @@ async fn keep_answer(
         created_at: Utc::now(),
         answer: None,
     };
+    let store_err = |e: crate::store::StoreError| reject(e.into());
     let claimed = state
         .store
         .create_doc(&path, &claim)
         .await
-        .map_err(|e| reject(e.into()))?;
-    if !claimed {
-        let existing: Option<KeyRecord> = state
-            .store
-            .get_doc(&path)
-            .await
-            .map_err(|e| reject(e.into()))?;
-        let stale = existing.as_ref().is_none_or(|r| {
-            // Expired, or a claim whose request died with its server.
-            let age = Utc::now() - r.created_at;
-            age >= KEEP_FOR || (r.answer.is_none() && age >= state.idempotency_claim_lease())
-        });
-        match existing {
-            Some(record) if !stale && record.fingerprint != print => {
-                return Err(reject(
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used with another request; use a new key for a new request",
-                    )
-                    .with_param("Idempotency-Key"),
-                ));
-            }
-            Some(KeyRecord {
-                answer: Some(answer),
-                ..
-            }) if !stale => return Ok(replay(&answer)),
-            Some(_) if !stale => return Err(reject(in_use())),
-            _ => {
-                // Take the expired or abandoned key over.
-                state
+        .map_err(store_err)?;
+    let version = match claimed {
+        Some(version) => version,
+        None => {
+            let existing: Option<Versioned<KeyRecord>> = state
+                .store
+                .get_doc_versioned(&path)
+                .await
+                .map_err(store_err)?;
+            let stale = existing.as_ref().is_none_or(|r| {
+                // Expired, or a claim whose request died with its server.
+                let age = Utc::now() - r.doc.created_at;
+                age >= KEEP_FOR
+                    || (r.doc.answer.is_none() && age >= state.idempotency_claim_lease())
+            });
+            let taken = match existing {
+                Some(record) if !stale && record.doc.fingerprint != print => {
+                    return Err(reject(
+                        ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used with another request; use a new key for a new request",
+                        )
+                        .with_param("Idempotency-Key"),
+                    ));
+                }
+                Some(Versioned {
+                    doc:
+                        KeyRecord {
+                            answer: Some(answer),
+                            ..
+                        },
+                    ..
+                }) if !stale => return Ok(replay(&answer)),
+                Some(_) if !stale => return Err(reject(in_use())),
+                // Take the expired or abandoned key over, unless another server
+                // did so since it was read.
+                Some(record) => state
                     .store
-                    .put_doc(&path, &claim)
+                    .replace_doc(&path, &claim, &record.version)
                     .await
-                    .map_err(|e| reject(e.into()))?;
-            }
+                    .map_err(store_err)?,
+                // Removed since the claim failed: claim it again.
+                None => state
+                    .store
+                    .create_doc(&path, &claim)
+                    .await
+                    .map_err(store_err)?,
+            };
+            taken.ok_or_else(|| reject(in_use()))?
         }
-    }
+    };
     let request = Request::from_parts(parts, Body::from(body));
     let release = (state.clone(), path.clone());
     // Runs on even if the client goes away, so the answer is kept for its retry.
@@ -239,8 +255,10 @@ async fn keep_answer(
                 body: String::from_utf8_lossy(&body).into_owned(),
             }),
         };
-        if let Err(err) = state.store.put_doc(&path, &kept).await {
-            tracing::warn!(%err, "cannot keep an idempotent answer");
+        match state.store.replace_doc(&path, &kept, &version).await {
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::warn!("an idempotency key was taken over while its request ran"),
+            Err(err) => tracing::warn!(%err, "cannot keep an idempotent answer"),
         }
         Response::from_parts(parts, Body::from(body))
     }));

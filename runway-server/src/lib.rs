@@ -7,7 +7,8 @@
 //!   `kill_on_drop` and at most `--max-jobs` media jobs at once.
 //! - Text-to-image and text-to-video are drawn procedurally and deterministically
 //!   from the prompt (no model weights); everything else is real processing.
-//! - Media live in an `object_store` (the local filesystem under `--data-dir`).
+//! - Media live in an `object_store`: the local filesystem under `--data-dir`, or
+//!   an S3-compatible bucket (`--storage s3://...`) shared by several replicas.
 //!
 //! Start it in-process with [`start`] (tests) or run the `runway-server` binary.
 
@@ -45,7 +46,7 @@ use engine::MediaEngine;
 use error::ApiError;
 use fetch::Fetcher;
 use jobs::{JobContext, JobQueue};
-use store::{MediaRecord, MediaStore};
+use store::{MediaRecord, MediaStore, StorageLocation};
 use tasks::TaskRegistry;
 
 /// Everything a request handler needs. Shared by every request of one server.
@@ -83,6 +84,11 @@ impl AppState {
     /// The base of the URLs the server hands out, e.g. `http://127.0.0.1:8080`.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// Where media and records are stored: a directory or an `s3://` URL.
+    pub fn storage(&self) -> String {
+        self.store.location().to_string()
     }
 
     /// Whether ffmpeg and ffprobe were found, so video and audio work is available.
@@ -190,8 +196,20 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         None
     };
     let keys = auth::Keys::new(config.api_keys.iter().map(String::as_str));
-    let store =
-        MediaStore::open_local(&config.data_dir).map_err(|e| StartError::Store(e.to_string()))?;
+    let location = match &config.storage {
+        Some(storage) => {
+            StorageLocation::parse(storage).map_err(|e| StartError::Store(e.to_string()))?
+        }
+        None => StorageLocation::Local(config.data_dir.join("media")),
+    };
+    if config.download_redirect_secs.is_some() && !location.is_shared() {
+        return Err(StartError::Other(
+            "--download-redirect-secs needs S3 storage (--storage s3://bucket)".to_owned(),
+        ));
+    }
+    let store = MediaStore::open(&location)
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)
@@ -236,27 +254,30 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         work_dir,
         shutdown: tokio_util::sync::CancellationToken::new(),
     };
-    // One server owns a local data directory: what was running is not any more,
-    // and no request still holds an idempotency key.
-    let interrupted = state
-        .interrupt_unfinished_tasks()
-        .await
-        .map_err(|e| StartError::Other(format!("task records: {}", e.message)))?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "tasks interrupted by the last stop are marked failed"
-        );
-    }
-    let released = state
-        .release_unanswered_keys()
-        .await
-        .map_err(|e| StartError::Other(format!("idempotency records: {}", e.message)))?;
-    if released > 0 {
-        tracing::warn!(
-            released,
-            "keys of requests cut short by the last stop are free again"
-        );
+    // One server owns a local store: what was running is not any more, and no
+    // request still holds an idempotency key. A shared store has other servers
+    // at work: there, a lapsed heartbeat or claim lease tells what was cut short.
+    if !state.store.is_shared() {
+        let interrupted = state
+            .interrupt_unfinished_tasks()
+            .await
+            .map_err(|e| StartError::Other(format!("task records: {}", e.message)))?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "tasks interrupted by the last stop are marked failed"
+            );
+        }
+        let released = state
+            .release_unanswered_keys()
+            .await
+            .map_err(|e| StartError::Other(format!("idempotency records: {}", e.message)))?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "keys of requests cut short by the last stop are free again"
+            );
+        }
     }
     tokio::spawn(state.clone().sweep_forever());
     Ok(Prepared {

@@ -39,10 +39,7 @@ async fn main() -> std::process::ExitCode {
         env!("CARGO_PKG_VERSION"),
         state.public_url()
     );
-    report!(
-        "media stored in {}",
-        config.data_dir.join("media").display()
-    );
+    report!("media stored in {}", state.storage());
     match state.has_media_engine() {
         true => report!("ffmpeg: found, video and audio operations are available"),
         false => report!(

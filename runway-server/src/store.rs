@@ -1,26 +1,39 @@
 //! Media storage behind `object_store`: the local filesystem under the data dir by
-//! default.
+//! default, or an S3-compatible bucket shared by any number of replicas.
 //!
 //! Layout: `images/{id}.jpg`, `videos/{id}.mp4`, `audios/{id}.mp3`, and a record per
 //! media at `records/{id}.json` (owner, creation time, size, probed properties).
 //! Media are written first and their record second, both atomically (object_store
-//! stages each write and renames it into place); a media exists only once its record
-//! does. At start, staged leftovers and media without a record (a crash between the
-//! two writes) are removed.
+//! stages each write and renames it into place; an S3 PUT is atomic); a media exists
+//! only once its record does. On the local store, staged leftovers and media without
+//! a record (a crash between the two writes) are removed at start.
+//!
+//! Small JSON documents (task and idempotency records) live beside the media. They
+//! change by compare-and-swap on their version ([`MediaStore::replace_doc`]): S3's
+//! conditional PUT (`If-Match`), emulated on the local store (one server owns a
+//! data directory) with a lock per document.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::TryStreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::HttpErrorKind;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
+    PutPayload, RetryConfig, UpdateVersion,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What a stored media is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,12 +187,119 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// `--storage` is not a directory or an `s3://` URL.
+    #[error("--storage {0}: expected a directory or s3://bucket[/prefix]")]
+    Location(String),
+    /// The bucket cannot be used: what is wrong, in words an operator can act on.
+    #[error("{location}: {reason}")]
+    Unusable {
+        /// The storage URL.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Where media and records are kept: `--storage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageLocation {
+    /// A directory on this machine (one server owns it).
+    Local(PathBuf),
+    /// A bucket of an S3-compatible store, shared by every replica.
+    S3 {
+        /// The bucket name.
+        bucket: String,
+        /// A folder inside the bucket, without slashes at its ends.
+        prefix: Option<String>,
+    },
+}
+
+impl StorageLocation {
+    /// Reads `--storage`: `s3://bucket[/prefix]`, or anything else as a directory.
+    pub fn parse(value: &str) -> Result<Self, StoreError> {
+        let Some(rest) = value.strip_prefix("s3://") else {
+            if value.contains("://") || value.is_empty() {
+                return Err(StoreError::Location(value.to_owned()));
+            }
+            return Ok(Self::Local(PathBuf::from(value)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err(StoreError::Location(value.to_owned()));
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_owned(),
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+        })
+    }
+
+    /// Whether several servers may share it.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::S3 { .. })
+    }
+}
+
+impl std::fmt::Display for StorageLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(dir) => write!(f, "{}", dir.display()),
+            Self::S3 {
+                bucket,
+                prefix: None,
+            } => write!(f, "s3://{bucket}"),
+            Self::S3 {
+                bucket,
+                prefix: Some(prefix),
+            } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// The version a document was read or written at, for [`MediaStore::replace_doc`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocVersion(UpdateVersion);
+
+impl DocVersion {
+    fn of(e_tag: Option<String>, version: Option<String>) -> Self {
+        Self(UpdateVersion { e_tag, version })
+    }
+}
+
+/// A document with the version it was read at.
+#[derive(Debug)]
+pub struct Versioned<T> {
+    /// The document.
+    pub doc: T,
+    /// Its version.
+    pub version: DocVersion,
+}
+
+/// How the backend changes documents conditionally.
+#[derive(Debug)]
+enum Backend {
+    /// The local filesystem: no conditional update, so one lock per document
+    /// stripe serializes every document write of this (the only) server.
+    Local {
+        doc_locks: Box<[tokio::sync::Mutex<()>]>,
+    },
+    /// S3: conditional PUTs; presigned URLs for downloads.
+    S3 {
+        s3: Arc<AmazonS3>,
+        prefix: Option<Path>,
+    },
 }
 
 /// The media store.
 #[derive(Debug, Clone)]
 pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
+    backend: Arc<Backend>,
+    location: Arc<StorageLocation>,
 }
 
 /// A random id with the kind's prefix: 128 bits from the OS, unguessable.
@@ -190,11 +310,37 @@ fn new_id(kind: MediaKind) -> Result<String, StoreError> {
     Ok(format!("{}_{hex}", kind.id_prefix()))
 }
 
+/// Requests to the bucket are retried a few times within this long, then fail
+/// (a client's retry, or the SDK's, takes over from there).
+const S3_RETRY: RetryConfig = RetryConfig {
+    backoff: BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        base: 2.0,
+    },
+    max_retries: 3,
+    retry_timeout: Duration::from_secs(30),
+};
+
 impl MediaStore {
-    /// Opens (and creates) the store under `data_dir/media`, removing leftovers of
+    /// Opens the store at `location`: a local directory (created, leftovers of
+    /// interrupted writes removed) or an S3 bucket (configured from the standard
+    /// `AWS_*` environment variables, and checked: it must exist and take writes).
+    pub async fn open(location: &StorageLocation) -> Result<Self, StoreError> {
+        match location {
+            StorageLocation::Local(dir) => Self::open_local(dir),
+            StorageLocation::S3 { bucket, prefix } => {
+                let store = Self::open_s3(location, bucket, prefix.as_deref())?;
+                store.check_bucket().await?;
+                Ok(store)
+            }
+        }
+    }
+
+    /// Opens (and creates) the store in directory `root`, removing leftovers of
     /// interrupted writes.
-    pub fn open_local(data_dir: &FsPath) -> Result<Self, StoreError> {
-        let root = data_dir.join("media");
+    pub fn open_local(root: &FsPath) -> Result<Self, StoreError> {
+        let root = root.to_path_buf();
         let dir_err = |source| StoreError::DataDir {
             path: root.clone(),
             source,
@@ -209,7 +355,79 @@ impl MediaStore {
         let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
         Ok(Self {
             store: Arc::new(store),
+            backend: Arc::new(Backend::Local {
+                doc_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            }),
+            location: Arc::new(StorageLocation::Local(root)),
         })
+    }
+
+    fn open_s3(
+        location: &StorageLocation,
+        bucket: &str,
+        prefix: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(S3_RETRY)
+            .build()
+            .map_err(|err| StoreError::Unusable {
+                location: location.to_string(),
+                reason: format!("the S3 settings are not usable: {err}"),
+            })?;
+        let s3 = Arc::new(s3);
+        let prefix = prefix.map(Path::from);
+        let store: Arc<dyn ObjectStore> = match &prefix {
+            Some(prefix) => Arc::new(PrefixStore::new(s3.clone(), prefix.clone())),
+            None => s3.clone(),
+        };
+        Ok(Self {
+            store,
+            backend: Arc::new(Backend::S3 { s3, prefix }),
+            location: Arc::new(location.clone()),
+        })
+    }
+
+    /// Where the store is, for people: a directory or an `s3://` URL.
+    pub fn location(&self) -> &StorageLocation {
+        &self.location
+    }
+
+    /// Whether other servers may share this store (so nothing may assume that
+    /// this server is the only one).
+    pub fn is_shared(&self) -> bool {
+        self.location.is_shared()
+    }
+
+    /// Writes and removes a probe; a failure says what an operator should fix.
+    async fn check_bucket(&self) -> Result<(), StoreError> {
+        self.check_writable()
+            .await
+            .map_err(|err| StoreError::Unusable {
+                location: self.location.to_string(),
+                reason: explain_s3_error(&err),
+            })
+    }
+
+    /// A URL of the bucket that lets anyone `GET` this media for `expires_in`;
+    /// `None` when the store is not a bucket.
+    pub async fn presigned_url(
+        &self,
+        record: &MediaRecord,
+        expires_in: Duration,
+    ) -> Result<Option<url::Url>, StoreError> {
+        let Backend::S3 { s3, prefix } = self.backend.as_ref() else {
+            return Ok(None);
+        };
+        let path = record.media_path();
+        let path = match prefix {
+            Some(prefix) => prefix.parts().chain(path.parts()).collect(),
+            None => path,
+        };
+        Ok(Some(
+            s3.signed_url(reqwest::Method::GET, &path, expires_in)
+                .await?,
+        ))
     }
 
     /// Stores `bytes` as a new media of `kind` for `owner` and returns its record.
@@ -314,37 +532,123 @@ impl MediaStore {
 /// Small JSON documents beside the media: task and idempotency records. Each is one
 /// object, written whole and atomically.
 impl MediaStore {
-    /// Writes `doc` at `path`, replacing what is there.
-    pub async fn put_doc<T: Serialize>(&self, path: &str, doc: &T) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(doc)?;
-        self.store
-            .put(&Path::from(path), PutPayload::from(json))
-            .await?;
-        Ok(())
+    /// On the local store, the lock of the document at `path` (held across a
+    /// read-compare-write, so that it acts as S3's conditional PUT does).
+    async fn doc_lock(&self, path: &Path) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let Backend::Local { doc_locks } = self.backend.as_ref() else {
+            return None;
+        };
+        let mut hash = Sha256::new();
+        hash.update(path.as_ref());
+        let stripe = usize::from(hash.finalize()[0]) % doc_locks.len();
+        Some(doc_locks[stripe].lock().await)
     }
 
-    /// Writes `doc` at `path` only if nothing is there; `false` when something is.
-    pub async fn create_doc<T: Serialize>(&self, path: &str, doc: &T) -> Result<bool, StoreError> {
+    /// Writes `doc` at `path`, replacing what is there; answers its new version.
+    pub async fn put_doc<T: Serialize>(
+        &self,
+        path: &str,
+        doc: &T,
+    ) -> Result<DocVersion, StoreError> {
+        let path = Path::from(path);
+        let json = serde_json::to_vec(doc)?;
+        let _lock = self.doc_lock(&path).await;
+        let put = self.store.put(&path, PutPayload::from(json)).await?;
+        Ok(DocVersion::of(put.e_tag, put.version))
+    }
+
+    /// Writes `doc` at `path` only if nothing is there: its version, or `None`
+    /// when something is.
+    pub async fn create_doc<T: Serialize>(
+        &self,
+        path: &str,
+        doc: &T,
+    ) -> Result<Option<DocVersion>, StoreError> {
+        let path = Path::from(path);
         let json = serde_json::to_vec(doc)?;
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
+        let _lock = self.doc_lock(&path).await;
         match self
             .store
-            .put_opts(&Path::from(path), PutPayload::from(json), options)
+            .put_opts(&path, PutPayload::from(json), options)
             .await
         {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Ok(put) => Ok(Some(DocVersion::of(put.e_tag, put.version))),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Replaces the document at `path` with `doc` only if it is still at `version`:
+    /// the new version, or `None` when another writer changed (or removed) it.
+    pub async fn replace_doc<T: Serialize>(
+        &self,
+        path: &str,
+        doc: &T,
+        version: &DocVersion,
+    ) -> Result<Option<DocVersion>, StoreError> {
+        let path = Path::from(path);
+        let json = PutPayload::from(serde_json::to_vec(doc)?);
+        let put = match self.doc_lock(&path).await {
+            // The local store has no conditional update: compare under the lock.
+            Some(_lock) => {
+                if self.doc_version_at(&path).await?.as_ref() != Some(version) {
+                    return Ok(None);
+                }
+                self.store.put(&path, json).await
+            }
+            None => {
+                let options = PutOptions {
+                    mode: PutMode::Update(version.0.clone()),
+                    ..PutOptions::default()
+                };
+                self.store.put_opts(&path, json, options).await
+            }
+        };
+        match put {
+            Ok(put) => Ok(Some(DocVersion::of(put.e_tag, put.version))),
+            Err(
+                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+            ) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The current version of the document at `path`, if there is one.
+    pub async fn doc_version(&self, path: &str) -> Result<Option<DocVersion>, StoreError> {
+        self.doc_version_at(&Path::from(path)).await
+    }
+
+    async fn doc_version_at(&self, path: &Path) -> Result<Option<DocVersion>, StoreError> {
+        match self.store.head(path).await {
+            Ok(meta) => Ok(Some(DocVersion::of(meta.e_tag, meta.version))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }
 
     /// The document at `path`, if there is one.
     pub async fn get_doc<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, StoreError> {
+        Ok(self.get_doc_versioned(path).await?.map(|found| found.doc))
+    }
+
+    /// The document at `path` with its version, if there is one.
+    pub async fn get_doc_versioned<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
         match self.store.get(&Path::from(path)).await {
-            Ok(result) => Ok(Some(serde_json::from_slice(&result.bytes().await?)?)),
+            Ok(result) => {
+                let meta = result.meta.clone();
+                let doc = serde_json::from_slice(&result.bytes().await?)?;
+                Ok(Some(Versioned {
+                    doc,
+                    version: DocVersion::of(meta.e_tag, meta.version),
+                }))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
@@ -352,7 +656,9 @@ impl MediaStore {
 
     /// Deletes the document at `path`; deleting nothing is fine.
     pub async fn delete_doc(&self, path: &str) -> Result<(), StoreError> {
-        match self.store.delete(&Path::from(path)).await {
+        let path = Path::from(path);
+        let _lock = self.doc_lock(&path).await;
+        match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(err) => Err(err.into()),
         }
@@ -375,6 +681,41 @@ impl MediaStore {
             .map_ok(|meta| meta.location.to_string())
             .try_collect()
             .await?)
+    }
+}
+
+/// What an operator should fix when the bucket cannot be used.
+fn explain_s3_error(err: &StoreError) -> String {
+    let StoreError::ObjectStore(err) = err else {
+        return err.to_string();
+    };
+    let unreachable = {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        let mut found = false;
+        while let Some(e) = source {
+            if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
+                found |= matches!(
+                    http.kind(),
+                    HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Request
+                );
+            }
+            source = e.source();
+        }
+        found
+    };
+    match err {
+        object_store::Error::NotFound { .. } => {
+            "the bucket does not exist: create it, or check the name and AWS_ENDPOINT_URL"
+                .to_owned()
+        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => format!(
+            "the credentials were refused: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION ({err})"
+        ),
+        _ if unreachable => format!(
+            "the endpoint cannot be reached: check AWS_ENDPOINT_URL (and AWS_ALLOW_HTTP for http://) ({err})"
+        ),
+        _ => format!("the bucket refused a test write: {err}"),
     }
 }
 
@@ -450,7 +791,8 @@ mod tests {
     #[tokio::test]
     async fn put_read_delete_and_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = MediaStore::open_local(dir.path()).expect("open");
+        let root = dir.path().join("media");
+        let store = MediaStore::open_local(&root).expect("open");
         let record = store
             .put(
                 MediaKind::Image,
@@ -466,7 +808,7 @@ mod tests {
         std::fs::write(dir.path().join("media/images/img_x.jpg#1"), b"partial").expect("write");
         std::fs::write(dir.path().join("media/images/img_orphan.jpg"), b"no record")
             .expect("write");
-        let reopened = MediaStore::open_local(dir.path()).expect("reopen");
+        let reopened = MediaStore::open_local(&root).expect("reopen");
         let found = reopened
             .record(MediaKind::Image, &record.id)
             .await

@@ -4,16 +4,19 @@
 //! - **Records** live at `tasks/{owner}/{id}.json`: the contract's `Task` plus the
 //!   owner and a heartbeat. Keyed by owner, so another key's task is simply not
 //!   there (404), and a caller's list is one prefix.
-//! - **One writer**: the replica that accepted a task runs it and is the only one
-//!   that writes its record while it runs: `pending`, then `running` when it gets a
-//!   job slot, progress at most every [`PERSIST_EVERY`], a heartbeat, the end.
-//! - **Cancellation**: `DELETE` on a task this replica runs cancels its job (a
-//!   running ffmpeg is killed, the scratch directory removed); a job that had
-//!   already stored its output has that media deleted. The answer waits for the
-//!   runner to write `cancelled`.
+//! - **One writer at a time**: the server that accepted a task runs it and writes
+//!   its record while it runs: `pending`, then `running` when it gets a job slot,
+//!   progress at most every [`PERSIST_EVERY`], a heartbeat, the end. Every write is
+//!   a compare-and-swap on the record's version, so two servers never both win.
+//! - **Cancellation**, on any server: `DELETE` writes `cancelled` (a swap on the
+//!   version it read) and answers it. The runner sees its record change (its next
+//!   write fails, or its check every [`PERSIST_EVERY`] does), kills the job (ffmpeg,
+//!   the scratch directory) and deletes any media the job had stored.
 //! - **Interruption**: a task whose runner stopped (crash, restart) reads `failed`
 //!   with code `interrupted`: at start-up for the local store (one server owns its
-//!   data directory), and whenever a read finds a heartbeat older than the lease.
+//!   data directory), and, on any store, when a read or the sweep finds a heartbeat
+//!   older than the lease (`--task-lease-secs`). That write is a swap too: a runner
+//!   that was only slow loses its record and stops.
 //! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep, and
 //!   read as gone as soon as they are due.
 
@@ -31,7 +34,7 @@ use crate::auth::Owner;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::JobContext;
 use crate::ops::MediaOp;
-use crate::store::{MediaRecord, is_valid_id};
+use crate::store::{DocVersion, MediaRecord, Versioned, is_valid_id};
 
 /// How often a running task's record is brought up to date, at most.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_millis(500);
@@ -208,7 +211,8 @@ impl AppState {
             owner: owner.0.clone(),
             heartbeat_at: now,
         };
-        self.store
+        let version = self
+            .store
             .put_doc(&task_path(&owner.0, &record.task.id), &record)
             .await?;
         let ctx = JobContext::task(owner.clone(), ticket);
@@ -226,15 +230,23 @@ impl AppState {
         let state = self.clone();
         tokio::spawn(async move {
             let id = record.task.id.clone();
-            state.run_task(record, op, ctx).await;
+            state.run_task(record, version, op, ctx).await;
             state.tasks.remove(&id);
             let _ = done_tx.send(true);
         });
         Ok(task)
     }
 
-    /// Runs a task's job, keeping its record up to date, and writes how it ended.
-    async fn run_task(&self, mut record: TaskRecord, op: MediaOp, ctx: JobContext) {
+    /// Runs a task's job, keeping its record up to date, and writes how it ended;
+    /// stops as soon as another server changed the record (cancelled it, or took
+    /// this runner for dead).
+    async fn run_task(
+        &self,
+        mut record: TaskRecord,
+        mut version: DocVersion,
+        op: MediaOp,
+        ctx: JobContext,
+    ) {
         let path = task_path(&record.owner, &record.task.id);
         // A task takes its slot before it reads its inputs: waiting tasks hold no media.
         let job = async {
@@ -243,6 +255,7 @@ impl AppState {
         };
         tokio::pin!(job);
         let mut interrupted = false;
+        let mut changed_elsewhere = false;
         let mut tick = tokio::time::interval(PERSIST_EVERY);
         let heartbeat = self.task_lease() / 3;
         let result = loop {
@@ -253,7 +266,7 @@ impl AppState {
                     interrupted = true;
                     ctx.cancel.cancel();
                 }
-                _ = tick.tick() => {
+                _ = tick.tick(), if !changed_elsewhere => {
                     let now = Utc::now().trunc_subsecs(3);
                     let mut changed = false;
                     if ctx.has_started() && record.task.status == types::TaskStatus::Pending {
@@ -266,38 +279,50 @@ impl AppState {
                         record.task.progress = progress;
                         changed = true;
                     }
-                    if changed || now - record.heartbeat_at >= heartbeat {
+                    let current = if changed || now - record.heartbeat_at >= heartbeat {
                         record.heartbeat_at = now;
-                        if let Err(err) = self.store.put_doc(&path, &record).await {
+                        self.store.replace_doc(&path, &record, &version).await
+                    } else {
+                        // Nothing to write: has another server written?
+                        self.store
+                            .doc_version(&path)
+                            .await
+                            .map(|found| found.filter(|found| *found == version))
+                    };
+                    match current {
+                        Ok(Some(current)) => version = current,
+                        Ok(None) => {
+                            changed_elsewhere = true;
+                            ctx.cancel.cancel();
+                        }
+                        Err(err) => {
                             tracing::warn!(task = %record.task.id, %err, "cannot update the task record");
                         }
                     }
                 }
             }
         };
+        if changed_elsewhere {
+            if let Ok(media) = &result {
+                self.discard(media).await;
+            }
+            tracing::info!(task = %record.task.id, "task stopped: another server cancelled it or took it for dead");
+            return;
+        }
         let now = Utc::now().trunc_subsecs(3);
         if record.task.started_at.is_none() && ctx.has_started() {
             record.task.started_at = Some(now);
         }
+        let stored = result.as_ref().ok().cloned();
         if interrupted {
-            if let Ok(media) = &result {
-                self.discard(media).await;
-            }
             interrupt(&mut record, now);
         } else {
             match result {
-                Ok(media) if ctx.cancel.is_cancelled() => {
-                    self.discard(&media).await;
-                    record.task.status = types::TaskStatus::Cancelled;
-                }
                 Ok(media) => {
                     record.task.status = types::TaskStatus::Succeeded;
                     record.task.progress = 1.0;
                     record.task.output =
                         Some(task_output(record.task.operation, self.media_url(&media)));
-                }
-                Err(_) if ctx.cancel.is_cancelled() => {
-                    record.task.status = types::TaskStatus::Cancelled;
                 }
                 Err(err) => {
                     record.task.status = types::TaskStatus::Failed;
@@ -307,11 +332,25 @@ impl AppState {
         }
         record.task.finished_at = Some(now);
         record.heartbeat_at = now;
-        tracing::info!(task = %record.task.id, status = %record.task.status, "task finished");
-        metrics::counter!("runway_tasks_finished_total", "status" => record.task.status.to_string())
-            .increment(1);
-        if let Err(err) = self.store.put_doc(&path, &record).await {
-            tracing::error!(task = %record.task.id, %err, "cannot write the end of a task");
+        let written = self.store.replace_doc(&path, &record, &version).await;
+        let kept = matches!(written, Ok(Some(_)));
+        if let Some(media) = stored.filter(|_| !kept || interrupted) {
+            // Cancelled or taken over at the last moment, or interrupted: nobody
+            // will be given this media.
+            self.discard(&media).await;
+        }
+        match written {
+            Ok(Some(_)) => {
+                tracing::info!(task = %record.task.id, status = %record.task.status, "task finished");
+                metrics::counter!("runway_tasks_finished_total", "status" => record.task.status.to_string())
+                    .increment(1);
+            }
+            Ok(None) => {
+                tracing::info!(task = %record.task.id, "task stopped: another server cancelled it or took it for dead");
+            }
+            Err(err) => {
+                tracing::error!(task = %record.task.id, %err, "cannot write the end of a task");
+            }
         }
     }
 
@@ -325,24 +364,52 @@ impl AppState {
     /// The record of `owner`'s task `id`, as it stands: a task whose runner stopped
     /// is `failed`/`interrupted`, a finished one past its time is gone.
     async fn task_record(&self, owner: &Owner, id: &str) -> ApiResult<Option<TaskRecord>> {
+        Ok(self.versioned_task(owner, id).await?.map(|found| found.doc))
+    }
+
+    /// [`Self::task_record`] with the version it was read at.
+    async fn versioned_task(
+        &self,
+        owner: &Owner,
+        id: &str,
+    ) -> ApiResult<Option<Versioned<TaskRecord>>> {
         if !is_valid_id(id) {
             return Ok(None);
         }
         let path = task_path(&owner.0, id);
-        let Some(mut record) = self.store.get_doc::<TaskRecord>(&path).await? else {
-            return Ok(None);
-        };
-        let now = Utc::now();
-        if record.is_finished() {
-            let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
-            if now - finished >= self.task_ttl() {
+        // Twice at most: a record that changed while it was taken for dead is
+        // read again as its runner wrote it.
+        for _ in 0..2 {
+            let Some(mut found) = self.store.get_doc_versioned::<TaskRecord>(&path).await? else {
                 return Ok(None);
+            };
+            let now = Utc::now();
+            if found.doc.is_finished() {
+                let finished = found.doc.task.finished_at.unwrap_or(found.doc.heartbeat_at);
+                return Ok((now - finished < self.task_ttl()).then_some(found));
             }
-        } else if now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(id) {
-            interrupt(&mut record, now);
-            self.store.put_doc(&path, &record).await?;
+            if !self.is_lapsed(&found.doc, now) {
+                return Ok(Some(found));
+            }
+            interrupt(&mut found.doc, now);
+            if let Some(version) = self
+                .store
+                .replace_doc(&path, &found.doc, &found.version)
+                .await?
+            {
+                found.version = version;
+                return Ok(Some(found));
+            }
         }
-        Ok(Some(record))
+        Err(ApiError::conflict(
+            "this task's record is changing right now; retry in a moment",
+        ))
+    }
+
+    /// Whether an unfinished task's runner is taken for dead: its heartbeat is older
+    /// than the lease, and it does not run on this server.
+    fn is_lapsed(&self, record: &TaskRecord, now: DateTime<Utc>) -> bool {
+        now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(&record.task.id)
     }
 
     /// `owner`'s task `id`, or 404.
@@ -355,38 +422,50 @@ impl AppState {
 
     /// Cancels `owner`'s task `id` when it is pending or running (and answers it
     /// `cancelled`), or deletes it when it is finished (and answers it as it was).
+    /// Works on any server: the one running the task sees its record change.
     pub(crate) async fn delete_task(&self, owner: &Owner, id: &str) -> ApiResult<types::Task> {
-        let mut record = self
-            .task_record(owner, id)
-            .await?
-            .ok_or_else(task_not_found)?;
-        if !record.is_finished() {
+        let path = task_path(&owner.0, id);
+        for _ in 0..3 {
+            let Versioned {
+                doc: mut record,
+                version,
+            } = self
+                .versioned_task(owner, id)
+                .await?
+                .ok_or_else(task_not_found)?;
+            if record.is_finished() {
+                self.store.delete_doc(&path).await?;
+                return Ok(record.task);
+            }
+            let now = Utc::now().trunc_subsecs(3);
+            record.task.status = types::TaskStatus::Cancelled;
+            record.task.finished_at = Some(now);
+            record.heartbeat_at = now;
+            if self
+                .store
+                .replace_doc(&path, &record, &version)
+                .await?
+                .is_none()
+            {
+                continue; // its runner wrote meanwhile: look again
+            }
+            metrics::counter!("runway_tasks_finished_total", "status" => "cancelled").increment(1);
+            tracing::info!(task = %id, "task cancelled");
             if let Some(mut done) = self.tasks.cancel(id) {
-                // The runner kills the job and writes `cancelled`; wait for it.
+                // It runs here: answer once its job is gone (ffmpeg, scratch, media).
                 let stopped = tokio::time::timeout(Duration::from_secs(30), async {
                     done.wait_for(|done| *done).await.is_ok()
                 })
                 .await;
                 if stopped.is_err() {
-                    return Err(ApiError::internal(format!(
-                        "task {id} did not stop within 30 s"
-                    )));
+                    tracing::warn!(task = %id, "a cancelled task's job did not stop within 30 s");
                 }
-                return self.get_task(owner, id).await;
             }
-            // It may have finished just now; if not, its runner is elsewhere.
-            record = self
-                .task_record(owner, id)
-                .await?
-                .ok_or_else(task_not_found)?;
-            if !record.is_finished() {
-                return Err(ApiError::conflict(
-                    "this task runs on another server of this deployment; retry in a few seconds",
-                ));
-            }
+            return Ok(record.task);
         }
-        self.store.delete_doc(&task_path(&owner.0, id)).await?;
-        Ok(record.task)
+        Err(ApiError::conflict(
+            "this task's record is changing right now; retry in a moment",
+        ))
     }
 
     /// A page of `owner`'s tasks, newest first, after `cursor`.
@@ -439,7 +518,10 @@ impl AppState {
         let now = Utc::now();
         let mut interrupted = 0;
         for path in self.store.list_docs("tasks").await? {
-            let Some(mut record) = self.readable_task(&path).await else {
+            let Some(Versioned {
+                doc: mut record, ..
+            }) = self.readable_task(&path).await
+            else {
                 continue;
             };
             if !record.is_finished() {
@@ -453,8 +535,8 @@ impl AppState {
 
     /// The task record at `path`; one that cannot be read is logged and skipped, so
     /// that it stops no sweep.
-    async fn readable_task(&self, path: &str) -> Option<TaskRecord> {
-        match self.store.get_doc::<TaskRecord>(path).await {
+    async fn readable_task(&self, path: &str) -> Option<Versioned<TaskRecord>> {
+        match self.store.get_doc_versioned::<TaskRecord>(path).await {
             Ok(record) => record,
             Err(err) => {
                 tracing::warn!(%path, %err, "unreadable task record skipped");
@@ -473,7 +555,8 @@ impl AppState {
         }
     }
 
-    /// Removes finished tasks past their time, at most `budget` of them.
+    /// Removes finished tasks past their time, at most `budget` of them, and marks
+    /// tasks whose runner is gone `failed`/`interrupted` (so that they expire too).
     pub(crate) async fn sweep_expired_tasks(&self, budget: usize) -> ApiResult<usize> {
         let now = Utc::now();
         let mut removed = 0;
@@ -481,11 +564,23 @@ impl AppState {
             if removed == budget {
                 break;
             }
-            let Some(record) = self.readable_task(&path).await else {
+            let Some(found) = self.readable_task(&path).await else {
                 continue;
             };
+            let record = &found.doc;
+            if !record.is_finished() {
+                if self.is_lapsed(record, now) {
+                    let mut record = found.doc;
+                    interrupt(&mut record, now);
+                    // Lost to a writer that came first: fine, the next pass looks again.
+                    self.store
+                        .replace_doc(&path, &record, &found.version)
+                        .await?;
+                }
+                continue;
+            }
             let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
-            if record.is_finished() && now - finished >= self.task_ttl() {
+            if now - finished >= self.task_ttl() {
                 self.store.delete_doc(&path).await?;
                 removed += 1;
             }

@@ -1,11 +1,14 @@
 //! Media downloads: `/images/{file}`, `/videos/{file}`, `/audios/{file}`, with one
-//! byte range, no key (ids are unguessable), immutable.
+//! byte range, no key (ids are unguessable), immutable. With S3 storage and
+//! `--download-redirect-secs`, a download is a 307 to a presigned URL of the bucket
+//! instead (the client sends its `Range` there), so media bytes skip the server.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
+use std::time::Duration;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -24,6 +27,14 @@ async fn download(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no media at this URL");
     let id = parse_file_name(kind, &file).ok_or_else(not_found)?;
     let record = state.store.record(kind, id).await?.ok_or_else(not_found)?;
+    if let Some(secs) = state.config.download_redirect_secs
+        && let Some(url) = state
+            .store
+            .presigned_url(&record, Duration::from_secs(secs))
+            .await?
+    {
+        return Ok(redirect(url.as_str()));
+    }
     let size = record.size_bytes;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, range) = match parse_range(range_header, size) {
@@ -73,6 +84,18 @@ async fn download(
         h.insert(header::CONTENT_RANGE, value);
     }
     Ok(response)
+}
+
+/// A 307 to `location`, not to be cached beyond the life of the presigned URL.
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let h = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, value);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    metrics::counter!("runway_download_redirects_total").increment(1);
+    response
 }
 
 pub(super) async fn download_image(
