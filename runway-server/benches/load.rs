@@ -18,6 +18,11 @@
 //! LOAD_SECONDS=60 LOAD_CONCURRENCY=48 cargo bench -p runway-server --bench load
 //! ```
 //!
+//! Against a deployment already running (`scripts/scale-out.sh test` does this with
+//! two replicas on S3 behind HAProxy): `LOAD_TARGET` is its base URL, `LOAD_API_KEY`
+//! a key it accepts, `LOAD_REPLICAS` the replicas' own URLs (every returned URL is
+//! then fetched through each of them) and `LOAD_PIDS` their process ids (for RSS).
+//!
 //! Allowed answers under load are successes and the documented backpressure (429,
 //! 503); anything else fails the run.
 
@@ -27,7 +32,14 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "load-key";
+const LOCAL_KEY: &str = "load-key";
+
+/// The API key the run sends (set once at start).
+static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn key() -> &'static str {
+    KEY.get().map_or(LOCAL_KEY, String::as_str)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -116,7 +128,7 @@ async fn run_task(
     let started = Instant::now();
     let created = http
         .post(format!("{base}/v1/tasks"))
-        .bearer_auth(KEY)
+        .bearer_auth(key())
         .json(&serde_json::json!({"operation": operation, "input": input}))
         .send()
         .await;
@@ -140,7 +152,7 @@ async fn run_task(
         let sent = Instant::now();
         let read = http
             .get(format!("{base}/v1/tasks/{id}"))
-            .bearer_auth(KEY)
+            .bearer_auth(key())
             .send()
             .await;
         let task: serde_json::Value = match read {
@@ -179,29 +191,57 @@ async fn main() {
         Ok(other) => panic!("LOAD_PROFILE is images, video or tasks, not {other}"),
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            KEY,
-            "--no-remote-fetch",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start runway-server");
-    let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
-        .expect("the server reports its URL");
-    std::thread::spawn(move || lines.for_each(drop));
+    let list = |name: &str| -> Vec<String> {
+        std::env::var(name)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (base, mut child, pids) = match std::env::var("LOAD_TARGET") {
+        Ok(target) => {
+            KEY.set(std::env::var("LOAD_API_KEY").expect("LOAD_API_KEY with LOAD_TARGET"))
+                .expect("key set once");
+            let pids = list("LOAD_PIDS")
+                .iter()
+                .filter_map(|pid| pid.parse().ok())
+                .collect();
+            (target.trim_end_matches('/').to_owned(), None, pids)
+        }
+        Err(_) => {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--api-key",
+                    LOCAL_KEY,
+                    "--no-remote-fetch",
+                ])
+                .arg("--data-dir")
+                .arg(dir.path())
+                .env("RUST_LOG", "warn")
+                .env_remove("RUNWAY_STORAGE")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start runway-server");
+            let pid = child.id();
+            let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+            let base = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
+                .expect("the server reports its URL");
+            std::thread::spawn(move || lines.for_each(drop));
+            (base, Some(child), vec![pid])
+        }
+    };
+    // Every returned URL is fetched afterwards through each of these.
+    let replicas = match list("LOAD_REPLICAS") {
+        replicas if replicas.is_empty() => vec![base.clone()],
+        replicas => replicas,
+    };
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -225,7 +265,7 @@ async fn main() {
         };
         let body: serde_json::Value = http
             .post(format!("{base}/v1/{path}"))
-            .bearer_auth(KEY)
+            .bearer_auth(key())
             .json(&body)
             .send()
             .await
@@ -275,28 +315,28 @@ async fn main() {
                 let request = match (op, profile) {
                     (Op::Metadata, Profile::Video | Profile::Tasks) => http
                         .get(format!("{base}/v1/video-metadata"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .query(&[("video_url", seed.as_str())]),
                     (Op::Edit, Profile::Video | Profile::Tasks) => http
                         .post(format!("{base}/v1/video-filter"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .json(&serde_json::json!({"video_url": seed, "filter": "sepia"})),
                     (Op::Thumbnail, _) => http
                         .post(format!("{base}/v1/generate-thumbnail"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .json(&serde_json::json!({"video_url": seed, "time_position": 1})),
                     (Op::Metadata, _) => http
                         .get(format!("{base}/v1/image-metadata"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .query(&[("image_url", seed.as_str())]),
                     (Op::Download, _) => http.get(seed.as_str()),
                     (Op::Edit, _) => http
                         .post(format!("{base}/v1/edit-image"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .json(&serde_json::json!({"image_url": seed, "edit_type": "resize", "resize_width": 320})),
                     (Op::Upload, _) => http
                         .post(format!("{base}/v1/upload-media"))
-                        .bearer_auth(KEY)
+                        .bearer_auth(key())
                         .body(upload.as_ref().clone()),
                     (Op::TaskCreate | Op::TaskRead, _) => unreachable!("tasks run in run_task"),
                 };
@@ -335,9 +375,10 @@ async fn main() {
         worker.await.expect("worker");
     }
     let wall = started.elapsed();
-    let rss = peak_rss_kib(pid);
+    let rss: Vec<Option<u64>> = pids.iter().map(|pid| peak_rss_kib(*pid)).collect();
 
-    // Every URL the server returned must be retrievable afterwards.
+    // Every URL the server returned must be retrievable afterwards, through each
+    // replica when there are several.
     let tally = Arc::try_unwrap(tally)
         .ok()
         .expect("workers done")
@@ -345,17 +386,25 @@ async fn main() {
         .expect("tally");
     let mut missing = 0;
     for url in &tally.created {
-        match http.get(url).send().await {
-            Ok(r) if r.status().is_success() => {}
-            _ => missing += 1,
+        for replica in &replicas {
+            let url = match url.strip_prefix(base.as_str()) {
+                Some(path) => format!("{replica}{path}"),
+                None => url.clone(),
+            };
+            match http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {}
+                _ => missing += 1,
+            }
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    if let Some(child) = child.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     let total: usize = tally.latencies.values().map(Vec::len).sum();
     println!(
-        "load ({profile:?}): {seconds} s at concurrency {concurrency} on loopback, {:.1} s wall",
+        "load ({profile:?}): {seconds} s at concurrency {concurrency} on loopback against {base}, {:.1} s wall",
         wall.as_secs_f64()
     );
     println!(
@@ -380,11 +429,22 @@ async fn main() {
         tally.backpressure,
         tally.errors.len()
     );
+    let rss: Vec<String> = rss
+        .iter()
+        .map(|kib| {
+            kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "unknown".into())
+        })
+        .collect();
     println!(
-        "created media {} (missing afterwards: {missing}); server peak RSS {}",
+        "created media {} (missing afterwards through {} replica(s): {missing}); server peak RSS {}",
         tally.created.len(),
-        rss.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-            .unwrap_or_else(|| "unknown".into())
+        replicas.len(),
+        if rss.is_empty() {
+            "unknown".to_owned()
+        } else {
+            rss.join(", ")
+        }
     );
     for error in tally.errors.iter().take(10) {
         println!("error: {error}");

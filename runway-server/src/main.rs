@@ -34,11 +34,17 @@ async fn main() -> std::process::ExitCode {
             let _ = writeln!(std::io::stdout(), $($arg)*);
         }};
     }
+    let listening = match prepared.listener.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(_) => state.public_url().to_owned(),
+    };
     report!(
-        "runway-server {} listening on {}",
+        "runway-server {} listening on {listening}",
         env!("CARGO_PKG_VERSION"),
-        state.public_url()
     );
+    if listening != state.public_url() {
+        report!("media URLs start with {}", state.public_url());
+    }
     report!("media stored in {}", state.storage());
     match state.has_media_engine() {
         true => report!("ffmpeg: found, video and audio operations are available"),

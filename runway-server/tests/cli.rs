@@ -1,6 +1,9 @@
 //! The `runway-server` binary: its help, its start-up report, and a SIGTERM that
 //! lets in-flight requests finish.
 
+mod common;
+
+use common::kill_processes_under;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
@@ -224,21 +227,6 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
     assert!(images.len() >= stored.len());
     signal(&child, "-KILL");
     let _ = child.wait();
-}
-
-/// Kills what still runs on files under `dir`: the ffmpeg of a server that was
-/// SIGKILLed (no one was left to kill it).
-fn kill_processes_under(dir: &std::path::Path) {
-    let needle = dir.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        if String::from_utf8_lossy(&cmdline).contains(&needle) {
-            let pid = entry.file_name().to_string_lossy().into_owned();
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-    }
 }
 
 /// A task running when the server stops reads `failed` / `interrupted` once it is

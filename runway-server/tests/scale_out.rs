@@ -1,0 +1,505 @@
+//! Several replicas on one S3 bucket, end to end: the topology of
+//! `scripts/scale-out.sh` (moto's S3 server, replicas A and B, HAProxy in front),
+//! plus replicas these tests start and stop themselves.
+//!
+//! Ignored in a plain `cargo test`: they need that topology. `scripts/scale-out.sh
+//! test` starts it, runs them with `--ignored`, and stops it (CI does this).
+
+mod common;
+
+use common::kill_processes_under;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use object_store::ObjectStore;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by scripts/scale-out.sh"))
+}
+
+struct Topology {
+    balancer: String,
+    a: String,
+    b: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+fn topology() -> Topology {
+    Topology {
+        balancer: env("RUNWAY_SCALE_OUT_BALANCER"),
+        a: env("RUNWAY_SCALE_OUT_REPLICA_A"),
+        b: env("RUNWAY_SCALE_OUT_REPLICA_B"),
+        key: env("RUNWAY_SCALE_OUT_KEY"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("client"),
+    }
+}
+
+impl Topology {
+    async fn post(&self, base: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{base}{path}"))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn get_json(&self, base: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn task(&self, base: &str, id: &str) -> Value {
+        let (status, task) = self.get_json(base, &format!("/v1/tasks/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        task
+    }
+
+    /// Reads task `id` through `base` until `done` says so, or panics after `within`.
+    async fn wait_task(
+        &self,
+        base: &str,
+        id: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let task = self.task(base, id).await;
+            if done(&task) {
+                return task;
+            }
+            assert!(started.elapsed() < within, "task after {within:?}: {task}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `url` (handed out with the balancer's base) through replica `base`.
+    fn through(&self, url: &str, base: &str) -> String {
+        let path = url
+            .strip_prefix(&self.balancer)
+            .expect("a URL of this deployment");
+        format!("{base}{path}")
+    }
+}
+
+/// The bucket, read directly.
+fn bucket() -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(env("RUNWAY_SCALE_OUT_BUCKET"))
+        .build()
+        .expect("bucket")
+}
+
+async fn count_objects(folder: &str) -> usize {
+    let prefix = object_store::path::Path::from(folder);
+    bucket()
+        .list(Some(&prefix))
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("list")
+        .len()
+}
+
+/// A long task: a 10 s 1280x720 render keeps both cores busy for seconds.
+fn long_render() -> Value {
+    json!({"operation": "generate-video", "input": {"prompt": "a long render", "duration": 10, "width": 1280, "height": 720}})
+}
+
+/// Starts one more replica on the bucket (with the deployment's environment) on a
+/// free loopback port; answers the process and its base URL.
+fn start_replica(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
+        .expect("the replica reports its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn media_made_through_one_replica_is_served_described_and_deleted_through_the_other() {
+    let t = topology();
+    let made = t
+        .post(
+            &t.a,
+            "/v1/generate-video",
+            json!({"prompt": "replicas", "duration": 2, "width": 320, "height": 240}),
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let url = made.json::<Value>().await.expect("json")["video_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+
+    // The bytes, whole through A and in part through B.
+    let whole = t
+        .http
+        .get(t.through(&url, &t.a))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(&whole[4..8], b"ftyp", "an MP4");
+    let part = t
+        .http
+        .get(t.through(&url, &t.b))
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"].to_str().expect("ascii"),
+        format!("bytes 100-199/{}", whole.len())
+    );
+    assert_eq!(part.bytes().await.expect("bytes"), whole.slice(100..200));
+
+    // Described through B.
+    let query = format!(
+        "/v1/video-metadata?video_url={}",
+        url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+    );
+    let (status, metadata) = t.get_json(&t.b, &query).await;
+    assert_eq!(status, StatusCode::OK, "{metadata}");
+    assert_eq!(metadata["width"], 320);
+    assert_eq!(metadata["height"], 240);
+    let duration = metadata["duration_seconds"].as_f64().expect("duration");
+    assert!((duration - 2.0).abs() < 0.1, "{metadata}");
+
+    // Deleted through B: gone through A.
+    let deleted = t
+        .http
+        .delete(format!("{}/v1/delete-media", t.b))
+        .bearer_auth(&t.key)
+        .query(&[("media_url", url.as_str()), ("auth_token", t.key.as_str())])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let gone = t.http.get(t.through(&url, &t.a)).send().await.expect("get");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn a_task_created_on_one_replica_is_read_and_cancelled_on_the_other() {
+    let t = topology();
+    let scratch = std::path::Path::new(&env("RUNWAY_SCALE_OUT_DIR")).join("a/work");
+    let videos_before = count_objects("videos").await;
+    let created = t.post(&t.a, "/v1/tasks", long_render()).await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // B sees it run, with progress, then cancels it.
+    t.wait_task(&t.b, &id, Duration::from_secs(30), |task| {
+        task["status"] == "running"
+    })
+    .await;
+    let cancelled = t
+        .http
+        .delete(format!("{}/v1/tasks/{id}", t.b))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.expect("json");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let asked = Instant::now();
+
+    // A stops the job within a second or two: ffmpeg gone, scratch emptied.
+    loop {
+        let busy = std::fs::read_dir(&scratch)
+            .map(|entries| entries.count())
+            .unwrap_or(0);
+        if busy == 0 {
+            break;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "replica A still works on the cancelled task after {:?}",
+            asked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // It stays cancelled (A never writes over it), and nothing was stored.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(t.task(&t.a, &id).await["status"], "cancelled");
+    assert_eq!(count_objects("videos").await, videos_before);
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn an_idempotent_retry_that_lands_on_the_other_replica_gets_the_first_answer() {
+    let t = topology();
+    let key = format!("scale-out-{}", fastrand::u64(..));
+    let body = json!({"prompt": "one answer", "width": 64, "height": 64});
+    let send = |base: &str, body: &Value| {
+        t.http
+            .post(format!("{base}/v1/generate-image"))
+            .bearer_auth(&t.key)
+            .header("Idempotency-Key", &key)
+            .json(body)
+            .send()
+    };
+    let first = send(&t.a, &body).await.expect("first");
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.expect("json");
+    let again = send(&t.b, &body).await.expect("again");
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.expect("json"), first);
+    let other = send(
+        &t.b,
+        &json!({"prompt": "another", "width": 64, "height": 64}),
+    )
+    .await
+    .expect("other");
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = other.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "idempotency_key_reused");
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn cancels_racing_the_end_of_tasks_leave_one_outcome_each() {
+    let t = topology();
+    let images_before = count_objects("images").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let created = t
+            .post(
+                &t.a,
+                "/v1/tasks",
+                json!({"operation": "generate-image", "input": {"prompt": format!("race {i}"), "width": 320, "height": 240}}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::ACCEPTED);
+        ids.push(
+            created.json::<Value>().await.expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    // Cancel each through B while A finishes them.
+    let answers = futures_util::future::join_all(ids.iter().map(|id| {
+        t.http
+            .delete(format!("{}/v1/tasks/{id}", t.b))
+            .bearer_auth(&t.key)
+            .send()
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut succeeded = 0;
+    for (id, answer) in ids.iter().zip(answers) {
+        let answer = answer.expect("delete");
+        assert_eq!(answer.status(), StatusCode::OK);
+        let answer: Value = answer.json().await.expect("json");
+        match answer["status"].as_str() {
+            // Cancelled in time: it stays so, with no output.
+            Some("cancelled") => {
+                let task = t.task(&t.a, id).await;
+                assert_eq!(task["status"], "cancelled", "{task}");
+                assert!(task["output"].is_null(), "{task}");
+            }
+            // Finished first: the DELETE removed the record, the media is there.
+            Some("succeeded") => {
+                succeeded += 1;
+                let url = answer["output"]["image_url"].as_str().expect("url");
+                let got = t.http.get(url).send().await.expect("get");
+                assert_eq!(got.status(), StatusCode::OK);
+                let (status, _) = t.get_json(&t.b, &format!("/v1/tasks/{id}")).await;
+                assert_eq!(status, StatusCode::NOT_FOUND);
+            }
+            _ => panic!("unexpected answer {answer}"),
+        }
+    }
+    // Exactly the media of the tasks that succeeded were kept.
+    assert_eq!(count_objects("images").await, images_before + succeeded);
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn a_task_of_a_killed_replica_reads_interrupted_within_the_lease() {
+    let t = topology();
+    let lease: u64 = env("RUNWAY_TASK_LEASE_SECS").parse().expect("seconds");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut replica, base) = start_replica(dir.path(), &[]);
+    let videos_before = count_objects("videos").await;
+    let created = t.post(&base, "/v1/tasks", long_render()).await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    t.wait_task(&t.balancer, &id, Duration::from_secs(30), |task| {
+        task["status"] == "running"
+    })
+    .await;
+    replica.kill().expect("SIGKILL");
+    replica.wait().expect("reaped");
+    let killed = Instant::now();
+
+    // The others report it failed / interrupted once its heartbeat is past the
+    // lease, never `running` forever.
+    let task = t
+        .wait_task(&t.balancer, &id, Duration::from_secs(lease + 5), |task| {
+            task["status"] != "running" && task["status"] != "pending"
+        })
+        .await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], "interrupted", "{task}");
+    assert!(task["output"].is_null());
+    assert!(killed.elapsed() <= Duration::from_secs(lease + 5));
+    // Both replicas agree, and no media of it became visible.
+    assert_eq!(t.task(&t.a, &id).await, t.task(&t.b, &id).await);
+    assert_eq!(count_objects("videos").await, videos_before);
+    kill_processes_under(dir.path());
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn downloads_can_redirect_to_a_presigned_url_of_the_bucket() {
+    let t = topology();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut replica, base) = start_replica(dir.path(), &["--download-redirect-secs", "60"]);
+    let made = t
+        .post(
+            &t.balancer,
+            "/v1/generate-image",
+            json!({"prompt": "presigned", "width": 320, "height": 200}),
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let url = made.json::<Value>().await.expect("json")["image_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let whole = t
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let redirect = no_follow
+        .get(t.through(&url, &base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(redirect.status(), StatusCode::TEMPORARY_REDIRECT);
+    let location = redirect.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        location.starts_with(&env("AWS_ENDPOINT_URL")) && location.contains("X-Amz-Signature="),
+        "{location}"
+    );
+    // A client that follows it (as the SDK does) gets the bytes, ranges included.
+    let part = t
+        .http
+        .get(t.through(&url, &base))
+        .header("Range", "bytes=0-9")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.expect("bytes"), whole.slice(0..10));
+    let _ = replica.kill();
+    let _ = replica.wait();
+}
+
+#[tokio::test]
+#[ignore = "needs the replicas of scripts/scale-out.sh"]
+async fn start_up_says_what_is_wrong_with_the_bucket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = |storage: &str, endpoint: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_runway-server"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--storage",
+                storage,
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("runs");
+        assert!(
+            !output.status.success(),
+            "started with {storage} at {endpoint}"
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let endpoint = env("AWS_ENDPOINT_URL");
+    let started = Instant::now();
+    let missing = start("s3://no-such-bucket-here", &endpoint);
+    assert!(missing.contains("the bucket does not exist"), "{missing}");
+    // Port 9 (discard) has no listener on loopback.
+    let unreachable = start(
+        &format!("s3://{}", env("RUNWAY_SCALE_OUT_BUCKET")),
+        "http://127.0.0.1:9",
+    );
+    assert!(
+        unreachable.contains("the endpoint cannot be reached"),
+        "{unreachable}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_runway-server"))
+        .args(["--storage", "gs://elsewhere"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected a directory or s3://"));
+}
