@@ -788,6 +788,98 @@ mod tests {
         assert_eq!(parse_file_name(MediaKind::Video, "a%2F.mp4"), None);
     }
 
+    #[test]
+    fn storage_locations_are_directories_or_buckets() {
+        assert_eq!(
+            StorageLocation::parse("/var/lib/runway").expect("dir"),
+            StorageLocation::Local(PathBuf::from("/var/lib/runway"))
+        );
+        assert_eq!(
+            StorageLocation::parse("s3://media-bucket").expect("bucket"),
+            StorageLocation::S3 {
+                bucket: "media-bucket".to_owned(),
+                prefix: None
+            }
+        );
+        let prefixed = StorageLocation::parse("s3://media-bucket/prod/runway/").expect("prefix");
+        assert_eq!(prefixed.to_string(), "s3://media-bucket/prod/runway");
+        assert!(prefixed.is_shared());
+        for bad in [
+            "",
+            "gs://bucket",
+            "s3://",
+            "s3://UPPER",
+            "s3://a",
+            "s3://no_underscore",
+        ] {
+            assert!(StorageLocation::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bucket_errors_say_what_to_fix() {
+        let source = || -> Box<dyn std::error::Error + Send + Sync> { "HTTP 403".into() };
+        let denied = StoreError::ObjectStore(object_store::Error::PermissionDenied {
+            path: "health/probe".to_owned(),
+            source: source(),
+        });
+        assert!(explain_s3_error(&denied).contains("credentials were refused"));
+        let missing = StoreError::ObjectStore(object_store::Error::NotFound {
+            path: "health/probe".to_owned(),
+            source: source(),
+        });
+        assert!(explain_s3_error(&missing).contains("bucket does not exist"));
+    }
+
+    #[tokio::test]
+    async fn documents_change_only_from_the_version_they_were_read_at() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MediaStore::open_local(dir.path()).expect("open");
+        let first = store
+            .create_doc("tasks/o/t.json", &1)
+            .await
+            .expect("create")
+            .expect("created");
+        assert!(
+            store
+                .create_doc("tasks/o/t.json", &9)
+                .await
+                .expect("create")
+                .is_none()
+        );
+        let second = store
+            .replace_doc("tasks/o/t.json", &2, &first)
+            .await
+            .expect("replace")
+            .expect("replaced");
+        // A writer still at the first version loses, and changes nothing.
+        assert!(
+            store
+                .replace_doc("tasks/o/t.json", &3, &first)
+                .await
+                .expect("replace")
+                .is_none()
+        );
+        let read = store
+            .get_doc_versioned::<u32>("tasks/o/t.json")
+            .await
+            .expect("get")
+            .expect("there");
+        assert_eq!((read.doc, &read.version), (2, &second));
+        assert_eq!(
+            store.doc_version("tasks/o/t.json").await.expect("head"),
+            Some(second.clone())
+        );
+        store.delete_doc("tasks/o/t.json").await.expect("delete");
+        assert!(
+            store
+                .replace_doc("tasks/o/t.json", &4, &second)
+                .await
+                .expect("replace")
+                .is_none()
+        );
+    }
+
     #[tokio::test]
     async fn put_read_delete_and_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -23,6 +23,9 @@ fn help_documents_every_flag_and_its_environment_variable() {
         "RUNWAY_LISTEN",
         "--data-dir",
         "RUNWAY_DATA_DIR",
+        "--storage",
+        "RUNWAY_STORAGE",
+        "--download-redirect-secs",
         "--public-url",
         "RUNWAY_PUBLIC_URL",
         "--api-key",
@@ -34,6 +37,29 @@ fn help_documents_every_flag_and_its_environment_variable() {
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn presigned_redirects_need_a_bucket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = binary()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--download-redirect-secs",
+            "60",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("RUNWAY_STORAGE")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--download-redirect-secs needs S3 storage"),
+        "{stderr}"
+    );
 }
 
 /// Starts the binary on a free loopback port and reads its start-up report up to

@@ -450,6 +450,17 @@ async fn downloads_can_redirect_to_a_presigned_url_of_the_bucket() {
         .expect("get");
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(part.bytes().await.expect("bytes"), whole.slice(0..10));
+    // So does the SDK (which keeps its key to itself: the bucket is another origin).
+    let sdk = runway_api::ClientBuilder::new()
+        .base_url(&base)
+        .api_key(&t.key)
+        .build()
+        .expect("sdk");
+    let mut downloaded = Vec::new();
+    sdk.download_to_writer(&t.through(&url, &base), &mut downloaded)
+        .await
+        .expect("download");
+    assert_eq!(downloaded, whole);
     let _ = replica.kill();
     let _ = replica.wait();
 }
