@@ -17,6 +17,8 @@
 //!   [`Client::download_to_writer`]);
 //! - tasks: long work started with `create_task` and awaited with
 //!   [`Client::wait_for_task`] (progress, timeout, typed failure);
+//! - the caller's media as a stream that follows the listing's cursor
+//!   ([`Client::media_stream`]);
 //! - an `Idempotency-Key` on every `POST`, so a `POST` is retried safely even after
 //!   a timeout.
 //!
@@ -60,6 +62,7 @@ mod convenience;
 mod download;
 mod error;
 mod hooks;
+mod media;
 mod retry;
 mod tasks;
 

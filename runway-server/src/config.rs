@@ -68,6 +68,16 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_MAX_QUEUED_TASKS", default_value_t = 64)]
     pub max_queued_tasks: usize,
 
+    /// Seconds media are kept: older ones read 404 everywhere and are removed by a
+    /// background sweep. Off by default (media are kept until deleted).
+    #[arg(long, env = "RUNWAY_MEDIA_TTL_SECS")]
+    pub media_ttl_secs: Option<u64>,
+
+    /// Bytes of media each API key may keep stored; a write that would go past it
+    /// is refused with 403 `quota_exceeded`. Off by default.
+    #[arg(long, env = "RUNWAY_QUOTA_BYTES")]
+    pub quota_bytes: Option<u64>,
+
     /// Seconds a finished task's record is kept (then it reads 404).
     #[arg(long, env = "RUNWAY_TASK_TTL_SECS", default_value_t = 24 * 60 * 60)]
     pub task_ttl_secs: u64,
@@ -149,6 +159,8 @@ impl ServerConfig {
             max_jobs: 2,
             queue_timeout_secs: 30,
             max_queued_tasks: 64,
+            media_ttl_secs: None,
+            quota_bytes: None,
             task_ttl_secs: 24 * 60 * 60,
             task_lease_secs: 30,
             job_timeout_secs: 300,

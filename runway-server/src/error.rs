@@ -68,6 +68,44 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// 403 `quota_exceeded`: storing more would take the key past its quota.
+    pub fn quota_exceeded(used: u64, quota: u64) -> Self {
+        use crate::routes::human_size;
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "quota_exceeded",
+            format!(
+                "this key's storage quota would be exceeded: {} of {} used ({used} of {quota} bytes); delete media (GET /v1/media lists them) to make room",
+                human_size(used),
+                human_size(quota)
+            ),
+        )
+    }
+
+    /// 507 `storage_full`, with `Retry-After`: the disk is full, nothing was stored.
+    pub fn storage_full() -> Self {
+        let mut err = Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "the server's storage is full; nothing was stored; retry later",
+        );
+        err.retry_after = Some(30);
+        err
+    }
+
+    /// A failed write of the server's own files: 507 when the disk is full, else 500.
+    pub fn io(err: std::io::Error) -> Self {
+        if matches!(
+            err.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ) {
+            tracing::warn!(%err, "out of disk space");
+            Self::storage_full()
+        } else {
+            Self::internal(err)
+        }
+    }
+
     /// 404 `not_found` for the media named by `param`.
     pub fn media_not_found(param: &str) -> Self {
         Self::new(
@@ -223,7 +261,12 @@ impl From<ImagingError> for ApiError {
 }
 
 impl From<crate::store::StoreError> for ApiError {
+    /// A full disk is a state (507, retried later); any other store failure a 500.
     fn from(err: crate::store::StoreError) -> Self {
+        if err.is_storage_full() {
+            tracing::warn!(%err, "the store is out of space");
+            return ApiError::storage_full();
+        }
         ApiError::internal(err)
     }
 }

@@ -187,7 +187,13 @@ impl Scratch {
             .prefix("job-")
             .tempdir_in(work_dir)
             .map(Scratch)
-            .map_err(ApiError::internal)
+            .map_err(ApiError::io)
+    }
+
+    /// Whether the scratch disk is full: a small write fails for lack of space.
+    async fn is_full(&self) -> bool {
+        let probe = tokio::fs::write(self.path("space-probe"), [0u8; 64 * 1024]).await;
+        probe.is_err_and(|err| matches!(ApiError::io(err).code, "storage_full"))
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -196,9 +202,7 @@ impl Scratch {
 
     async fn write(&self, name: &str, bytes: &[u8]) -> ApiResult<PathBuf> {
         let path = self.path(name);
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(ApiError::internal)?;
+        tokio::fs::write(&path, bytes).await.map_err(ApiError::io)?;
         Ok(path)
     }
 }
@@ -222,6 +226,8 @@ impl AppState {
         if ctx.permit.lock().is_ok_and(|permit| permit.is_some()) {
             return Ok(());
         }
+        // A key at its quota starts nothing.
+        self.check_quota(&ctx.owner, 0).await?;
         let acquire = self.jobs.slots.clone().acquire_owned();
         let permit = if ctx.is_task {
             ctx.unless_cancelled(async { acquire.await.map_err(ApiError::internal) })
@@ -340,6 +346,7 @@ impl AppState {
         jpeg: Vec<u8>,
         (width, height): (u32, u32),
     ) -> ApiResult<MediaRecord> {
+        self.check_quota(owner, jpeg.len() as u64).await?;
         Ok(self
             .store
             .put(
@@ -385,13 +392,21 @@ impl AppState {
         });
         let (args, expected_seconds) = plan(&input_path, info.as_ref(), &out)?;
         let expected = (expected_seconds > 0.0).then_some(expected_seconds);
-        ctx.unless_cancelled(async {
-            engine
-                .ffmpeg(args, &ctx.progress, expected)
-                .await
-                .map_err(|err| engine_failure(err, client_input))
-        })
-        .await?;
+        let ran = ctx
+            .unless_cancelled(async {
+                engine
+                    .ffmpeg(args, &ctx.progress, expected)
+                    .await
+                    .map_err(|err| engine_failure(err, client_input))
+            })
+            .await;
+        if let Err(err) = ran {
+            // ffmpeg stops when its output cannot be written: say why.
+            if err.code != "cancelled" && scratch.is_full().await {
+                return Err(ApiError::storage_full());
+            }
+            return Err(err);
+        }
         self.store_output(&ctx.owner, kind, &out).await
     }
 
@@ -435,6 +450,7 @@ impl AppState {
         path: &Path,
     ) -> ApiResult<MediaRecord> {
         let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
+        self.check_quota(owner, bytes.len() as u64).await?;
         let probed = match kind {
             MediaKind::Image => {
                 let (width, height) = imaging::dimensions(&bytes)

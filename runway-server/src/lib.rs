@@ -24,6 +24,7 @@ mod imaging;
 mod input;
 mod jobs;
 mod json;
+mod lifecycle;
 mod ops;
 mod range;
 mod request_id;
@@ -123,15 +124,25 @@ impl AppState {
         Ok(self.media_url(&record))
     }
 
-    /// Background upkeep: expired task records and idempotency keys, a bounded
-    /// amount per pass, once a minute.
+    /// Background upkeep: expired media, task records and idempotency keys, a
+    /// bounded amount per pass, once a minute (or every half media lifetime, when
+    /// that is shorter, down to a second).
     async fn sweep_forever(self) {
         const BUDGET: usize = 1000;
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let every = self
+            .config
+            .media_ttl_secs
+            .map_or(60, |ttl| (ttl / 2).clamp(1, 60));
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {}
+            }
+            match self.store.sweep_expired_media(BUDGET).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed expired media"),
+                Err(err) => tracing::warn!(%err, "media sweep failed"),
             }
             match self.sweep_expired_tasks(BUDGET).await {
                 Ok(0) => {}
@@ -209,7 +220,8 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     }
     let store = MediaStore::open(&location)
         .await
-        .map_err(|e| StartError::Store(e.to_string()))?;
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .with_media_ttl(config.media_ttl_secs.map(tasks::seconds));
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)

@@ -83,6 +83,14 @@ impl MediaKind {
         }
     }
 
+    /// The kind of a media id (by its prefix).
+    pub fn of_id(id: &str) -> Option<Self> {
+        let prefix = id.split('_').next()?;
+        [MediaKind::Image, MediaKind::Video, MediaKind::Audio]
+            .into_iter()
+            .find(|k| k.id_prefix() == prefix)
+    }
+
     /// The kind whose folder is `folder`.
     pub fn from_folder(folder: &str) -> Option<Self> {
         [MediaKind::Image, MediaKind::Video, MediaKind::Audio]
@@ -153,6 +161,66 @@ fn record_path(id: &str) -> Path {
     Path::from(format!("records/{id}.json"))
 }
 
+/// One media in its owner's index, `index/{owner}/{created ms, hex}.{id}.{size}`:
+/// listing and usage read names only, never records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// When the media was stored, in milliseconds since the epoch.
+    pub created_ms: i64,
+    /// The media's id.
+    pub id: String,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+}
+
+impl IndexEntry {
+    fn of(record: &MediaRecord) -> Self {
+        Self {
+            created_ms: record.created_at.timestamp_millis(),
+            id: record.id.clone(),
+            size_bytes: record.size_bytes,
+        }
+    }
+
+    fn path(&self, owner: &str) -> Path {
+        Path::from(format!(
+            "index/{owner}/{}.{}",
+            self.cursor(),
+            self.size_bytes
+        ))
+    }
+
+    /// Reads an entry's file name; `None` for anything else.
+    fn parse(name: &str) -> Option<Self> {
+        let mut parts = name.split('.');
+        let (created, id, size) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || created.len() != 12 || !is_valid_id(id) {
+            return None;
+        }
+        Some(Self {
+            created_ms: i64::from_str_radix(created, 16).ok()?,
+            id: id.to_owned(),
+            size_bytes: size.parse().ok()?,
+        })
+    }
+
+    /// Where a listing resumes after this entry: `{created ms, hex}.{id}`, which
+    /// sorts as the entries do (newest last).
+    pub fn cursor(&self) -> String {
+        format!("{:012x}.{}", self.created_ms.max(0), self.id)
+    }
+
+    /// What the media is.
+    pub fn kind(&self) -> Option<MediaKind> {
+        MediaKind::of_id(&self.id)
+    }
+
+    /// When the media was stored.
+    pub fn created_at(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.created_ms)
+    }
+}
+
 /// Whether `id` has the shape of an id this store hands out.
 pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -198,6 +266,23 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl StoreError {
+    /// Whether the write failed because the disk (or the user's disk quota) is full.
+    pub fn is_storage_full(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(err) = source {
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && (io.kind() == std::io::ErrorKind::StorageFull
+                    || io.kind() == std::io::ErrorKind::QuotaExceeded)
+            {
+                return true;
+            }
+            source = err.source();
+        }
+        false
+    }
 }
 
 /// Where media and records are kept: `--storage`.
@@ -300,6 +385,8 @@ pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
     backend: Arc<Backend>,
     location: Arc<StorageLocation>,
+    /// How long media are kept (`--media-ttl-secs`); `None`: until deleted.
+    media_ttl: Option<chrono::Duration>,
 }
 
 /// A random id with the kind's prefix: 128 bits from the OS, unguessable.
@@ -328,7 +415,11 @@ impl MediaStore {
     /// `AWS_*` environment variables, and checked: it must exist and take writes).
     pub async fn open(location: &StorageLocation) -> Result<Self, StoreError> {
         match location {
-            StorageLocation::Local(dir) => Self::open_local(dir),
+            StorageLocation::Local(dir) => {
+                let store = Self::open_local(dir)?;
+                store.reindex().await?;
+                Ok(store)
+            }
             StorageLocation::S3 { bucket, prefix } => {
                 let store = Self::open_s3(location, bucket, prefix.as_deref())?;
                 store.check_bucket().await?;
@@ -359,6 +450,7 @@ impl MediaStore {
                 doc_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
             location: Arc::new(StorageLocation::Local(root)),
+            media_ttl: None,
         })
     }
 
@@ -385,7 +477,24 @@ impl MediaStore {
             store,
             backend: Arc::new(Backend::S3 { s3, prefix }),
             location: Arc::new(location.clone()),
+            media_ttl: None,
         })
+    }
+
+    /// Keeps media for `ttl` only: older ones read as gone, and
+    /// [`Self::sweep_expired_media`] removes them.
+    pub fn with_media_ttl(mut self, ttl: Option<chrono::Duration>) -> Self {
+        self.media_ttl = ttl;
+        self
+    }
+
+    /// When `record` expires, if media expire.
+    pub fn expires_at(&self, record: &MediaRecord) -> Option<DateTime<Utc>> {
+        self.media_ttl.map(|ttl| record.created_at + ttl)
+    }
+
+    fn is_expired(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.media_ttl.is_some_and(|ttl| now - created_at >= ttl)
     }
 
     /// Where the store is, for people: a directory or an `s3://` URL.
@@ -442,7 +551,7 @@ impl MediaStore {
             id: new_id(kind)?,
             kind,
             owner: owner.to_owned(),
-            created_at: Utc::now().trunc_subsecs(0),
+            created_at: Utc::now().trunc_subsecs(3),
             size_bytes: bytes.len() as u64,
             probed,
         };
@@ -458,8 +567,130 @@ impl MediaStore {
             let _ = self.store.delete(&record.media_path()).await;
             return Err(err.into());
         }
+        let index = IndexEntry::of(&record).path(owner);
+        if let Err(err) = self.store.put(&index, PutPayload::default()).await {
+            let _ = self.store.delete(&record_path(&record.id)).await;
+            let _ = self.store.delete(&record.media_path()).await;
+            return Err(err.into());
+        }
         tracing::info!(id = %record.id, kind = ?kind, size = record.size_bytes, "stored media");
         Ok(record)
+    }
+
+    /// The index of `owner`'s media that have not expired, in no particular order.
+    pub async fn index(&self, owner: &str) -> Result<Vec<IndexEntry>, StoreError> {
+        let now = Utc::now();
+        Ok(self
+            .index_under(&format!("index/{owner}"))
+            .await?
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .filter(|entry| {
+                entry
+                    .created_at()
+                    .is_none_or(|created| !self.is_expired(created, now))
+            })
+            .collect())
+    }
+
+    /// Every index entry under `prefix`, with its path.
+    async fn index_under(&self, prefix: &str) -> Result<Vec<(Path, IndexEntry)>, StoreError> {
+        let prefix = Path::from(prefix);
+        let found: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|meta| {
+                let entry = IndexEntry::parse(meta.location.filename()?)?;
+                Some((meta.location, entry))
+            })
+            .collect())
+    }
+
+    /// The record of media `id`, of whatever kind, if it exists and has not expired.
+    pub async fn record_by_id(&self, id: &str) -> Result<Option<MediaRecord>, StoreError> {
+        match MediaKind::of_id(id) {
+            Some(kind) => self.record(kind, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Removes media past the retention time, at most `budget` of them; any
+    /// replica may run it at any time (each step is idempotent).
+    pub async fn sweep_expired_media(&self, budget: usize) -> Result<usize, StoreError> {
+        if self.media_ttl.is_none() {
+            return Ok(0);
+        }
+        let now = Utc::now();
+        let mut removed = 0;
+        for (path, entry) in self.index_under("index").await? {
+            if removed == budget {
+                break;
+            }
+            let expired = entry
+                .created_at()
+                .is_some_and(|created| self.is_expired(created, now));
+            if !expired {
+                continue;
+            }
+            if let Some(kind) = entry.kind() {
+                self.remove(kind, &entry.id).await?;
+            }
+            delete_if_there(self.store.as_ref(), &path).await?;
+            removed += 1;
+            tracing::info!(id = %entry.id, "removed expired media");
+        }
+        Ok(removed)
+    }
+
+    /// Removes a media's record, then its bytes (either may be gone already).
+    async fn remove(&self, kind: MediaKind, id: &str) -> Result<(), StoreError> {
+        delete_if_there(self.store.as_ref(), &record_path(id)).await?;
+        delete_if_there(self.store.as_ref(), &media_path(kind, id)).await
+    }
+
+    /// On the local store at start: every record has its index entry, and every
+    /// entry its record (a crash may have come between the writes).
+    async fn reindex(&self) -> Result<(), StoreError> {
+        let indexed: std::collections::HashMap<String, Path> = self
+            .index_under("index")
+            .await?
+            .into_iter()
+            .map(|(path, entry)| (entry.id, path))
+            .collect();
+        let records: Vec<_> = self
+            .store
+            .list(Some(&Path::from("records")))
+            .try_collect()
+            .await?;
+        let mut have_records = std::collections::HashSet::new();
+        let mut added = 0;
+        for meta in records {
+            let bytes = self.store.get(&meta.location).await?.bytes().await?;
+            let Ok(record) = serde_json::from_slice::<MediaRecord>(&bytes) else {
+                continue;
+            };
+            if !indexed.contains_key(&record.id) {
+                self.store
+                    .put(
+                        &IndexEntry::of(&record).path(&record.owner),
+                        PutPayload::default(),
+                    )
+                    .await?;
+                added += 1;
+            }
+            have_records.insert(record.id);
+        }
+        let mut removed = 0;
+        for (id, path) in &indexed {
+            if !have_records.contains(id) {
+                delete_if_there(self.store.as_ref(), path).await?;
+                removed += 1;
+            }
+        }
+        if added + removed > 0 {
+            tracing::info!(added, removed, "brought the media index up to date");
+        }
+        Ok(())
     }
 
     /// The record of media `id` of `kind`, if it exists.
@@ -477,7 +708,8 @@ impl MediaStore {
             Err(err) => return Err(err.into()),
         };
         let record: MediaRecord = serde_json::from_slice(&bytes)?;
-        Ok((record.kind == kind).then_some(record))
+        let live = record.kind == kind && !self.is_expired(record.created_at, Utc::now());
+        Ok(live.then_some(record))
     }
 
     /// The whole content of a stored media.
@@ -517,15 +749,26 @@ impl MediaStore {
             .into_stream())
     }
 
-    /// Deletes a media: its record first (so it disappears at once), then its bytes.
+    /// Deletes a media: its record first (so it disappears at once), then its
+    /// bytes and its index entry.
     pub async fn delete(&self, record: &MediaRecord) -> Result<(), StoreError> {
         self.store.delete(&record_path(&record.id)).await?;
-        match self.store.delete(&record.media_path()).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(err) => return Err(err.into()),
-        }
+        delete_if_there(self.store.as_ref(), &record.media_path()).await?;
+        delete_if_there(
+            self.store.as_ref(),
+            &IndexEntry::of(record).path(&record.owner),
+        )
+        .await?;
         tracing::info!(id = %record.id, "deleted media");
         Ok(())
+    }
+}
+
+/// Deletes `path`; deleting nothing is fine.
+async fn delete_if_there(store: &dyn ObjectStore, path: &Path) -> Result<(), StoreError> {
+    match store.delete(path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -658,10 +901,7 @@ impl MediaStore {
     pub async fn delete_doc(&self, path: &str) -> Result<(), StoreError> {
         let path = Path::from(path);
         let _lock = self.doc_lock(&path).await;
-        match self.store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        delete_if_there(self.store.as_ref(), &path).await
     }
 
     /// Writes and removes a small probe object: the store is reachable and writable.
@@ -723,8 +963,8 @@ fn explain_s3_error(err: &StoreError) -> String {
 /// was never written. Returns how many files were removed.
 fn clean_leftovers(root: &FsPath) -> std::io::Result<usize> {
     let mut removed = 0;
-    // Task and idempotency documents: only staged files can be left over.
-    for folder in ["tasks", "idempotency"] {
+    // Documents and index entries: only staged files can be left over.
+    for folder in ["tasks", "idempotency", "index"] {
         for path in staged_files(&root.join(folder))? {
             std::fs::remove_file(path)?;
             removed += 1;

@@ -194,6 +194,7 @@ impl AppState {
     ) -> ApiResult<types::Task> {
         let operation = operation_of(&request);
         let op = MediaOp::try_from(request)?;
+        self.check_quota(owner, 0).await?;
         let ticket = self.jobs.enqueue_task()?;
         let now = Utc::now().trunc_subsecs(3);
         let record = TaskRecord {

@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::{Owner, owner_of};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::JobContext;
+use crate::lifecycle::{MediaFilter, is_valid_cursor};
 use crate::store::MediaKind;
 
 /// A file size for people, in powers of 1024 with at most one decimal: `2MB`.
@@ -59,6 +60,7 @@ pub(super) async fn get_image_metadata(
         height: dimension(record.probed.height)?,
         content_type: Some(MediaKind::Image.content_type().to_owned()),
         created_at: record.created_at,
+        expires_at: state.store.expires_at(&record),
     }))
 }
 
@@ -93,6 +95,7 @@ pub(super) async fn get_video_metadata(
         fps: record.probed.fps,
         has_audio: record.probed.has_audio,
         created_at: record.created_at,
+        expires_at: state.store.expires_at(&record),
     }))
 }
 
@@ -170,6 +173,58 @@ pub(super) async fn upload_media(
             size_bytes: record.size_bytes as i64,
         }),
     ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListMediaQuery {
+    kind: Option<types::StoredMediaKind>,
+    created_after: Option<chrono::DateTime<chrono::Utc>>,
+    created_before: Option<chrono::DateTime<chrono::Utc>>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list_media(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    query: Result<Query<ListMediaQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<types::MediaList>> {
+    let Query(query) = query.map_err(query_error)?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and 100 (got {limit})"),
+        ));
+    }
+    if let Some(cursor) = &query.cursor
+        && !is_valid_cursor(cursor)
+    {
+        return Err(ApiError::invalid(
+            "cursor",
+            "cursor is not a cursor this server gave",
+        ));
+    }
+    let filter = MediaFilter {
+        kind: query.kind.map(|kind| match kind {
+            types::StoredMediaKind::Image => MediaKind::Image,
+            types::StoredMediaKind::Video => MediaKind::Video,
+            types::StoredMediaKind::Audio => MediaKind::Audio,
+        }),
+        created_after: query.created_after,
+        created_before: query.created_before,
+    };
+    let page = state
+        .list_media(&owner, &filter, limit as usize, query.cursor.as_deref())
+        .await?;
+    Ok(Json(page))
+}
+
+pub(super) async fn get_usage(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+) -> ApiResult<Json<types::Usage>> {
+    Ok(Json(state.usage(&owner).await?))
 }
 
 #[cfg(test)]

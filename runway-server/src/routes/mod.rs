@@ -10,6 +10,8 @@ mod service;
 mod tasks;
 mod videos;
 
+pub(crate) use media::human_size;
+
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware;
@@ -41,6 +43,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/video-metadata", get(media::get_video_metadata))
         .route("/v1/delete-media", delete(media::delete_media))
         .route("/v1/upload-media", post(media::upload_media))
+        .route("/v1/media", get(media::list_media))
+        .route("/v1/usage", get(media::get_usage))
         .route("/v1/tasks", post(tasks::create_task).get(tasks::list_tasks))
         .route(
             "/v1/tasks/{task_id}",

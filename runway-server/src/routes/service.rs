@@ -85,8 +85,12 @@ pub(super) async fn readiness(
     State(state): State<AppState>,
 ) -> Result<Json<types::Readiness>, ApiError> {
     let mut problems = Vec::new();
-    if let Err(err) = state.store.check_writable().await {
-        problems.push(format!("the store is not writable ({err})"));
+    match state.store.check_writable().await {
+        Ok(()) => {}
+        Err(err) if err.is_storage_full() => {
+            problems.push("the storage is full: delete media or add space".to_owned());
+        }
+        Err(err) => problems.push(format!("the store is not writable ({err})")),
     }
     if state.engine.is_none() {
         problems.push("ffmpeg and ffprobe were not found".to_owned());

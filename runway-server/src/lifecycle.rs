@@ -1,0 +1,155 @@
+//! Media with a lifecycle: a caller's listing and usage, the storage quota, and
+//! retention.
+//!
+//! - **Index**: each media has an entry in its owner's index in the store
+//!   ([`crate::store::IndexEntry`]: creation time, id, size in the name), so a
+//!   listing or a usage figure is one `LIST`, and a page reads only its records.
+//! - **Quota** (`--quota-bytes`, per key): checked when a job starts (a key at or
+//!   over its quota starts nothing) and when its output is stored (the exact size);
+//!   403 `quota_exceeded` names the use and the limit. With several replicas two
+//!   jobs racing past the same limit may both be stored: the quota is enforced to
+//!   within the jobs running at once.
+//! - **Retention** (`--media-ttl-secs`): an expired media reads as gone at once
+//!   (the store checks its age); a sweep removes a bounded number per pass.
+
+use chrono::{DateTime, Utc};
+use runway_api::types;
+
+use crate::AppState;
+use crate::auth::Owner;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{IndexEntry, MediaKind, MediaRecord};
+
+/// What a page of media is filtered by.
+#[derive(Debug, Default)]
+pub(crate) struct MediaFilter {
+    /// Only this kind.
+    pub(crate) kind: Option<MediaKind>,
+    /// Only media stored at or after this time.
+    pub(crate) created_after: Option<DateTime<Utc>>,
+    /// Only media stored before this time.
+    pub(crate) created_before: Option<DateTime<Utc>>,
+}
+
+impl MediaFilter {
+    fn admits(&self, entry: &IndexEntry) -> bool {
+        let Some(created) = entry.created_at() else {
+            return false;
+        };
+        self.kind.is_none_or(|kind| entry.kind() == Some(kind))
+            && self.created_after.is_none_or(|after| created >= after)
+            && self.created_before.is_none_or(|before| created < before)
+    }
+}
+
+impl AppState {
+    /// `owner`'s storage use: how many media, how many bytes.
+    pub(crate) async fn usage(&self, owner: &Owner) -> ApiResult<types::Usage> {
+        let index = self.store.index(&owner.0).await?;
+        Ok(types::Usage {
+            media_count: index.len() as i64,
+            used_bytes: index.iter().map(|e| e.size_bytes).sum::<u64>() as i64,
+            quota_bytes: self.config.quota_bytes.map(|q| q as i64),
+        })
+    }
+
+    /// Refuses (403 `quota_exceeded`) when storing `adding` more bytes (at least one)
+    /// would take `owner` past the quota.
+    pub(crate) async fn check_quota(&self, owner: &Owner, adding: u64) -> ApiResult<()> {
+        let Some(quota) = self.config.quota_bytes else {
+            return Ok(());
+        };
+        let used: u64 = self
+            .store
+            .index(&owner.0)
+            .await?
+            .iter()
+            .map(|e| e.size_bytes)
+            .sum();
+        if used.saturating_add(adding.max(1)) > quota {
+            return Err(ApiError::quota_exceeded(used, quota));
+        }
+        Ok(())
+    }
+
+    /// A page of `owner`'s media, newest first, after `cursor`.
+    pub(crate) async fn list_media(
+        &self,
+        owner: &Owner,
+        filter: &MediaFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> ApiResult<types::MediaList> {
+        let mut entries: Vec<IndexEntry> = self
+            .store
+            .index(&owner.0)
+            .await?
+            .into_iter()
+            .filter(|entry| filter.admits(entry))
+            .filter(|entry| cursor.is_none_or(|cursor| entry.cursor().as_str() < cursor))
+            .collect();
+        entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.cursor()));
+        let mut data = Vec::with_capacity(limit.min(entries.len()));
+        let mut next_cursor = None;
+        for entry in entries {
+            let Some(record) = self.store.record_by_id(&entry.id).await? else {
+                continue; // deleted or expired since it was listed
+            };
+            if data.len() == limit {
+                // There is at least one more: the page ends at its last media.
+                next_cursor = data.last().map(|(cursor, _)| String::clone(cursor));
+                break;
+            }
+            data.push((entry.cursor(), self.media_item(&record)));
+        }
+        Ok(types::MediaList {
+            data: data.into_iter().map(|(_, item)| item).collect(),
+            next_cursor,
+        })
+    }
+
+    /// A stored media as listed.
+    fn media_item(&self, record: &MediaRecord) -> types::MediaItem {
+        let positive = |v: Option<u32>| v.and_then(|v| std::num::NonZeroU32::new(v));
+        types::MediaItem {
+            url: self.media_url(record),
+            id: record.id.clone(),
+            kind: match record.kind {
+                MediaKind::Image => types::StoredMediaKind::Image,
+                MediaKind::Video => types::StoredMediaKind::Video,
+                MediaKind::Audio => types::StoredMediaKind::Audio,
+            },
+            size_bytes: record.size_bytes as i64,
+            created_at: record.created_at,
+            expires_at: self.store.expires_at(record),
+            width: positive(record.probed.width),
+            height: positive(record.probed.height),
+            duration_seconds: record.probed.duration_seconds,
+            fps: record.probed.fps,
+            has_audio: record.probed.has_audio,
+        }
+    }
+}
+
+/// Whether `cursor` has the shape of a cursor this server gives.
+pub(crate) fn is_valid_cursor(cursor: &str) -> bool {
+    cursor.split_once('.').is_some_and(|(created, id)| {
+        created.len() == 12
+            && created.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && crate::store::is_valid_id(id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_checked() {
+        assert!(is_valid_cursor("0193a1b2c3d4.img_00ff"));
+        assert!(!is_valid_cursor("0193a1b2c3d4"));
+        assert!(!is_valid_cursor("0193A1B2C3D4.img_00ff"));
+        assert!(!is_valid_cursor("93a1b2c3d4.img_00ff"));
+        assert!(!is_valid_cursor("0193a1b2c3d4.../x"));
+    }
+}
