@@ -1381,6 +1381,9 @@ only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
         pub content_type: ::std::option::Option<::std::string::String>,
         ///When the image was stored (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///When it will be removed (the server's `--media-ttl-secs`); absent when it is kept until deleted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Height in pixels.
         pub height: ::std::num::NonZeroU32,
         ///The image's id, as in its URL.
@@ -1504,6 +1507,75 @@ geometric shapes in a bold palette.
             Default::default()
         }
     }
+    ///`ListMediaCursor`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct ListMediaCursor(::std::string::String);
+    impl ::std::ops::Deref for ListMediaCursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListMediaCursor> for ::std::string::String {
+        fn from(value: ListMediaCursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListMediaCursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[0-9a-f]{12}\\.[A-Za-z0-9_-]{1,64}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[0-9a-f]{12}\\.[A-Za-z0-9_-]{1,64}$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListMediaCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListMediaCursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListMediaCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListTasksCursor`
     #[derive(
         ::serde::Serialize,
@@ -1570,6 +1642,49 @@ geometric shapes in a bold palette.
                 })
         }
     }
+    ///A stored media, as listed.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct MediaItem {
+        ///When it was stored (RFC 3339, UTC).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Duration in seconds (videos and audio).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration_seconds: ::std::option::Option<f64>,
+        ///When it will be removed (the server's `--media-ttl-secs`); absent when it is kept until deleted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Frames per second (videos).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub fps: ::std::option::Option<f64>,
+        ///Whether the video has a sound track.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_audio: ::std::option::Option<bool>,
+        ///Height in pixels (images and videos).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<::std::num::NonZeroU32>,
+        ///Its id, as in its URL.
+        pub id: ::std::string::String,
+        pub kind: StoredMediaKind,
+        ///Its size in bytes.
+        pub size_bytes: i64,
+        ///Its URL (download it, or pass it to an operation).
+        pub url: ::std::string::String,
+        ///Width in pixels (images and videos).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<::std::num::NonZeroU32>,
+    }
+    impl MediaItem {
+        pub fn builder() -> builder::MediaItem {
+            Default::default()
+        }
+    }
     ///What kind of media was stored.
     #[derive(
         ::serde::Deserialize,
@@ -1624,6 +1739,27 @@ geometric shapes in a bold palette.
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A page of media, newest first.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct MediaList {
+        ///The media of this page.
+        pub data: ::std::vec::Vec<MediaItem>,
+        ///Pass as `cursor` for the next page; absent on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl MediaList {
+        pub fn builder() -> builder::MediaList {
+            Default::default()
         }
     }
     /**Media to read: a URL returned by this API, a `data:` URI with the bytes
@@ -1907,6 +2043,66 @@ size cap; private and loopback addresses are refused).
     impl ::std::convert::TryFrom<String> for SpeedFactor {
         type Error = <f64 as ::std::str::FromStr>::Err;
         fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
+            value.parse()
+        }
+    }
+    ///What a stored media is.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum StoredMediaKind {
+        #[serde(rename = "image")]
+        Image,
+        #[serde(rename = "video")]
+        Video,
+        #[serde(rename = "audio")]
+        Audio,
+    }
+    impl ::std::fmt::Display for StoredMediaKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Image => f.write_str("image"),
+                Self::Video => f.write_str("video"),
+                Self::Audio => f.write_str("audio"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for StoredMediaKind {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "image" => Ok(Self::Image),
+                "video" => Ok(Self::Video),
+                "audio" => Ok(Self::Audio),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for StoredMediaKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for StoredMediaKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
         }
     }
@@ -2399,6 +2595,29 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
             Default::default()
         }
     }
+    ///A key's storage use.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct Usage {
+        ///How many media the key has stored.
+        pub media_count: i64,
+        ///The most the key may store; absent when there is no quota.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub quota_bytes: ::std::option::Option<i64>,
+        ///The bytes they take.
+        pub used_bytes: i64,
+    }
+    impl Usage {
+        pub fn builder() -> builder::Usage {
+            Default::default()
+        }
+    }
     ///The duration of the video in seconds, from 1 to 10 (longer renders would hold a media job for minutes).
     #[derive(
         ::serde::Deserialize,
@@ -2569,6 +2788,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         ///The exact duration in seconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub duration_seconds: ::std::option::Option<f64>,
+        ///When it will be removed (the server's `--media-ttl-secs`); absent when it is kept until deleted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Frames per second.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub fps: ::std::option::Option<f64>,
@@ -3594,6 +3816,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             height: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
             image_id: ::std::result::Result<
                 ::std::string::String,
@@ -3611,6 +3837,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 Self {
                     content_type: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
+                    expires_at: Ok(Default::default()),
                     height: Err("no value supplied for height".to_string()),
                     image_id: Err("no value supplied for image_id".to_string()),
                     size: Err("no value supplied for size".to_string()),
@@ -3641,6 +3868,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
                     });
                 self
             }
@@ -3713,6 +3954,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 Ok(Self {
                     content_type: value.content_type?,
                     created_at: value.created_at?,
+                    expires_at: value.expires_at?,
                     height: value.height?,
                     image_id: value.image_id?,
                     size: value.size?,
@@ -3726,6 +3968,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 Self {
                     content_type: Ok(value.content_type),
                     created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
                     height: Ok(value.height),
                     image_id: Ok(value.image_id),
                     size: Ok(value.size),
@@ -3874,6 +4117,299 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             fn from(value: super::ImageToVideoResponse) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MediaItem {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            duration_seconds: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            fps: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            has_audio: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            height: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            kind: ::std::result::Result<super::StoredMediaKind, ::std::string::String>,
+            size_bytes: ::std::result::Result<i64, ::std::string::String>,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            width: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MediaItem {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    duration_seconds: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    fps: Ok(Default::default()),
+                    has_audio: Ok(Default::default()),
+                    height: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    size_bytes: Err("no value supplied for size_bytes".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                    width: Ok(Default::default()),
+                }
+            }
+        }
+        impl MediaItem {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn duration_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for duration_seconds: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+            pub fn fps<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.fps = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for fps: {e}")
+                    });
+                self
+            }
+            pub fn has_audio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_audio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_audio: {e}")
+                    });
+                self
+            }
+            pub fn height<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.height = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for height: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::StoredMediaKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for kind: {e}")
+                    });
+                self
+            }
+            pub fn size_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size_bytes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_bytes: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+            pub fn width<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.width = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for width: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MediaItem> for super::MediaItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MediaItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    duration_seconds: value.duration_seconds?,
+                    expires_at: value.expires_at?,
+                    fps: value.fps?,
+                    has_audio: value.has_audio?,
+                    height: value.height?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    size_bytes: value.size_bytes?,
+                    url: value.url?,
+                    width: value.width?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MediaItem> for MediaItem {
+            fn from(value: super::MediaItem) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    duration_seconds: Ok(value.duration_seconds),
+                    expires_at: Ok(value.expires_at),
+                    fps: Ok(value.fps),
+                    has_audio: Ok(value.has_audio),
+                    height: Ok(value.height),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    size_bytes: Ok(value.size_bytes),
+                    url: Ok(value.url),
+                    width: Ok(value.width),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MediaList {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::MediaItem>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MediaList {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl MediaList {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MediaItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MediaList> for super::MediaList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MediaList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MediaList> for MediaList {
+            fn from(value: super::MediaList) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -4905,6 +5441,83 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Usage {
+            media_count: ::std::result::Result<i64, ::std::string::String>,
+            quota_bytes: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            used_bytes: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Usage {
+            fn default() -> Self {
+                Self {
+                    media_count: Err("no value supplied for media_count".to_string()),
+                    quota_bytes: Ok(Default::default()),
+                    used_bytes: Err("no value supplied for used_bytes".to_string()),
+                }
+            }
+        }
+        impl Usage {
+            pub fn media_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.media_count = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_count: {e}")
+                    });
+                self
+            }
+            pub fn quota_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quota_bytes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for quota_bytes: {e}")
+                    });
+                self
+            }
+            pub fn used_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.used_bytes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for used_bytes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Usage> for super::Usage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Usage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    media_count: value.media_count?,
+                    quota_bytes: value.quota_bytes?,
+                    used_bytes: value.used_bytes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Usage> for Usage {
+            fn from(value: super::Usage) -> Self {
+                Self {
+                    media_count: Ok(value.media_count),
+                    quota_bytes: Ok(value.quota_bytes),
+                    used_bytes: Ok(value.used_bytes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct VideoFilterRequest {
             filter: ::std::result::Result<super::VideoFilter, ::std::string::String>,
             video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
@@ -5026,6 +5639,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::option::Option<f64>,
                 ::std::string::String,
             >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             fps: ::std::result::Result<
                 ::std::option::Option<f64>,
                 ::std::string::String,
@@ -5058,6 +5675,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     created_at: Err("no value supplied for created_at".to_string()),
                     duration: Err("no value supplied for duration".to_string()),
                     duration_seconds: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
                     fps: Ok(Default::default()),
                     has_audio: Ok(Default::default()),
                     height: Ok(Default::default()),
@@ -5104,6 +5722,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                         format!(
                             "error converting supplied value for duration_seconds: {e}"
                         )
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
                     });
                 self
             }
@@ -5205,6 +5837,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     created_at: value.created_at?,
                     duration: value.duration?,
                     duration_seconds: value.duration_seconds?,
+                    expires_at: value.expires_at?,
                     fps: value.fps?,
                     has_audio: value.has_audio?,
                     height: value.height?,
@@ -5221,6 +5854,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     created_at: Ok(value.created_at),
                     duration: Ok(value.duration),
                     duration_seconds: Ok(value.duration_seconds),
+                    expires_at: Ok(value.expires_at),
                     fps: Ok(value.fps),
                     has_audio: Ok(value.has_audio),
                     height: Ok(value.height),
@@ -5991,6 +6625,52 @@ let response = client.delete_task()
     pub fn delete_task(&self) -> builder::DeleteTask<'_> {
         builder::DeleteTask::new(self)
     }
+    /**List the caller's media
+
+The media stored with the caller's key, newest first, `limit` at a time,
+each with its URL and the properties the metadata operations give. Filter
+by `kind` and by creation time. When there are more, `next_cursor` is set:
+pass it as `cursor` (with the same filters) for the next page.
+
+
+Sends a `GET` request to `/v1/media`
+
+Arguments:
+- `created_after`: Only media stored at or after this time (RFC 3339).
+- `created_before`: Only media stored before this time (RFC 3339).
+- `cursor`: The `next_cursor` of the previous page.
+- `kind`: Only media of this kind.
+- `limit`: How many media to return, from 1 to 100; default 20.
+```ignore
+let response = client.list_media()
+    .created_after(created_after)
+    .created_before(created_before)
+    .cursor(cursor)
+    .kind(kind)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_media(&self) -> builder::ListMedia<'_> {
+        builder::ListMedia::new(self)
+    }
+    /**The caller's storage use and quota
+
+How many media the caller's key has stored, how many bytes they take, and
+the key's quota (absent when the server sets none). Media stop counting
+once deleted or expired.
+
+
+Sends a `GET` request to `/v1/usage`
+
+```ignore
+let response = client.get_usage()
+    .send()
+    .await;
+```*/
+    pub fn get_usage(&self) -> builder::GetUsage<'_> {
+        builder::GetUsage::new(self)
+    }
     /**Download an image
 
 The JPEG bytes of a stored image. Needs no key. Supports a single HTTP
@@ -6292,6 +6972,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6328,6 +7015,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6435,6 +7129,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6485,6 +7186,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6611,6 +7319,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6647,6 +7362,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6754,6 +7476,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6804,6 +7533,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6928,6 +7664,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6978,6 +7721,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7325,6 +8075,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7375,6 +8132,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7501,6 +8265,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7551,6 +8322,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7677,6 +8455,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7727,6 +8512,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7851,6 +8643,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7901,6 +8700,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8028,6 +8834,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8078,6 +8891,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8202,6 +9022,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8252,6 +9079,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8376,6 +9210,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 404u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8426,6 +9267,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8680,6 +9528,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8723,6 +9578,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8945,6 +9807,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 409u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8981,6 +9850,13 @@ pub mod builder {
                     )
                 }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                507u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -9165,6 +10041,253 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_media`]
+
+[`Client::list_media`]: super::Client::list_media*/
+    #[derive(Debug, Clone)]
+    pub struct ListMedia<'a> {
+        client: &'a super::Client,
+        created_after: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        created_before: Result<
+            Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            String,
+        >,
+        cursor: Result<Option<types::ListMediaCursor>, String>,
+        kind: Result<Option<types::StoredMediaKind>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListMedia<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                created_after: Ok(None),
+                created_before: Ok(None),
+                cursor: Ok(None),
+                kind: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn created_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_after = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_before<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+        {
+            self.created_before = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListMediaCursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListMediaCursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn kind<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StoredMediaKind>,
+        {
+            self.kind = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `StoredMediaKind` for kind failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/media`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::MediaList>, Error<types::ErrorResponse>> {
+            let Self { client, created_after, created_before, cursor, kind, limit } = self;
+            let created_after = created_after.map_err(Error::InvalidRequest)?;
+            let created_before = created_before.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let kind = kind.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/media", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("created_after", &created_after),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_before",
+                        &created_before,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("kind", &kind))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_media",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_usage`]
+
+[`Client::get_usage`]: super::Client::get_usage*/
+    #[derive(Debug, Clone)]
+    pub struct GetUsage<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetUsage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/usage`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Usage>, Error<types::ErrorResponse>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/usage", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_usage",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -5,7 +5,7 @@ use futures_util::Stream;
 use crate::{Client, RunwayError, types};
 
 /// Media fetched per page while streaming.
-const PAGE: i32 = 100;
+const PAGE: std::num::NonZeroU32 = std::num::NonZeroU32::new(100).expect("not zero");
 
 impl Client {
     /// Every media stored with this client's key, newest first, optionally only of

@@ -192,7 +192,7 @@ impl Scratch {
 
     /// Whether the scratch disk is full: a small write fails for lack of space.
     async fn is_full(&self) -> bool {
-        let probe = tokio::fs::write(self.path("space-probe"), [0u8; 64 * 1024]).await;
+        let probe = tokio::fs::write(self.path("space-probe"), vec![0u8; 64 * 1024]).await;
         probe.is_err_and(|err| matches!(ApiError::io(err).code, "storage_full"))
     }
 

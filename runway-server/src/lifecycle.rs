@@ -110,7 +110,7 @@ impl AppState {
 
     /// A stored media as listed.
     fn media_item(&self, record: &MediaRecord) -> types::MediaItem {
-        let positive = |v: Option<u32>| v.and_then(|v| std::num::NonZeroU32::new(v));
+        let positive = |v: Option<u32>| v.and_then(std::num::NonZeroU32::new);
         types::MediaItem {
             url: self.media_url(record),
             id: record.id.clone(),
@@ -135,7 +135,9 @@ impl AppState {
 pub(crate) fn is_valid_cursor(cursor: &str) -> bool {
     cursor.split_once('.').is_some_and(|(created, id)| {
         created.len() == 12
-            && created.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && created
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             && crate::store::is_valid_id(id)
     })
 }

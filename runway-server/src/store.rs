@@ -15,6 +15,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::Duration;
 
@@ -387,6 +388,9 @@ pub struct MediaStore {
     location: Arc<StorageLocation>,
     /// How long media are kept (`--media-ttl-secs`); `None`: until deleted.
     media_ttl: Option<chrono::Duration>,
+    /// After a media write failed for lack of space: its size (0: no such failure
+    /// since the last write that succeeded). Readiness probes with that much.
+    space_needed: Arc<AtomicU64>,
 }
 
 /// A random id with the kind's prefix: 128 bits from the OS, unguessable.
@@ -451,6 +455,7 @@ impl MediaStore {
             }),
             location: Arc::new(StorageLocation::Local(root)),
             media_ttl: None,
+            space_needed: Arc::default(),
         })
     }
 
@@ -478,6 +483,7 @@ impl MediaStore {
             backend: Arc::new(Backend::S3 { s3, prefix }),
             location: Arc::new(location.clone()),
             media_ttl: None,
+            space_needed: Arc::default(),
         })
     }
 
@@ -555,24 +561,34 @@ impl MediaStore {
             size_bytes: bytes.len() as u64,
             probed,
         };
+        let json = serde_json::to_vec(&record)?;
+        let needed = record.size_bytes + json.len() as u64;
+        let full = |err: object_store::Error| {
+            let err = StoreError::from(err);
+            if err.is_storage_full() {
+                self.space_needed.store(needed, Ordering::SeqCst);
+            }
+            err
+        };
         self.store
             .put(&record.media_path(), PutPayload::from_bytes(bytes))
-            .await?;
-        let json = serde_json::to_vec(&record)?;
+            .await
+            .map_err(full)?;
         if let Err(err) = self
             .store
             .put(&record_path(&record.id), PutPayload::from(json))
             .await
         {
             let _ = self.store.delete(&record.media_path()).await;
-            return Err(err.into());
+            return Err(full(err));
         }
         let index = IndexEntry::of(&record).path(owner);
         if let Err(err) = self.store.put(&index, PutPayload::default()).await {
             let _ = self.store.delete(&record_path(&record.id)).await;
             let _ = self.store.delete(&record.media_path()).await;
-            return Err(err.into());
+            return Err(full(err));
         }
+        self.space_needed.store(0, Ordering::SeqCst);
         tracing::info!(id = %record.id, kind = ?kind, size = record.size_bytes, "stored media");
         Ok(record)
     }
@@ -904,12 +920,26 @@ impl MediaStore {
         delete_if_there(self.store.as_ref(), &path).await
     }
 
-    /// Writes and removes a small probe object: the store is reachable and writable.
+    /// Writes and removes a probe object: the store is reachable and writable. After
+    /// a media write failed for lack of space, the probe is that write's size, so
+    /// the store reads full until there is room for it again.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let path = format!("health/probe-{:016x}.json", fastrand::u64(..));
-        self.put_doc(&path, &serde_json::json!({ "probe": true }))
-            .await?;
-        self.delete_doc(&path).await
+        let needed = self.space_needed.load(Ordering::SeqCst);
+        let path = Path::from(format!("health/probe-{:016x}", fastrand::u64(..)));
+        let payload = match needed {
+            0 => PutPayload::from_static(b"{\"probe\":true}"),
+            n => PutPayload::from(vec![
+                0u8;
+                usize::try_from(n.min(1 << 30)).unwrap_or(1 << 30)
+            ]),
+        };
+        let written = self.store.put(&path, payload).await;
+        delete_if_there(self.store.as_ref(), &path).await?;
+        written?;
+        if needed > 0 {
+            self.space_needed.store(0, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// The paths of every document under `prefix` (a folder, without trailing `/`).
