@@ -187,6 +187,17 @@ async fn media_made_through_one_replica_is_served_described_and_deleted_through_
     );
     assert_eq!(part.bytes().await.expect("bytes"), whole.slice(100..200));
 
+    // Listed through B (the owner's index is in the bucket too).
+    let (status, listed) = t.get_json(&t.b, "/v1/media?kind=video&limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let urls: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["url"].as_str())
+        .collect();
+    assert!(urls.contains(&url.as_str()), "{listed}");
+
     // Described through B.
     let query = format!(
         "/v1/video-metadata?video_url={}",
