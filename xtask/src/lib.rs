@@ -8,6 +8,8 @@ use runway_api_gen::GenError;
 pub const SPEC_PATH: &str = "openapi/runway.yaml";
 /// The generated client source, relative to the workspace root.
 pub const GENERATED_PATH: &str = "runway-api/src/generated.rs";
+/// The generated httpmock helpers, relative to the workspace root.
+pub const GENERATED_MOCKS_PATH: &str = "runway-api-httpmock/src/generated.rs";
 
 /// What a task found or did.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,9 +44,15 @@ impl std::error::Error for TaskError {}
 
 /// Every generated file: its path and its expected content.
 fn expected_files(root: &Path) -> Result<Vec<(PathBuf, String)>, TaskError> {
-    let source =
-        runway_api_gen::generate_from_path(&root.join(SPEC_PATH)).map_err(TaskError::Generate)?;
-    Ok(vec![(root.join(GENERATED_PATH), source)])
+    let spec_path = root.join(SPEC_PATH);
+    let origin = spec_path.display().to_string();
+    let spec = runway_api_gen::load_spec(&spec_path).map_err(TaskError::Generate)?;
+    let client = runway_api_gen::generate(&spec, &origin).map_err(TaskError::Generate)?;
+    let mocks = runway_api_gen::generate_httpmock(&spec, &origin).map_err(TaskError::Generate)?;
+    Ok(vec![
+        (root.join(GENERATED_PATH), client),
+        (root.join(GENERATED_MOCKS_PATH), mocks),
+    ])
 }
 
 /// Writes every generated file from the contract under `root`.

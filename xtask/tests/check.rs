@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use xtask::{GENERATED_PATH, Outcome, SPEC_PATH, check, regen};
+use xtask::{GENERATED_MOCKS_PATH, GENERATED_PATH, Outcome, SPEC_PATH, check, regen};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -11,10 +11,10 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A temporary copy of the contract and the checked-in generated file.
+/// A temporary copy of the contract and the checked-in generated files.
 fn copy_of_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    for relative in [SPEC_PATH, GENERATED_PATH] {
+    for relative in [SPEC_PATH, GENERATED_PATH, GENERATED_MOCKS_PATH] {
         let to = dir.path().join(relative);
         std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
         std::fs::copy(workspace_root().join(relative), &to).expect("copy");
@@ -70,6 +70,8 @@ fn an_unregenerated_spec_change_is_caught_and_regen_fixes_it() {
         panic!("a spec change must be caught");
     };
     assert!(report.contains("create_image"), "{report}");
+    // The mocks follow the contract too.
+    assert!(report.contains(GENERATED_MOCKS_PATH), "{report}");
 
     assert!(matches!(
         regen(dir.path()).expect("regen runs"),
