@@ -5988,7 +5988,7 @@ line about that request.
 Clients must accept codes not listed here and treat them by status.
 
 
-Version: 1.0.0*/
+Version: 1.1.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -6030,7 +6030,7 @@ impl Client {
 }
 impl ClientInfo<crate::Config> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use runway_api_gen::GenError;
 
+pub mod gate;
+
 /// The contract, relative to the workspace root.
 pub const SPEC_PATH: &str = "openapi/runway.yaml";
 /// The generated client source, relative to the workspace root.

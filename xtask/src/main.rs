@@ -1,17 +1,24 @@
 //! Maintainer tasks for the runway-rs workspace.
 //!
 //! - `cargo xtask regen`: regenerate `runway-api/src/generated.rs` from `openapi/runway.yaml`.
-//! - `cargo xtask check`: regenerate in memory and fail when anything checked in is stale.
+//! - `cargo xtask check`: regenerate in memory and fail when anything checked in is
+//!   stale, or when the contract breaks clients of the last released one without a
+//!   new major version (the breaking-change gate).
+//! - `cargo xtask release`: bless the contract as released (`openapi/released/`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use xtask::{Outcome, check, regen};
+use xtask::gate::{self, GateReport};
+use xtask::{Outcome, SPEC_PATH, check, regen};
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <regen|check>\n\
-     \n  regen   write runway-api/src/generated.rs from openapi/runway.yaml\
-     \n  check   fail (with a diff) when generated.rs is stale or the contract is invalid"
+    "usage: cargo xtask <regen|check|release>\n\
+     \n  regen    write the generated client and mocks from openapi/runway.yaml\
+     \n  check    fail (with a diff) when generated code is stale or the contract is invalid,\
+     \n           and (naming each change) when it breaks clients of the released contract\
+     \n           without a new major version\
+     \n  release  bless openapi/runway.yaml as openapi/released/runway-<version>.yaml"
 }
 
 fn workspace_root() -> PathBuf {
@@ -27,7 +34,28 @@ fn main() -> ExitCode {
     let command = std::env::args().nth(1);
     let result = match command.as_deref() {
         Some("regen") => regen(&root),
-        Some("check") => check(&root),
+        Some("check") => {
+            let generated = check(&root);
+            let gate = gate::gate(&root, &root.join(SPEC_PATH));
+            if !report_gate(gate) {
+                // The generated code's own report follows; the run fails either way.
+                let _ = print_outcome(generated);
+                return ExitCode::FAILURE;
+            }
+            generated
+        }
+        Some("release") => {
+            return match gate::release(&root, &root.join(SPEC_PATH)) {
+                Ok(path) => {
+                    println!("released: {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some("-h" | "--help" | "help") => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
@@ -37,6 +65,28 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    print_outcome(result)
+}
+
+/// Prints the gate's report; whether the contract may stand.
+fn report_gate(gate: Result<GateReport, gate::GateError>) -> bool {
+    match gate {
+        Ok(report) if report.passes() => {
+            println!("{}", report.explain());
+            true
+        }
+        Ok(report) => {
+            eprintln!("{}", report.explain());
+            false
+        }
+        Err(err) => {
+            eprintln!("error: breaking-change gate: {err}");
+            false
+        }
+    }
+}
+
+fn print_outcome(result: Result<Outcome, xtask::TaskError>) -> ExitCode {
     match result {
         Ok(Outcome::Written(paths)) => {
             for path in paths {
