@@ -290,6 +290,25 @@ pub fn generate_from_path(path: &Path) -> Result<String, GenError> {
     generate(&spec, &path.display().to_string())
 }
 
+/// Generates the formatted Rust source of the CLI commands for `spec` (one clap
+/// subcommand per operation, every parameter a flag, over `runway_api`), header
+/// included.
+pub fn generate_cli(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
+    validate(spec, origin)?;
+    let mut spec = spec.clone();
+    inline_discriminated_variants(&mut spec);
+    let mut generator = Generator::new(&generation_settings());
+    let tokens = generator
+        .cli(&spec, "runway_api")
+        .map_err(|source| GenError::Generate {
+            origin: origin.to_owned(),
+            source,
+        })?;
+    let file: syn::File = syn::parse2(tokens)?;
+    let body = prettyplease::unparse(&file);
+    Ok(format!("{GENERATED_HEADER}\n{body}"))
+}
+
 /// Generates the formatted Rust source of the httpmock helpers for `spec` (one
 /// typed `MockServerExt` method per operation, over the types of `runway_api`),
 /// header included.

@@ -27,6 +27,22 @@ impl Client {
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
+        self.download_to_writer_with_progress(media_url, writer, |_, _| {})
+            .await
+    }
+
+    /// [`Client::download_to_writer`], calling `on_progress(written, total)` as the
+    /// bytes arrive (`total` is the size the server announced, if it did): for a
+    /// progress bar.
+    pub async fn download_to_writer_with_progress<W>(
+        &self,
+        media_url: &str,
+        writer: &mut W,
+        mut on_progress: impl FnMut(u64, Option<u64>),
+    ) -> Result<u64, RunwayError>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
         let url = reqwest::Url::parse(media_url)
             .map_err(|e| RunwayError::InvalidRequest(format!("media URL `{media_url}`: {e}")))?;
         let same_origin =
@@ -47,6 +63,8 @@ impl Client {
             return Err(RunwayError::from_error_body(status, &headers, body));
         }
         let mut written = 0u64;
+        let total = response.content_length();
+        on_progress(0, total);
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -58,6 +76,7 @@ impl Client {
                     source,
                 })?;
             written += chunk.len() as u64;
+            on_progress(written, total);
         }
         writer.flush().await.map_err(|source| RunwayError::Io {
             path: PathBuf::from("<writer>"),
@@ -74,6 +93,18 @@ impl Client {
         &self,
         media_url: &str,
         path: impl AsRef<Path>,
+    ) -> Result<u64, RunwayError> {
+        self.download_to_file_with_progress(media_url, path, |_, _| {})
+            .await
+    }
+
+    /// [`Client::download_to_file`], calling `on_progress(written, total)` as the
+    /// bytes arrive (`total` is the size the server announced, if it did).
+    pub async fn download_to_file_with_progress(
+        &self,
+        media_url: &str,
+        path: impl AsRef<Path>,
+        on_progress: impl FnMut(u64, Option<u64>),
     ) -> Result<u64, RunwayError> {
         let path = path.as_ref();
         let io_err = |source| RunwayError::Io {
@@ -94,7 +125,9 @@ impl Client {
         let (file, temp_path) = temp.into_parts();
         let mut file = tokio::fs::File::from_std(file);
         // On any error below, `temp_path` is dropped and the temporary file removed.
-        let written = self.download_to_writer(media_url, &mut file).await?;
+        let written = self
+            .download_to_writer_with_progress(media_url, &mut file, on_progress)
+            .await?;
         file.sync_all().await.map_err(io_err)?;
         drop(file);
         temp_path.persist(path).map_err(|e| io_err(e.error))?;

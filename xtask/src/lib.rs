@@ -12,6 +12,8 @@ pub const SPEC_PATH: &str = "openapi/runway.yaml";
 pub const GENERATED_PATH: &str = "runway-api/src/generated.rs";
 /// The generated httpmock helpers, relative to the workspace root.
 pub const GENERATED_MOCKS_PATH: &str = "runway-api-httpmock/src/generated.rs";
+/// The generated CLI commands, relative to the workspace root.
+pub const GENERATED_CLI_PATH: &str = "runway-cli/src/generated.rs";
 
 /// What a task found or did.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,9 +53,11 @@ fn expected_files(root: &Path) -> Result<Vec<(PathBuf, String)>, TaskError> {
     let spec = runway_api_gen::load_spec(&spec_path).map_err(TaskError::Generate)?;
     let client = runway_api_gen::generate(&spec, &origin).map_err(TaskError::Generate)?;
     let mocks = runway_api_gen::generate_httpmock(&spec, &origin).map_err(TaskError::Generate)?;
+    let cli = runway_api_gen::generate_cli(&spec, &origin).map_err(TaskError::Generate)?;
     Ok(vec![
         (root.join(GENERATED_PATH), client),
         (root.join(GENERATED_MOCKS_PATH), mocks),
+        (root.join(GENERATED_CLI_PATH), cli),
     ])
 }
 

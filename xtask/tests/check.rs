@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use xtask::{GENERATED_MOCKS_PATH, GENERATED_PATH, Outcome, SPEC_PATH, check, regen};
+use xtask::{
+    GENERATED_CLI_PATH, GENERATED_MOCKS_PATH, GENERATED_PATH, Outcome, SPEC_PATH, check, regen,
+};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,7 +16,12 @@ fn workspace_root() -> PathBuf {
 /// A temporary copy of the contract and the checked-in generated files.
 fn copy_of_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    for relative in [SPEC_PATH, GENERATED_PATH, GENERATED_MOCKS_PATH] {
+    for relative in [
+        SPEC_PATH,
+        GENERATED_PATH,
+        GENERATED_MOCKS_PATH,
+        GENERATED_CLI_PATH,
+    ] {
         let to = dir.path().join(relative);
         std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
         std::fs::copy(workspace_root().join(relative), &to).expect("copy");
