@@ -91,6 +91,16 @@ fn root_command() -> Command {
         root = root.subcommand(sub);
     }
     root.subcommand(
+        Command::new("media")
+            .about("The caller's media: `runway media list` (as list-media)")
+            .subcommand_required(true)
+            .subcommand(
+                Cli::<Output>::get_command(CliCommand::ListMedia)
+                    .name("list")
+                    .about("List the caller's media, newest first"),
+            ),
+    )
+    .subcommand(
         Command::new("upload-media")
             .about("Upload an image or a video; prints its media URL")
             .arg(
@@ -176,9 +186,13 @@ async fn run(matches: ArgMatches) -> Result<(), (Failure, String)> {
         output.print(&*uploaded);
         return Ok(());
     }
-    let cmd = commands()
-        .find(|cmd| command_name(*cmd) == name)
-        .ok_or_else(|| (Failure::Usage, format!("unknown command {name}")))?;
+    let (cmd, sub) = match (name, sub.subcommand()) {
+        ("media", Some(("list", list))) => (CliCommand::ListMedia, list),
+        _ => commands()
+            .find(|cmd| command_name(*cmd) == name)
+            .map(|cmd| (cmd, sub))
+            .ok_or_else(|| (Failure::Usage, format!("unknown command {name}")))?,
+    };
     let cli = Cli::new(client.clone(), output.clone());
     if let Err(err) = cli.execute(cmd, sub).await {
         // The answer's error was printed; an error before sending (a body file) was not.

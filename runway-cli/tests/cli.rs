@@ -233,6 +233,8 @@ async fn every_operation_works_through_the_cli() {
     // Listing, usage, deletion.
     let media = s.json(&["list-media", "--kind", "audio"]);
     assert_eq!(media["data"][0]["url"], json!(audio));
+    let media = s.json(&["media", "list", "--kind", "audio", "--limit", "1"]);
+    assert_eq!(media["data"][0]["url"], json!(audio));
     let usage = s.json(&["get-usage"]);
     assert!(
         usage["media_count"].as_i64().is_some_and(|n| n >= 14),
