@@ -43,7 +43,9 @@ check() {
     echo "    NOT rendered ($page): $text"; status=1
   fi
 }
-check overview "Runway AI API (1.0.0)"
+# The title Redoc renders from the contract's info (its version read from it).
+version="$(sed -n 's/^  version: \(.*\)$/\1/p' "$root/openapi/runway.yaml" | head -n 1)"
+check overview "Runway AI API ($version)"
 check overview "Every 4xx and 5xx answer carries the same body"
 check images "Generate an image from a text prompt"
 check images "Edit an image (colour adjustment, filter or resize)"

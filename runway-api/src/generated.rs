@@ -1763,8 +1763,11 @@ geometric shapes in a bold palette.
         }
     }
     /**Media to read: a URL returned by this API, a `data:` URI with the bytes
-(base64), or an `http(s)` URL of another host (fetched by the server with a
-size cap; private and loopback addresses are refused).
+(base64 or percent-encoded), or an `http(s)` URL of another host (fetched by
+the server with a size cap, at most 5 redirects and a timeout; private and
+loopback addresses are refused). Limits of the media themselves, answered
+`413`: an image at most 8192x8192 pixels, a video at most 600 seconds; the
+bytes within the server's `--max-input-bytes` (48 MiB by default).
 */
     #[derive(
         ::serde::Serialize,
@@ -1996,7 +1999,10 @@ size cap; private and loopback addresses are refused).
             Default::default()
         }
     }
-    ///How many times as fast to play (0.5 is half speed, 2 double speed), from 0.25 to 4.
+    /**How many times as fast to play (0.5 is half speed, 2 double speed), from 0.25
+to 4. The result may last at most 1200 seconds (`422` naming `speed_factor`
+otherwise).
+*/
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,

@@ -28,6 +28,9 @@ pub fn parse_media_path(path: &str) -> Option<(MediaKind, &str)> {
     Some((kind, parse_file_name(kind, file)?))
 }
 
+/// The longest media URL a query parameter takes (`image_url`, `media_url`...).
+const MAX_URL_PARAMETER: usize = 2048;
+
 impl AppState {
     /// Classifies a media URL given in parameter `param`.
     pub fn classify<'a>(&self, url: &'a str, param: &str) -> Result<Source<'a>, ApiError> {
@@ -58,7 +61,14 @@ impl AppState {
     /// The record of stored media addressed by `url` (metadata and delete take
     /// stored media only); 404 otherwise.
     pub async fn stored_record(&self, url: &str, param: &str) -> Result<MediaRecord, ApiError> {
-        let Ok(Source::Stored(kind, id)) = self.classify(url, param) else {
+        // The contract's bounds on a media URL query parameter.
+        if url.is_empty() || url.len() > MAX_URL_PARAMETER {
+            return Err(ApiError::invalid(
+                param,
+                format!("{param} must be a URL of 1 to {MAX_URL_PARAMETER} characters"),
+            ));
+        }
+        let Source::Stored(kind, id) = self.classify(url, param)? else {
             return Err(ApiError::media_not_found(param));
         };
         self.store

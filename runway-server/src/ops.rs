@@ -449,7 +449,19 @@ impl MediaOp {
                             }
                             ImageEdit::Filter(filter) => imaging::edit::apply_filter(image, filter),
                             ImageEdit::Resize(w, h) => {
-                                let size = imaging::edit::target_size(image.dimensions(), w, h);
+                                let from = image.dimensions();
+                                let size = imaging::edit::target_size(from, w, h);
+                                if size.0.max(size.1) > imaging::MAX_DIMENSION {
+                                    // One side given: the other follows the aspect ratio.
+                                    let param = if w.is_some() { "resize_width" } else { "resize_height" };
+                                    return Err(ApiError::invalid(
+                                        param,
+                                        format!(
+                                            "keeping the aspect ratio of the {}x{} image gives {}x{}, over {} pixels a side: give both resize_width and resize_height",
+                                            from.0, from.1, size.0, size.1, imaging::MAX_DIMENSION
+                                        ),
+                                    ));
+                                }
                                 if size == image.dimensions() {
                                     image
                                 } else {

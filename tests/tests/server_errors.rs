@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::*;
 use reqwest::{Method, StatusCode};
 use runway_api::types;
@@ -562,4 +563,70 @@ async fn odd_inputs_never_crash_the_server() {
         .await
         .expect("alive");
     assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_resize_whose_other_side_would_be_huge_is_refused() {
+    let t = TestServer::start().await;
+    // A tall strip: 4 wide, 500 high; 8000 wide keeps the ratio at 1 000 000 high.
+    let png = make_png(4, 500);
+    let uri = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
+    let response = t
+        .raw(Method::POST, "/v1/edit-image")
+        .json(&json!({"image_url": uri, "edit_type": "resize", "resize_width": 8000}))
+        .send()
+        .await
+        .expect("send");
+    let (status, body) = error_of(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["param"], "resize_width", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("8000x1000000")),
+        "{body}"
+    );
+    assert_eq!(stored_files(&t), 0);
+}
+
+#[tokio::test]
+async fn media_url_parameters_are_checked_against_the_contract() {
+    let t = TestServer::start().await;
+    for (path, expected) in [
+        (
+            "/v1/image-metadata?image_url=",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/v1/video-metadata?video_url=not%20a%20url",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/v1/delete-media?media_url=https%3A%2F%2Fx.example%2Fimages%2Fa.jpg&auth_token=",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let method = if path.contains("delete") {
+            Method::DELETE
+        } else {
+            Method::GET
+        };
+        let (status, body) = error_of(t.raw(method, path).send().await.expect("send")).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_parameter", "{path}: {body}");
+    }
+    let long = format!("https://x.example/{}", "a".repeat(2100));
+    let (status, body) = error_of(
+        t.raw(Method::GET, "/v1/image-metadata")
+            .query(&[("image_url", long.as_str())])
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["param"], "image_url");
 }

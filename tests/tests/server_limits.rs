@@ -23,7 +23,8 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
         .send()
         .await
         .expect("send");
-    assert_eq!(first.status(), StatusCode::NOT_FOUND);
+    // Answered (`x` is not a URL: 422), not limited.
+    assert_eq!(first.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let second = t
         .raw(Method::GET, "/v1/image-metadata?image_url=x")
         .send()

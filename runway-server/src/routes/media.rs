@@ -111,6 +111,12 @@ pub(super) async fn delete_media(
     query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<types::DeleteMediaResponse>> {
     let Query(query) = query.map_err(query_error)?;
+    if !(1..=256).contains(&query.auth_token.len()) {
+        return Err(ApiError::invalid(
+            "auth_token",
+            "auth_token must be 1 to 256 characters: the owner's API key",
+        ));
+    }
     let record = state.stored_record(&query.media_url, "media_url").await?;
     if record.owner != owner.0 || owner_of(&query.auth_token) != record.owner {
         return Err(ApiError::forbidden(
