@@ -956,8 +956,9 @@ Play faster or slower, picture and sound together.*/
         #[serde(default = "defaults::default_u64::<i32, 768>")]
         pub height: i32,
         pub prompt: Prompt,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub style: ::std::option::Option<ImageStyle>,
+        ///The artistic style; default `photorealistic`.
+        #[serde(default = "defaults::generate_image_request_style")]
+        pub style: ImageStyle,
         ///The image width in pixels, from 16 to 2048; default 1024.
         #[serde(default = "defaults::default_u64::<i32, 1024>")]
         pub width: i32,
@@ -1481,8 +1482,8 @@ geometric shapes in a bold palette.
         pub fps: ::std::option::Option<Fps>,
         pub image_url: MediaUrl,
         ///The camera move; default `zoom-in`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub motion: ::std::option::Option<CameraMotion>,
+        #[serde(default = "defaults::image_to_video_request_motion")]
+        pub motion: CameraMotion,
     }
     impl ImageToVideoRequest {
         pub fn builder() -> builder::ImageToVideoRequest {
@@ -3337,10 +3338,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         pub struct GenerateImageRequest {
             height: ::std::result::Result<i32, ::std::string::String>,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
-            style: ::std::result::Result<
-                ::std::option::Option<super::ImageStyle>,
-                ::std::string::String,
-            >,
+            style: ::std::result::Result<super::ImageStyle, ::std::string::String>,
             width: ::std::result::Result<i32, ::std::string::String>,
         }
         impl ::std::default::Default for GenerateImageRequest {
@@ -3348,7 +3346,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 Self {
                     height: Ok(super::defaults::default_u64::<i32, 768>()),
                     prompt: Err("no value supplied for prompt".to_string()),
-                    style: Ok(Default::default()),
+                    style: Ok(super::defaults::generate_image_request_style()),
                     width: Ok(super::defaults::default_u64::<i32, 1024>()),
                 }
             }
@@ -3380,7 +3378,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn style<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ImageStyle>>,
+                T: ::std::convert::TryInto<super::ImageStyle>,
                 T::Error: ::std::fmt::Display,
             {
                 self.style = value
@@ -3991,10 +3989,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
             image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
-            motion: ::std::result::Result<
-                ::std::option::Option<super::CameraMotion>,
-                ::std::string::String,
-            >,
+            motion: ::std::result::Result<super::CameraMotion, ::std::string::String>,
         }
         impl ::std::default::Default for ImageToVideoRequest {
             fn default() -> Self {
@@ -4002,7 +3997,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     duration: Err("no value supplied for duration".to_string()),
                     fps: Ok(Default::default()),
                     image_url: Err("no value supplied for image_url".to_string()),
-                    motion: Ok(Default::default()),
+                    motion: Ok(super::defaults::image_to_video_request_motion()),
                 }
             }
         }
@@ -4045,7 +4040,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn motion<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::CameraMotion>>,
+                T: ::std::convert::TryInto<super::CameraMotion>,
                 T::Error: ::std::fmt::Display,
             {
                 self.motion = value
@@ -5897,6 +5892,12 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         pub(super) fn edit_image_request_color_adjust_saturation() -> f64 {
             0_f64
         }
+        pub(super) fn generate_image_request_style() -> super::ImageStyle {
+            super::ImageStyle::Photorealistic
+        }
+        pub(super) fn image_to_video_request_motion() -> super::CameraMotion {
+            super::CameraMotion::ZoomIn
+        }
         pub(super) fn style_transfer_request_strength() -> f64 {
             1_f64
         }
@@ -5994,7 +5995,7 @@ line about that request.
 Clients must accept codes not listed here and treat them by status.
 
 
-Version: 1.1.0*/
+Version: 1.1.1*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -6036,7 +6037,7 @@ impl Client {
 }
 impl ClientInfo<crate::Config> for Client {
     fn api_version() -> &'static str {
-        "1.1.0"
+        "1.1.1"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

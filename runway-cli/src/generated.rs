@@ -84,7 +84,8 @@ impl<T: CliConfig> Cli<T> {
                             |s| types::ImageStyle::try_from(s).unwrap(),
                         ),
                     )
-                    .required(false),
+                    .required(false)
+                    .help("The artistic style; default `photorealistic`."),
             )
             .arg(
                 ::clap::Arg::new("width")

@@ -157,7 +157,7 @@ impl TryFrom<types::GenerateImageRequest> for MediaOp {
     fn try_from(req: types::GenerateImageRequest) -> ApiResult<Self> {
         let width = in_range("width", i64::from(req.width), 16, 2048)?;
         let height = in_range("height", i64::from(req.height), 16, 2048)?;
-        let style = req.style.unwrap_or(types::ImageStyle::Photorealistic);
+        let style = req.style;
         Ok(MediaOp::GenerateImage {
             prompt: req.prompt.to_string(),
             style: style.into(),
@@ -256,7 +256,7 @@ impl TryFrom<types::ImageToVideoRequest> for MediaOp {
         Ok(MediaOp::ImageToVideo {
             duration: render_seconds(req.duration)?,
             fps: fps_or_default(req.fps)?,
-            motion: req.motion.unwrap_or(types::CameraMotion::ZoomIn).into(),
+            motion: req.motion.into(),
             image_url: req.image_url.to_string(),
         })
     }

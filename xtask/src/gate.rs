@@ -413,6 +413,17 @@ fn resolve<'v>(doc: &'v Value, value: &'v Value) -> &'v Value {
     }
 }
 
+/// The schema inside an `allOf` of one (the usual way to put a `default` or a
+/// `description` beside a `$ref`); the schema itself otherwise.
+fn unwrap_alias(schema: &Value) -> &Value {
+    match schema["allOf"].as_array().map(Vec::as_slice) {
+        Some([inner]) if schema.get("type").is_none() && schema.get("properties").is_none() => {
+            inner
+        }
+        _ => schema,
+    }
+}
+
 /// The component a schema `$ref` names.
 fn ref_name(schema: &Value) -> Option<&str> {
     schema["$ref"]
@@ -494,6 +505,7 @@ impl<'a> SchemaDiff<'a> {
         if old.is_null() || new.is_null() {
             return;
         }
+        let (old, new) = (unwrap_alias(old), unwrap_alias(new));
         match (ref_name(old), ref_name(new)) {
             (Some(old_name), Some(new_name)) if old_name == new_name => {
                 let entry = self

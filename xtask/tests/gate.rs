@@ -158,6 +158,29 @@ fn adding_an_operation_or_an_error_status_passes() {
 }
 
 #[test]
+fn a_ref_wrapped_to_carry_a_default_is_the_same_schema() {
+    let report = gate_after(|c| {
+        let request = schema(c, "GenerateImageRequest");
+        request["properties"]["style"] = json!({
+            "description": "The style; default `photorealistic`.",
+            "allOf": [{"$ref": "#/components/schemas/ImageStyle"}],
+            "default": "photorealistic"
+        });
+    });
+    assert!(report.findings.is_empty(), "{}", report.explain());
+    // ...and what it wraps is still compared.
+    let report = gate_after(|c| {
+        schema(c, "GenerateImageRequest")["properties"]["style"] =
+            json!({"allOf": [{"$ref": "#/components/schemas/VideoFilter"}]});
+    });
+    assert_finds(
+        &report,
+        "properties/style",
+        "now `VideoFilter` instead of `ImageStyle`",
+    );
+}
+
+#[test]
 fn a_breaking_change_passes_with_a_new_major_version_only() {
     let breaking = |c: &mut Value, version: &str| {
         schema(c, "ImageStyle")["enum"] = json!(["photorealistic", "abstract"]);
