@@ -269,19 +269,9 @@ fn schema_references(spec: &openapiv3::OpenAPI) -> BTreeSet<String> {
 
 /// Generates the formatted Rust source of the client for `spec`, header included.
 pub fn generate(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
-    validate(spec, origin)?;
-    let mut spec = spec.clone();
-    inline_discriminated_variants(&mut spec);
-    let mut generator = Generator::new(&generation_settings());
-    let tokens = generator
-        .generate_tokens(&spec)
-        .map_err(|source| GenError::Generate {
-            origin: origin.to_owned(),
-            source,
-        })?;
-    let file: syn::File = syn::parse2(tokens)?;
-    let body = prettyplease::unparse(&file);
-    Ok(format!("{GENERATED_HEADER}\n{body}"))
+    render(spec, origin, |generator, spec| {
+        generator.generate_tokens(spec)
+    })
 }
 
 /// Reads the contract at `path` and generates the client source.
@@ -294,35 +284,38 @@ pub fn generate_from_path(path: &Path) -> Result<String, GenError> {
 /// subcommand per operation, every parameter a flag, over `runway_api`), header
 /// included.
 pub fn generate_cli(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
-    validate(spec, origin)?;
-    let mut spec = spec.clone();
-    inline_discriminated_variants(&mut spec);
-    let mut generator = Generator::new(&generation_settings());
-    let tokens = generator
-        .cli(&spec, "runway_api")
-        .map_err(|source| GenError::Generate {
-            origin: origin.to_owned(),
-            source,
-        })?;
-    let file: syn::File = syn::parse2(tokens)?;
-    let body = prettyplease::unparse(&file);
-    Ok(format!("{GENERATED_HEADER}\n{body}"))
+    render(spec, origin, |generator, spec| {
+        generator.cli(spec, "runway_api")
+    })
 }
 
 /// Generates the formatted Rust source of the httpmock helpers for `spec` (one
 /// typed `MockServerExt` method per operation, over the types of `runway_api`),
 /// header included.
 pub fn generate_httpmock(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
+    render(spec, origin, |generator, spec| {
+        generator.httpmock(spec, "runway_api")
+    })
+}
+
+/// Checks `spec`, prepares it for progenitor, runs `emit` with a generator of the
+/// project's settings, and formats the tokens under the header.
+fn render(
+    spec: &openapiv3::OpenAPI,
+    origin: &str,
+    emit: impl FnOnce(
+        &mut Generator,
+        &openapiv3::OpenAPI,
+    ) -> Result<proc_macro2::TokenStream, progenitor::Error>,
+) -> Result<String, GenError> {
     validate(spec, origin)?;
     let mut spec = spec.clone();
     inline_discriminated_variants(&mut spec);
     let mut generator = Generator::new(&generation_settings());
-    let tokens = generator
-        .httpmock(&spec, "runway_api")
-        .map_err(|source| GenError::Generate {
-            origin: origin.to_owned(),
-            source,
-        })?;
+    let tokens = emit(&mut generator, &spec).map_err(|source| GenError::Generate {
+        origin: origin.to_owned(),
+        source,
+    })?;
     let file: syn::File = syn::parse2(tokens)?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{GENERATED_HEADER}\n{body}"))

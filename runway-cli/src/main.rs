@@ -201,28 +201,14 @@ async fn run(matches: ArgMatches) -> Result<(), (Failure, String)> {
             None => (Failure::Other, format!("{err:#}")),
         });
     }
-    if sub.get_flag_if_present("wait") {
+    // Only create-task has --wait.
+    if matches!(sub.try_get_one::<bool>("wait"), Ok(Some(true))) {
         let created = output.last().unwrap_or_default();
         let id = created["id"].as_str().unwrap_or_default().to_owned();
         let task = progress::wait_for_task(&client, &id).await?;
         output.print(&task);
     }
     Ok(())
-}
-
-/// `get_flag` for a flag that only some commands have.
-trait FlagIfPresent {
-    fn get_flag_if_present(&self, name: &str) -> bool;
-}
-
-impl FlagIfPresent for ArgMatches {
-    fn get_flag_if_present(&self, name: &str) -> bool {
-        self.try_get_one::<bool>(name)
-            .ok()
-            .flatten()
-            .copied()
-            .unwrap_or(false)
-    }
 }
 
 #[tokio::main]

@@ -297,12 +297,7 @@ async fn expired_media_are_gone_everywhere_and_swept_from_disk() {
 
     // The sweep (every second with this TTL) removes the files themselves.
     let media = t.dir.path().join("media");
-    let files = |folder: &str| {
-        walk(&media.join(folder))
-            .into_iter()
-            .filter(|p| p.is_file())
-            .count()
-    };
+    let files = |folder: &str| files_under(&media.join(folder)).len();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while files("images") + files("records") + files("index") > 0 {
         assert!(
@@ -311,19 +306,6 @@ async fn expired_media_are_gone_everywhere_and_swept_from_disk() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Every path under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        }
-        found.push(path);
-    }
-    found
 }
 
 /// A tmpfs of `bytes` mounted on a new directory; unmounted when dropped.
@@ -353,25 +335,6 @@ impl Drop for SmallDisk {
             .arg(self.dir.path())
             .status();
     }
-}
-
-/// A PNG of noise: its JPEG is large (noise does not compress).
-fn noise_png(width: u32, height: u32, seed: u64) -> Vec<u8> {
-    // xorshift64*: deterministic noise without a dependency.
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-    };
-    let image =
-        image::RgbImage::from_fn(width, height, |_, _| image::Rgb([next(), next(), next()]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, image::ImageFormat::Png)
-        .expect("encode png");
-    out.into_inner()
 }
 
 #[tokio::test]
@@ -435,12 +398,12 @@ async fn a_full_disk_is_a_state_the_server_reports_and_leaves() {
 
     // Nothing half-written: no staged files, and every media has its record.
     let media = dir.join("media");
-    let all = walk(&media);
+    let all = files_under(&media);
     assert!(
         all.iter().all(|p| !p.to_string_lossy().contains('#')),
         "staged leftovers: {all:?}"
     );
-    let count = |folder: &str| walk(&media.join(folder)).len();
+    let count = |folder: &str| files_under(&media.join(folder)).len();
     assert_eq!(count("images"), stored.len());
     assert_eq!(count("records"), stored.len());
     for url in &stored {

@@ -357,20 +357,10 @@ async fn large_media_stream_whole_and_by_range() {
     let t = TestServer::start().await;
     let client = t.client();
     // Noise does not compress: the stored JPEG is well over a megabyte.
-    let mut state = 0x2545_f491_u32;
-    let noise = image::RgbImage::from_fn(1600, 1200, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
-    });
-    let mut png = std::io::Cursor::new(Vec::new());
-    noise
-        .write_to(&mut png, image::ImageFormat::Png)
-        .expect("png");
+    let png = noise_png(1600, 1200, 1);
     let uploaded = client
         .upload_media()
-        .body(png.into_inner())
+        .body(png)
         .send()
         .await
         .expect("upload")

@@ -31,22 +31,6 @@ fn image_task(prompt: &str, width: u32, height: u32) -> types::CreateTaskRequest
     }}))
 }
 
-/// Files under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.extend(files_under(&path));
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 /// Media files stored under the data directory (images, videos, audios).
 fn stored_media(data_dir: &Path) -> usize {
     ["images", "videos", "audios"]

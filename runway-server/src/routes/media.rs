@@ -196,13 +196,7 @@ pub(super) async fn list_media(
     query: Result<Query<ListMediaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<types::MediaList>> {
     let Query(query) = query.map_err(query_error)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("limit must be between 1 and 100 (got {limit})"),
-        ));
-    }
+    let limit = super::page_limit(query.limit)?;
     if let Some(cursor) = &query.cursor
         && !is_valid_cursor(cursor)
     {
@@ -221,7 +215,7 @@ pub(super) async fn list_media(
         created_before: query.created_before,
     };
     let page = state
-        .list_media(&owner, &filter, limit as usize, query.cursor.as_deref())
+        .list_media(&owner, &filter, limit, query.cursor.as_deref())
         .await?;
     Ok(Json(page))
 }

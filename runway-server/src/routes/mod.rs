@@ -90,6 +90,18 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The `limit` of a listing: 20 by default, 1 to 100 (422 otherwise).
+fn page_limit(limit: Option<i64>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and 100 (got {limit})"),
+        ));
+    }
+    Ok(limit as usize)
+}
+
 /// A query string that does not parse: 422 naming the parameter.
 fn query_error(err: axum::extract::rejection::QueryRejection) -> ApiError {
     let text = err.body_text();

@@ -54,15 +54,9 @@ pub(super) async fn list_tasks(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<types::TaskList>> {
     let Query(query) = query.map_err(query_error)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(crate::error::ApiError::invalid(
-            "limit",
-            format!("limit must be between 1 and 100 (got {limit})"),
-        ));
-    }
+    let limit = super::page_limit(query.limit.map(i64::from))?;
     let page = state
-        .list_tasks(&owner, limit as usize, query.cursor.as_deref())
+        .list_tasks(&owner, limit, query.cursor.as_deref())
         .await?;
     Ok(Json(page))
 }

@@ -319,3 +319,38 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Files under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A PNG of noise: its JPEG is large (noise does not compress).
+pub fn noise_png(width: u32, height: u32, seed: u64) -> Vec<u8> {
+    // xorshift64*: deterministic noise without a dependency.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+    };
+    let image =
+        image::RgbImage::from_fn(width, height, |_, _| image::Rgb([next(), next(), next()]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
