@@ -13,6 +13,7 @@
 //! - a `tracing` span per request: operation, attempts, status;
 //! - [`RunwayError`], which exposes the status and the server's `code`, `message`
 //!   and `param`;
+//! - uploads streamed from a file ([`Client::upload_file`]);
 //! - streaming, atomic downloads ([`Client::download_to_file`],
 //!   [`Client::download_to_writer`]);
 //! - tasks: long work started with `create_task` and awaited with
@@ -65,6 +66,7 @@ mod hooks;
 mod media;
 mod retry;
 mod tasks;
+mod upload;
 
 #[allow(missing_docs, dead_code, clippy::all, clippy::unwrap_used)]
 #[rustfmt::skip]

@@ -47,9 +47,15 @@ pub struct ServerConfig {
     #[arg(long = "api-key", env = "RUNWAY_API_KEYS", value_delimiter = ',')]
     pub api_keys: Vec<String>,
 
-    /// Largest request body (JSON, uploads) in bytes.
+    /// Largest JSON request body in bytes (and largest image upload, which is
+    /// decoded in memory).
     #[arg(long, env = "RUNWAY_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Largest upload (`POST /v1/upload-media`) in bytes. Uploads stream to disk,
+    /// so this bounds disk use, not memory.
+    #[arg(long, env = "RUNWAY_MAX_UPLOAD_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
 
     /// Largest media input (a data: URI's bytes or a fetched URL) in bytes.
     #[arg(long, env = "RUNWAY_MAX_INPUT_BYTES", default_value_t = 48 * 1024 * 1024)]
@@ -155,6 +161,7 @@ impl ServerConfig {
             public_url: None,
             api_keys,
             max_body_bytes: 64 * 1024 * 1024,
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_input_bytes: 48 * 1024 * 1024,
             max_jobs: 2,
             queue_timeout_secs: 30,

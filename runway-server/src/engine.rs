@@ -91,6 +91,8 @@ pub struct ProbeInfo {
     pub duration: Option<f64>,
     /// Whether there is an audio stream.
     pub has_audio: bool,
+    /// The first audio stream's codec, e.g. `aac`.
+    pub audio_codec: Option<String>,
 }
 
 impl ProbeInfo {
@@ -305,10 +307,10 @@ impl MediaEngine {
             .streams
             .iter()
             .find(|s| s.codec_type.as_deref() == Some("video"));
-        let has_audio = parsed
+        let audio = parsed
             .streams
             .iter()
-            .any(|s| s.codec_type.as_deref() == Some("audio"));
+            .find(|s| s.codec_type.as_deref() == Some("audio"));
         let format = parsed.format.as_ref();
         let duration = format
             .and_then(|f| f.duration.as_deref())
@@ -329,7 +331,8 @@ impl MediaEngine {
                     .or_else(|| v.r_frame_rate.as_deref().and_then(parse_rate))
             }),
             duration,
-            has_audio,
+            has_audio: audio.is_some(),
+            audio_codec: audio.and_then(|a| a.codec_name.clone()),
         }))
     }
 }

@@ -248,6 +248,7 @@ impl ApiError {
             FetchError::TooLarge(_) => {
                 ApiError::too_large(format!("the media at {param} {err}")).with_param(param)
             }
+            FetchError::Write(err) => ApiError::io(err),
             _ => ApiError::unreachable(param, format!("{param} {err}")),
         }
     }

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// The most redirects one fetch follows.
 pub const MAX_REDIRECTS: usize = 5;
@@ -167,6 +168,9 @@ pub enum FetchError {
     /// The media is over the size cap.
     #[error("is over the limit of {0} bytes")]
     TooLarge(usize),
+    /// The bytes could not be written where they go (the server's disk).
+    #[error("could not be stored: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 /// Fetches media from other hosts with a size cap, a timeout and bounded redirects.
@@ -211,8 +215,20 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`.
+    /// Fetches `url` into memory (images: small and decoded whole anyway).
     pub async fn fetch(&self, url: &Url) -> Result<Bytes, FetchError> {
+        let mut body = Vec::new();
+        self.fetch_into(url, &mut body).await?;
+        Ok(body.into())
+    }
+
+    /// Fetches `url` into `sink` as it arrives (videos go to a file, never whole
+    /// into memory); returns the number of bytes written.
+    pub async fn fetch_into<W: AsyncWrite + Unpin>(
+        &self,
+        url: &Url,
+        sink: &mut W,
+    ) -> Result<u64, FetchError> {
         if let Some(reason) = refuse_reason(url, self.refused.as_ref()) {
             return Err(FetchError::Refused(reason));
         }
@@ -230,16 +246,18 @@ impl Fetcher {
         {
             return Err(FetchError::TooLarge(self.max_bytes));
         }
-        let mut body = Vec::new();
+        let mut written = 0u64;
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| FetchError::Failed(describe(&e)))?;
-            if body.len() + chunk.len() > self.max_bytes {
+            written += chunk.len() as u64;
+            if written > self.max_bytes as u64 {
                 return Err(FetchError::TooLarge(self.max_bytes));
             }
-            body.extend_from_slice(&chunk);
+            sink.write_all(&chunk).await.map_err(FetchError::Write)?;
         }
-        Ok(body.into())
+        sink.flush().await.map_err(FetchError::Write)?;
+        Ok(written)
     }
 }
 

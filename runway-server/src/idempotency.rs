@@ -27,6 +27,7 @@ use crate::AppState;
 use crate::auth::Owner;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Versioned;
+use crate::upload::{SpooledBody, UPLOAD_PATH};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -40,7 +41,7 @@ const MAX_KEPT_BODY: usize = 1024 * 1024;
 /// What is kept for one key.
 #[derive(Debug, Serialize, Deserialize)]
 struct KeyRecord {
-    /// SHA-256 of method, path, query and body.
+    /// SHA-256 of method, path, query and body (an upload's: of its digest).
     fingerprint: String,
     /// When the first request claimed the key.
     created_at: DateTime<Utc>,
@@ -150,16 +151,33 @@ async fn keep_answer(
     next: Next,
 ) -> Result<Response, Response> {
     let reject = |err: ApiError| err.into_response();
-    let (parts, body) = request.into_parts();
-    let body = to_bytes(body, state.config.max_body_bytes)
-        .await
-        .map_err(|_| {
-            reject(ApiError::too_large(format!(
-                "the request body is over the limit of {} bytes",
-                state.config.max_body_bytes
-            )))
-        })?;
-    let print = fingerprint(&parts.method, &parts.uri, &body);
+    let (mut parts, body) = request.into_parts();
+    // An upload is spooled to disk and fingerprinted by its digest; a JSON body is
+    // small and read whole.
+    let (body, print) = if parts.uri.path() == UPLOAD_PATH {
+        let spooled = state
+            .spool_upload(&parts.headers, body, true)
+            .await
+            .map_err(reject)?;
+        let print = fingerprint(
+            &parts.method,
+            &parts.uri,
+            &spooled.digest.unwrap_or_default(),
+        );
+        parts.extensions.insert(SpooledBody::new(spooled));
+        (Body::empty(), print)
+    } else {
+        let body = to_bytes(body, state.config.max_body_bytes)
+            .await
+            .map_err(|_| {
+                reject(ApiError::too_large(format!(
+                    "the request body is over the limit of {} bytes",
+                    state.config.max_body_bytes
+                )))
+            })?;
+        let print = fingerprint(&parts.method, &parts.uri, &body);
+        (Body::from(body), print)
+    };
     let path = record_path(&owner, &key);
     let claim = KeyRecord {
         fingerprint: print.clone(),
@@ -223,7 +241,7 @@ async fn keep_answer(
             taken.ok_or_else(|| reject(in_use()))?
         }
     };
-    let request = Request::from_parts(parts, Body::from(body));
+    let request = Request::from_parts(parts, body);
     let release = (state.clone(), path.clone());
     // Runs on even if the client goes away, so the answer is kept for its retry.
     let work = tokio::spawn(crate::request_id::scope(async move {

@@ -20,6 +20,16 @@ pub enum Source<'a> {
     Remote(Url),
 }
 
+/// A media input, located.
+pub(crate) enum Resolved {
+    /// Media this server stored.
+    Stored(MediaRecord),
+    /// The bytes of a `data:` URI.
+    Data(Bytes),
+    /// Another host's URL, which this server may fetch.
+    Remote(Url),
+}
+
 /// The kind and id in a media path `/images/{id}.jpg`, `/videos/...`, `/audios/...`.
 pub fn parse_media_path(path: &str) -> Option<(MediaKind, &str)> {
     let rest = path.strip_prefix('/')?;
@@ -77,12 +87,9 @@ impl AppState {
             .ok_or_else(|| ApiError::media_not_found(param))
     }
 
-    /// The bytes of the media at `url`, with the stored kind when it is ours.
-    pub async fn read_input(
-        &self,
-        url: &str,
-        param: &str,
-    ) -> Result<(Bytes, Option<MediaKind>), ApiError> {
+    /// Where the media at `url` is: stored media (its record), a `data:` URI's
+    /// bytes, or another host's URL (allowed to be fetched).
+    pub(crate) async fn resolve_input(&self, url: &str, param: &str) -> Result<Resolved, ApiError> {
         match self.classify(url, param)? {
             Source::Stored(kind, id) => {
                 let record = self
@@ -90,19 +97,32 @@ impl AppState {
                     .record(kind, &id)
                     .await?
                     .ok_or_else(|| ApiError::media_not_found(param))?;
-                Ok((self.store.read(&record).await?, Some(kind)))
+                Ok(Resolved::Stored(record))
             }
-            Source::Data => Ok((self.decode_data_uri(url, param)?, None)),
+            Source::Data => Ok(Resolved::Data(self.decode_data_uri(url, param)?)),
             Source::Remote(_) if self.config.no_remote_fetch => Err(ApiError::unreachable(
                 param,
                 format!(
                     "{param}: this server does not fetch media from other hosts; upload the file or send a data: URI"
                 ),
             )),
-            Source::Remote(parsed) => {
+            Source::Remote(parsed) => Ok(Resolved::Remote(parsed)),
+        }
+    }
+
+    /// The bytes of the media at `url`, with the stored kind when it is ours.
+    pub async fn read_input(
+        &self,
+        url: &str,
+        param: &str,
+    ) -> Result<(Bytes, Option<MediaKind>), ApiError> {
+        match self.resolve_input(url, param).await? {
+            Resolved::Stored(record) => Ok((self.store.read(&record).await?, Some(record.kind))),
+            Resolved::Data(bytes) => Ok((bytes, None)),
+            Resolved::Remote(url) => {
                 let bytes = self
                     .fetcher
-                    .fetch(&parsed)
+                    .fetch(&url)
                     .await
                     .map_err(|err| ApiError::fetch(err, param))?;
                 Ok((bytes, None))

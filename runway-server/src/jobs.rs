@@ -3,15 +3,20 @@
 //! 1. Inputs are read (own media from the store, `data:` URIs, guarded fetches).
 //!    A synchronous request reads them before it takes a slot, so a slow fetch never
 //!    holds one; a task takes its slot first, so tasks waiting in the queue hold no
-//!    media in memory.
+//!    media in memory. ffmpeg reads files: stored media where they are (the local
+//!    store's file, described by its record, so neither copied nor probed), other
+//!    videos streamed to a scratch file and probed once.
 //! 2. A job slot: at most `--max-jobs` jobs run at once, one slot per job however
 //!    many steps it has. A synchronous request waits up to `--queue-timeout-secs`,
 //!    then gets 503; a task waits in a bounded queue (`--max-queued-tasks`), which
 //!    answers 503 when full.
-//! 3. A scratch directory under `<data-dir>/work`, removed when the job ends.
+//! 3. A scratch directory under `<data-dir>/work` (the input's, when it was copied
+//!    there), removed when the job ends.
 //! 4. The engine: image work on the blocking pool, or one ffmpeg run that reports
 //!    progress.
-//! 5. The store: the output is described and stored, and its record written.
+//! 5. The store: the output is described from its headers ([`crate::describe`];
+//!    ffprobe only when they do not say), moved into the store (never read into
+//!    memory), and its record written.
 //!
 //! A job's [`JobContext`] carries its owner, its progress and its cancellation:
 //! cancelling stops the wait for inputs or a slot and kills a running ffmpeg (the
@@ -25,16 +30,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tempfile::TempDir;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
 use crate::auth::Owner;
+use crate::describe::describe;
 use crate::engine::{EngineError, ProbeInfo, Progress};
 use crate::error::{ApiError, ApiResult};
 use crate::imaging::{self, decode, encode_jpeg};
+use crate::input::{Resolved, Source};
+use crate::scratch::Scratch;
 use crate::store::{MediaKind, MediaRecord, Probed};
+use crate::upload::Spooled;
 use crate::video::{self, MAX_INPUT_SECONDS, sniff_video};
 
 /// The job slots and the queue of tasks waiting for one.
@@ -163,61 +171,29 @@ impl JobContext {
     }
 }
 
+/// A file an ffmpeg job reads.
+pub(crate) struct InputFile {
+    path: PathBuf,
+    /// What it holds: the record's properties for stored media, ffprobe's for a
+    /// video from elsewhere, the decoded size for a re-encoded image.
+    pub(crate) probed: Probed,
+    /// The stored media it is, if any: ffmpeg failing on it is the server's fault,
+    /// or the media was deleted meanwhile.
+    stored: Option<MediaRecord>,
+    /// The request parameter it came from.
+    param: &'static str,
+    /// The scratch directory that holds it when it is a copy.
+    scratch: Option<Scratch>,
+}
+
 /// What an ffmpeg job reads.
 pub(crate) enum FfmpegInput {
     /// Nothing: the job renders.
     None,
-    /// A checked JPEG (an image input, decoded with limits and re-encoded).
-    Jpeg(Vec<u8>),
-    /// A video's bytes from request parameter `param`; `own` when they are media
-    /// this server stored.
-    Video {
-        bytes: Bytes,
-        own: bool,
-        param: &'static str,
-    },
-}
-
-/// A job's scratch directory, removed when dropped.
-struct Scratch(TempDir);
-
-impl Scratch {
-    fn new(work_dir: &Path) -> ApiResult<Self> {
-        tempfile::Builder::new()
-            .prefix("job-")
-            .tempdir_in(work_dir)
-            .map(Scratch)
-            .map_err(ApiError::io)
-    }
-
-    /// Whether the scratch disk is full: a small write fails for lack of space.
-    async fn is_full(&self) -> bool {
-        let probe = tokio::fs::write(self.path("space-probe"), vec![0u8; 64 * 1024]).await;
-        probe.is_err_and(|err| matches!(ApiError::io(err).code, "storage_full"))
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    async fn write(&self, name: &str, bytes: &[u8]) -> ApiResult<PathBuf> {
-        let path = self.path(name);
-        tokio::fs::write(&path, bytes).await.map_err(ApiError::io)?;
-        Ok(path)
-    }
-}
-
-/// An ffmpeg failure: on a video a client sent (in `client_input`, its parameter),
-/// the video is at fault (415); on our own media or a render, the server is (500).
-fn engine_failure(err: EngineError, client_input: Option<&str>) -> ApiError {
-    match (err, client_input) {
-        (err @ EngineError::Failed { .. }, Some(param)) => {
-            tracing::info!(error = %err, "ffmpeg could not process a client's video");
-            ApiError::unsupported_media(format!("the video at {param} could not be decoded"))
-                .with_param(param)
-        }
-        (err, _) => ApiError::from(err),
-    }
+    /// A JPEG: one the server stored, or a checked re-encode of another image.
+    Image(InputFile),
+    /// A video.
+    Video(InputFile),
 }
 
 impl AppState {
@@ -268,29 +244,98 @@ impl AppState {
         }
     }
 
-    /// The bytes of a video input (`video_url`): 415 when it is stored media of
-    /// another kind, 503 without ffmpeg.
+    /// The video at `url` (`video_url`) as a file for ffmpeg: 415 when it is
+    /// stored media of another kind or not a video, 413 when it is too long, 503
+    /// without ffmpeg.
     pub(crate) async fn video_input(&self, ctx: &JobContext, url: &str) -> ApiResult<FfmpegInput> {
         self.engine()?;
-        let (bytes, kind) = ctx
-            .unless_cancelled(self.read_input(url, "video_url"))
+        let param = "video_url";
+        let input = ctx
+            .unless_cancelled(async {
+                match self.resolve_input(url, param).await? {
+                    Resolved::Stored(record) if record.kind == MediaKind::Video => {
+                        check_length(record.probed.duration_seconds, param)?;
+                        self.stored_file(record, param).await
+                    }
+                    Resolved::Stored(_) => Err(ApiError::unsupported_media(
+                        "video_url points at an image or audio file; a video is needed",
+                    )
+                    .with_param(param)),
+                    Resolved::Data(bytes) => {
+                        let scratch = Scratch::new(&self.work_dir)?;
+                        let path = scratch.write("input", &bytes).await?;
+                        drop(bytes);
+                        self.probe_video(scratch, path, param).await
+                    }
+                    Resolved::Remote(remote) => {
+                        let scratch = Scratch::new(&self.work_dir)?;
+                        let path = scratch.path("input");
+                        let mut file =
+                            tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
+                        self.fetcher
+                            .fetch_into(&remote, &mut file)
+                            .await
+                            .map_err(|err| ApiError::fetch(err, param))?;
+                        drop(file);
+                        self.probe_video(scratch, path, param).await
+                    }
+                }
+            })
             .await?;
-        match kind {
-            Some(MediaKind::Video) => Ok(FfmpegInput::Video {
-                bytes,
-                own: true,
-                param: "video_url",
-            }),
-            None => Ok(FfmpegInput::Video {
-                bytes,
-                own: false,
-                param: "video_url",
-            }),
-            Some(_) => Err(ApiError::unsupported_media(
-                "video_url points at an image or audio file; a video is needed",
-            )
-            .with_param("video_url")),
+        Ok(FfmpegInput::Video(input))
+    }
+
+    /// The image at `url` as a JPEG file for ffmpeg: stored images as they are
+    /// (the server wrote them), any other decoded with limits and re-encoded, so
+    /// ffmpeg only ever reads a checked JPEG.
+    pub(crate) async fn image_file_input(
+        &self,
+        ctx: &JobContext,
+        url: &str,
+        param: &'static str,
+    ) -> ApiResult<FfmpegInput> {
+        if let Source::Stored(MediaKind::Image, id) = self.classify(url, param)? {
+            let record = ctx
+                .unless_cancelled(async {
+                    self.store
+                        .record(MediaKind::Image, &id)
+                        .await?
+                        .ok_or_else(|| ApiError::media_not_found(param))
+                })
+                .await?;
+            return Ok(FfmpegInput::Image(self.stored_file(record, param).await?));
         }
+        let bytes = self.image_input(ctx, url, param).await?;
+        let (jpeg, (width, height)) = self.reencode_jpeg(ctx, bytes, param).await?;
+        let scratch = Scratch::new(&self.work_dir)?;
+        Ok(FfmpegInput::Image(InputFile {
+            path: scratch.write("input.jpg", &jpeg).await?,
+            probed: Probed::image(width, height),
+            stored: None,
+            param,
+            scratch: Some(scratch),
+        }))
+    }
+
+    /// Stored media as a file: the local store's own file, or a copy of the
+    /// bucket's object in a scratch directory; described by its record.
+    async fn stored_file(&self, record: MediaRecord, param: &'static str) -> ApiResult<InputFile> {
+        let (path, scratch) = match self.store.local_path(&record) {
+            Some(path) => (path, None),
+            None => {
+                let scratch = Scratch::new(&self.work_dir)?;
+                let path = scratch.path("input");
+                self.store.copy_to_file(&record, &path).await?;
+                (path, Some(scratch))
+            }
+        };
+        Ok(InputFile {
+            path,
+            probed: record.probed.clone(),
+            stored: Some(record),
+            param,
+            scratch,
+        })
     }
 
     /// Runs CPU-bound image work on the blocking pool, within a job slot.
@@ -359,9 +404,8 @@ impl AppState {
     }
 
     /// Runs one ffmpeg job and stores its output as `kind`. `plan` gets the input
-    /// path (with the input's probe, for a video) and the output path, and answers
-    /// ffmpeg's arguments and the output's expected duration (for progress; 0 when
-    /// unknown).
+    /// path (with what it holds), and the output path, and answers ffmpeg's
+    /// arguments and the output's expected duration (for progress; 0 when unknown).
     pub(crate) async fn ffmpeg_job<F>(
         &self,
         ctx: &JobContext,
@@ -370,54 +414,76 @@ impl AppState {
         plan: F,
     ) -> ApiResult<MediaRecord>
     where
-        F: FnOnce(&Path, Option<&ProbeInfo>, &Path) -> ApiResult<(Vec<OsString>, f64)>,
+        F: FnOnce(&Path, Option<&Probed>, &Path) -> ApiResult<(Vec<OsString>, f64)>,
     {
         let engine = self.engine()?.clone();
         self.slot(ctx).await?;
-        let scratch = Scratch::new(&self.work_dir)?;
-        let (input_path, info, client_input) = match input {
-            FfmpegInput::None => (scratch.path("input"), None, None),
-            FfmpegInput::Jpeg(jpeg) => (scratch.write("input.jpg", &jpeg).await?, None, None),
-            FfmpegInput::Video { bytes, own, param } => {
-                let (path, info) = ctx
-                    .unless_cancelled(self.probe_video(&scratch, &bytes, param))
-                    .await?;
-                (path, Some(info), (!own).then_some(param))
-            }
+        let mut input = match input {
+            FfmpegInput::None => None,
+            FfmpegInput::Image(file) | FfmpegInput::Video(file) => Some(file),
+        };
+        let scratch = match input.as_mut().and_then(|file| file.scratch.take()) {
+            Some(scratch) => scratch,
+            None => Scratch::new(&self.work_dir)?,
         };
         let out = scratch.path(match kind {
             MediaKind::Image => "out.jpg",
             MediaKind::Video => "out.mp4",
             MediaKind::Audio => "out.mp3",
         });
-        let (args, expected_seconds) = plan(&input_path, info.as_ref(), &out)?;
+        let input_path = input
+            .as_ref()
+            .map_or_else(|| scratch.path("input"), |file| file.path.clone());
+        let (args, expected_seconds) =
+            plan(&input_path, input.as_ref().map(|file| &file.probed), &out)?;
         let expected = (expected_seconds > 0.0).then_some(expected_seconds);
         let ran = ctx
             .unless_cancelled(async {
                 engine
                     .ffmpeg(args, &ctx.progress, expected)
                     .await
-                    .map_err(|err| engine_failure(err, client_input))
+                    .map_err(|err| engine_failure(err, input.as_ref()))
             })
             .await;
-        if let Err(err) = ran {
-            // ffmpeg stops when its output cannot be written: say why.
-            if err.code != "cancelled" && scratch.is_full().await {
-                return Err(ApiError::storage_full());
-            }
-            return Err(err);
+        let failed = match ran {
+            Ok(()) => return self.store_output(&ctx.owner, kind, &out).await,
+            Err(err) => err,
+        };
+        // ffmpeg stops when its output cannot be written: say why.
+        if failed.code != "cancelled" && scratch.is_full().await {
+            return Err(ApiError::storage_full());
         }
-        self.store_output(&ctx.owner, kind, &out).await
+        // Stored media deleted while ffmpeg opened it: as if it had never been there.
+        if let Some(InputFile {
+            stored: Some(record),
+            param,
+            ..
+        }) = &input
+            && self.store.record(record.kind, &record.id).await?.is_none()
+        {
+            return Err(ApiError::media_not_found(param));
+        }
+        Err(failed)
     }
 
-    /// Writes a video input to the scratch directory and probes it: 415 when it is
-    /// not a video, 413 when it is too long.
+    /// Probes a video a client sent (at `path` in `scratch`): 415 when it is not
+    /// a video, 413 when it is too long. The probe's full answer comes along for
+    /// uploads, which decide from it whether to re-encode.
     async fn probe_video(
         &self,
-        scratch: &Scratch,
-        bytes: &[u8],
-        param: &str,
-    ) -> ApiResult<(PathBuf, ProbeInfo)> {
+        scratch: Scratch,
+        path: PathBuf,
+        param: &'static str,
+    ) -> ApiResult<InputFile> {
+        Ok(self.probe_video_info(scratch, path, param).await?.0)
+    }
+
+    async fn probe_video_info(
+        &self,
+        scratch: Scratch,
+        path: PathBuf,
+        param: &'static str,
+    ) -> ApiResult<(InputFile, ProbeInfo)> {
         let engine = self.engine()?;
         let not_video = || {
             ApiError::unsupported_media(format!(
@@ -425,83 +491,143 @@ impl AppState {
             ))
             .with_param(param)
         };
-        if !sniff_video(bytes) {
+        if !sniff_video(&file_head(&path).await?) {
             return Err(not_video());
         }
-        let path = scratch.write("input", bytes).await?;
         let info = engine.probe(&path).await?.ok_or_else(not_video)?;
         if info.video_codec.is_none() || info.width.is_none() {
             return Err(not_video());
         }
-        if info.duration.is_some_and(|d| d > MAX_INPUT_SECONDS) {
-            return Err(ApiError::too_large(format!(
-                "the video at {param} is longer than {MAX_INPUT_SECONDS} s"
-            ))
-            .with_param(param));
-        }
-        Ok((path, info))
+        check_length(info.duration, param)?;
+        let input = InputFile {
+            path,
+            probed: info.probed(),
+            stored: None,
+            param,
+            scratch: Some(scratch),
+        };
+        Ok((input, info))
     }
 
-    /// Describes an output ffmpeg wrote and stores it as `kind` for `owner`.
+    /// Describes an output ffmpeg wrote and moves it into the store as `kind` for
+    /// `owner`.
     async fn store_output(
         &self,
         owner: &Owner,
         kind: MediaKind,
         path: &Path,
     ) -> ApiResult<MediaRecord> {
-        let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
-        self.check_quota(owner, bytes.len() as u64).await?;
-        let probed = match kind {
-            MediaKind::Image => {
-                let (width, height) = imaging::dimensions(&bytes)
-                    .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable image"))?;
-                Probed::image(width, height)
-            }
-            _ => self
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(ApiError::internal)?
+            .len();
+        self.check_quota(owner, size).await?;
+        let file = path.to_owned();
+        let described = tokio::task::spawn_blocking(move || describe(kind, &file))
+            .await
+            .map_err(ApiError::internal)?;
+        let probed = match described {
+            Some(probed) => probed,
+            None => self
                 .engine()?
                 .probe(path)
                 .await?
                 .ok_or_else(|| ApiError::internal("ffmpeg wrote an unreadable file"))?
                 .probed(),
         };
-        Ok(self
-            .store
-            .put(kind, &owner.0, Bytes::from(bytes), probed)
-            .await?)
+        Ok(self.store.put_file(kind, &owner.0, path, probed).await?)
     }
 
     /// Stores an upload: an image is decoded with limits and stored as JPEG; a video
-    /// is probed and stored as H.264 MP4 (remuxed when it already is H.264/yuv420p
-    /// without sound, transcoded otherwise).
+    /// is probed and stored as H.264 MP4: remuxed when it already is H.264/yuv420p
+    /// (with AAC sound or none), transcoded otherwise.
     pub(crate) async fn store_upload(
         &self,
         ctx: &JobContext,
-        body: Bytes,
+        upload: Spooled,
     ) -> ApiResult<MediaRecord> {
-        if imaging::sniff_image(&body).is_some() {
-            let (jpeg, size) = self.reencode_jpeg(ctx, body, "body").await?;
+        let head = file_head(&upload.path).await?;
+        if imaging::sniff_image(&head).is_some() {
+            let limit = self.config.max_body_bytes as u64;
+            if upload.size > limit {
+                return Err(ApiError::too_large(format!(
+                    "an image upload is decoded in memory and limited to {limit} bytes; this one has {}",
+                    upload.size
+                ))
+                .with_param("body"));
+            }
+            let body = tokio::fs::read(&upload.path)
+                .await
+                .map_err(ApiError::internal)?;
+            drop(upload);
+            let (jpeg, size) = self.reencode_jpeg(ctx, Bytes::from(body), "body").await?;
             return self.save_image(&ctx.owner, jpeg, size).await;
         }
-        if !sniff_video(&body) {
+        if !sniff_video(&head) {
             return Err(ApiError::unsupported_media(
                 "the upload is not a supported image (JPEG, PNG, GIF, WebP) or video (MP4, MOV, WebM, Matroska)",
             )
             .with_param("body"));
         }
-        let upload = FfmpegInput::Video {
-            bytes: body,
-            own: false,
-            param: "body",
-        };
-        self.ffmpeg_job(ctx, upload, MediaKind::Video, |input, info, out| {
-            // H.264/yuv420p without sound is kept as it is, only remuxed.
-            let copy = info.is_some_and(|info| {
-                info.video_codec.as_deref() == Some("h264")
-                    && info.pixel_format.as_deref() == Some("yuv420p")
-                    && !info.has_audio
-            });
-            Ok((video::normalize_args(input, copy, out), 0.0))
+        self.engine()?;
+        let (input, info) = self
+            .probe_video_info(upload.scratch, upload.path, "body")
+            .await?;
+        // H.264/yuv420p with AAC sound or none is kept as it is, only remuxed.
+        let copy = info.video_codec.as_deref() == Some("h264")
+            && info.pixel_format.as_deref() == Some("yuv420p")
+            && info
+                .audio_codec
+                .as_deref()
+                .is_none_or(|codec| codec == "aac");
+        let seconds = info.duration.unwrap_or(0.0);
+        let input = FfmpegInput::Video(input);
+        self.ffmpeg_job(ctx, input, MediaKind::Video, |input, _, out| {
+            Ok((video::normalize_args(input, copy, out), seconds))
         })
         .await
     }
+}
+
+/// An ffmpeg failure: on a file a client sent (415, naming its parameter) the file
+/// is at fault; on stored media or a render, the server is (500).
+fn engine_failure(err: EngineError, input: Option<&InputFile>) -> ApiError {
+    match (err, input) {
+        (
+            err @ EngineError::Failed { .. },
+            Some(InputFile {
+                stored: None,
+                param,
+                ..
+            }),
+        ) => {
+            tracing::info!(error = %err, "ffmpeg could not process a client's file");
+            ApiError::unsupported_media(format!("the video at {param} could not be decoded"))
+                .with_param(*param)
+        }
+        (err, _) => ApiError::from(err),
+    }
+}
+
+/// 413 when a video at `param` is longer than the server edits.
+fn check_length(seconds: Option<f64>, param: &str) -> ApiResult<()> {
+    if seconds.is_some_and(|d| d > MAX_INPUT_SECONDS) {
+        return Err(ApiError::too_large(format!(
+            "the video at {param} is longer than {MAX_INPUT_SECONDS} s"
+        ))
+        .with_param(param));
+    }
+    Ok(())
+}
+
+/// The first bytes of a file, enough to tell its format.
+async fn file_head(path: &Path) -> ApiResult<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await.map_err(ApiError::io)?;
+    let mut head = Vec::with_capacity(64);
+    file.take(64)
+        .read_to_end(&mut head)
+        .await
+        .map_err(ApiError::io)?;
+    Ok(head)
 }

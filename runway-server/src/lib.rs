@@ -16,6 +16,7 @@ pub mod config;
 
 mod auth;
 mod convert;
+mod describe;
 mod engine;
 mod error;
 mod fetch;
@@ -29,9 +30,11 @@ mod ops;
 mod range;
 mod request_id;
 mod routes;
+mod scratch;
 mod store;
 mod tasks;
 mod telemetry;
+mod upload;
 mod video;
 
 use std::collections::HashSet;

@@ -380,9 +380,9 @@ impl TryFrom<types::CreateTaskRequest> for MediaOp {
 
 // ---------------------------------------------------------------- running
 
-/// A video's duration, or 0 when ffprobe did not say.
-fn duration_of(info: &crate::engine::ProbeInfo) -> f64 {
-    info.duration.unwrap_or(0.0)
+/// A video's duration, or 0 when it is not known.
+fn duration_of(info: &crate::store::Probed) -> f64 {
+    info.duration_seconds.unwrap_or(0.0)
 }
 
 impl MediaOp {
@@ -531,22 +531,20 @@ impl MediaOp {
                 fps,
                 motion,
             } => {
-                let input = state.image_input(ctx, &image_url, "image_url").await?;
-                // Decoded with limits and re-encoded, so ffmpeg only ever sees a checked JPEG.
-                let (jpeg, size) = state.reencode_jpeg(ctx, input, "image_url").await?;
-                let video_size = video::fit_video_size(size.0, size.1);
+                let input = state.image_file_input(ctx, &image_url, "image_url").await?;
                 state
-                    .ffmpeg_job(
-                        ctx,
-                        FfmpegInput::Jpeg(jpeg),
-                        MediaKind::Video,
-                        |input, _, out| {
-                            let args = video::image_to_video_args(
-                                input, video_size, duration, fps, motion, out,
-                            );
-                            Ok((args, f64::from(duration)))
-                        },
-                    )
+                    .ffmpeg_job(ctx, input, MediaKind::Video, |input, image, out| {
+                        let (Some(width), Some(height)) =
+                            (image.and_then(|i| i.width), image.and_then(|i| i.height))
+                        else {
+                            return Err(ApiError::internal("an image input without its size"));
+                        };
+                        let video_size = video::fit_video_size(width, height);
+                        let args = video::image_to_video_args(
+                            input, video_size, duration, fps, motion, out,
+                        );
+                        Ok((args, f64::from(duration)))
+                    })
                     .await
             }
             MediaOp::Trim {
@@ -612,7 +610,8 @@ impl MediaOp {
                             ));
                         }
                         let fps = info.fps.unwrap_or(24.0);
-                        let args = video::speed_args(input, factor, fps, info.has_audio, out);
+                        let has_audio = info.has_audio.unwrap_or(false);
+                        let args = video::speed_args(input, factor, fps, has_audio, out);
                         Ok((args, result_seconds))
                     })
                     .await
@@ -642,7 +641,7 @@ impl MediaOp {
                 let input = state.video_input(ctx, &video_url).await?;
                 state
                     .ffmpeg_job(ctx, input, MediaKind::Audio, |input, info, out| {
-                        let Some(info) = info.filter(|info| info.has_audio) else {
+                        let Some(info) = info.filter(|info| info.has_audio == Some(true)) else {
                             return Err(ApiError::new(
                                 StatusCode::UNPROCESSABLE_ENTITY,
                                 "no_audio_stream",

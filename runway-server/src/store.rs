@@ -23,6 +23,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::buffered::BufWriter;
 use object_store::client::HttpErrorKind;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -35,6 +36,7 @@ use object_store::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 /// What a stored media is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +250,9 @@ pub enum StoreError {
     /// The operating system gave no random bytes for a new id.
     #[error("no random bytes for a new id: {0}")]
     Random(String),
+    /// A media file could not be read or written.
+    #[error("media file: {0}")]
+    File(#[source] std::io::Error),
     /// The data directory could not be prepared.
     #[error("data directory {}: {source}", path.display())]
     DataDir {
@@ -371,6 +376,7 @@ enum Backend {
     /// The local filesystem: no conditional update, so one lock per document
     /// stripe serializes every document write of this (the only) server.
     Local {
+        root: PathBuf,
         doc_locks: Box<[tokio::sync::Mutex<()>]>,
     },
     /// S3: conditional PUTs; presigned URLs for downloads.
@@ -451,6 +457,7 @@ impl MediaStore {
         Ok(Self {
             store: Arc::new(store),
             backend: Arc::new(Backend::Local {
+                root: root.clone(),
                 doc_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
             location: Arc::new(StorageLocation::Local(root)),
@@ -545,6 +552,33 @@ impl MediaStore {
         ))
     }
 
+    /// A new record for media of `kind`, `size_bytes` long, for `owner`.
+    fn new_record(
+        kind: MediaKind,
+        owner: &str,
+        size_bytes: u64,
+        probed: Probed,
+    ) -> Result<MediaRecord, StoreError> {
+        Ok(MediaRecord {
+            id: new_id(kind)?,
+            kind,
+            owner: owner.to_owned(),
+            created_at: Utc::now().trunc_subsecs(3),
+            size_bytes,
+            probed,
+        })
+    }
+
+    /// A write failure; one for lack of space makes readiness probe with `needed`
+    /// bytes until a write succeeds.
+    fn note_failure(&self, err: impl Into<StoreError>, needed: u64) -> StoreError {
+        let err = err.into();
+        if err.is_storage_full() {
+            self.space_needed.store(needed, Ordering::SeqCst);
+        }
+        err
+    }
+
     /// Stores `bytes` as a new media of `kind` for `owner` and returns its record.
     pub async fn put(
         &self,
@@ -553,44 +587,108 @@ impl MediaStore {
         bytes: Bytes,
         probed: Probed,
     ) -> Result<MediaRecord, StoreError> {
-        let record = MediaRecord {
-            id: new_id(kind)?,
-            kind,
-            owner: owner.to_owned(),
-            created_at: Utc::now().trunc_subsecs(3),
-            size_bytes: bytes.len() as u64,
-            probed,
-        };
-        let json = serde_json::to_vec(&record)?;
-        let needed = record.size_bytes + json.len() as u64;
-        let full = |err: object_store::Error| {
-            let err = StoreError::from(err);
-            if err.is_storage_full() {
-                self.space_needed.store(needed, Ordering::SeqCst);
-            }
-            err
-        };
+        let record = Self::new_record(kind, owner, bytes.len() as u64, probed)?;
         self.store
             .put(&record.media_path(), PutPayload::from_bytes(bytes))
             .await
-            .map_err(full)?;
+            .map_err(|err| self.note_failure(err, record.size_bytes))?;
+        self.commit(record).await
+    }
+
+    /// Stores the file at `file` (which it takes: moved into the local store, or
+    /// streamed into the bucket and removed) as a new media of `kind` for `owner`,
+    /// and returns its record. Memory does not grow with the file's size.
+    pub async fn put_file(
+        &self,
+        kind: MediaKind,
+        owner: &str,
+        file: &FsPath,
+        probed: Probed,
+    ) -> Result<MediaRecord, StoreError> {
+        let size = tokio::fs::metadata(file)
+            .await
+            .map_err(StoreError::File)?
+            .len();
+        let record = Self::new_record(kind, owner, size, probed)?;
+        let written = match self.backend.as_ref() {
+            Backend::Local { root, .. } => {
+                move_into(file, &root.join(record.media_path().as_ref())).await
+            }
+            Backend::S3 { .. } => self.upload_file(file, &record.media_path()).await,
+        };
+        written.map_err(|err| self.note_failure(err, size))?;
+        self.commit(record).await
+    }
+
+    /// Streams `file` into the bucket at `path`, in parts, then removes the file.
+    async fn upload_file(&self, file: &FsPath, path: &Path) -> Result<(), StoreError> {
+        let mut reader = tokio::fs::File::open(file)
+            .await
+            .map_err(StoreError::File)?;
+        let mut writer = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_PART);
+        let copied = tokio::io::copy(&mut reader, &mut writer).await;
+        let finished = match copied {
+            Ok(_) => writer.shutdown().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = finished {
+            let _ = writer.abort().await;
+            return Err(StoreError::File(err));
+        }
+        let _ = tokio::fs::remove_file(file).await;
+        Ok(())
+    }
+
+    /// Writes the record and the index entry of media whose bytes are stored; on a
+    /// failure, removes what it wrote (and the bytes).
+    async fn commit(&self, record: MediaRecord) -> Result<MediaRecord, StoreError> {
+        let json = serde_json::to_vec(&record)?;
+        let needed = record.size_bytes + json.len() as u64;
         if let Err(err) = self
             .store
             .put(&record_path(&record.id), PutPayload::from(json))
             .await
         {
             let _ = self.store.delete(&record.media_path()).await;
-            return Err(full(err));
+            return Err(self.note_failure(err, needed));
         }
-        let index = IndexEntry::of(&record).path(owner);
+        let index = IndexEntry::of(&record).path(&record.owner);
         if let Err(err) = self.store.put(&index, PutPayload::default()).await {
             let _ = self.store.delete(&record_path(&record.id)).await;
             let _ = self.store.delete(&record.media_path()).await;
-            return Err(full(err));
+            return Err(self.note_failure(err, needed));
         }
         self.space_needed.store(0, Ordering::SeqCst);
-        tracing::info!(id = %record.id, kind = ?kind, size = record.size_bytes, "stored media");
+        tracing::info!(id = %record.id, kind = ?record.kind, size = record.size_bytes, "stored media");
         Ok(record)
+    }
+
+    /// The path of a stored media's file when the store is a local directory (so
+    /// ffmpeg reads it where it is); `None` for a bucket.
+    pub fn local_path(&self, record: &MediaRecord) -> Option<PathBuf> {
+        match self.backend.as_ref() {
+            Backend::Local { root, .. } => Some(root.join(record.media_path().as_ref())),
+            Backend::S3 { .. } => None,
+        }
+    }
+
+    /// Copies a stored media into the file `dest`, streaming; returns its size.
+    pub async fn copy_to_file(
+        &self,
+        record: &MediaRecord,
+        dest: &FsPath,
+    ) -> Result<u64, StoreError> {
+        let mut stream = self.stream(record, None).await?;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(StoreError::File)?;
+        let mut written = 0;
+        while let Some(chunk) = stream.try_next().await? {
+            file.write_all(&chunk).await.map_err(StoreError::File)?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await.map_err(StoreError::File)?;
+        Ok(written)
     }
 
     /// The index of `owner`'s media that have not expired, in no particular order.
@@ -780,6 +878,36 @@ impl MediaStore {
     }
 }
 
+/// The part size of streamed uploads to a bucket (S3 parts are at least 5 MiB).
+const UPLOAD_PART: usize = 8 * 1024 * 1024;
+
+/// Moves `file` to `dest`, synced first so that a crash leaves the whole file or
+/// none; across filesystems, copies it under a staged name (removed at start if
+/// left over) and renames that.
+async fn move_into(file: &FsPath, dest: &FsPath) -> Result<(), StoreError> {
+    let (file, dest) = (file.to_owned(), dest.to_owned());
+    let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        std::fs::File::open(&file)?.sync_all()?;
+        match std::fs::rename(&file, &dest) {
+            Err(err) if err.kind() == std::io::ErrorKind::CrossesDevices => {
+                let staged = PathBuf::from(format!("{}#copy", dest.display()));
+                let copied = std::fs::copy(&file, &staged)
+                    .and_then(|_| std::fs::File::open(&staged)?.sync_all())
+                    .and_then(|()| std::fs::rename(&staged, &dest));
+                if copied.is_err() {
+                    let _ = std::fs::remove_file(&staged);
+                }
+                copied?;
+                std::fs::remove_file(&file)
+            }
+            other => other,
+        }
+    })
+    .await
+    .map_err(|err| StoreError::File(std::io::Error::other(err)))?;
+    moved.map_err(StoreError::File)
+}
+
 /// Deletes `path`; deleting nothing is fine.
 async fn delete_if_there(store: &dyn ObjectStore, path: &Path) -> Result<(), StoreError> {
     match store.delete(path).await {
@@ -794,7 +922,7 @@ impl MediaStore {
     /// On the local store, the lock of the document at `path` (held across a
     /// read-compare-write, so that it acts as S3's conditional PUT does).
     async fn doc_lock(&self, path: &Path) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        let Backend::Local { doc_locks } = self.backend.as_ref() else {
+        let Backend::Local { doc_locks, .. } = self.backend.as_ref() else {
             return None;
         };
         let mut hash = Sha256::new();

@@ -381,7 +381,11 @@ async fn unknown_media_is_404() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
-    let t = TestServer::start_with(|c| c.max_body_bytes = 64 * 1024).await;
+    let t = TestServer::start_with(|c| {
+        c.max_body_bytes = 64 * 1024;
+        c.max_upload_bytes = 64 * 1024;
+    })
+    .await;
     let response = t
         .raw(Method::POST, "/v1/upload-media")
         .body(vec![0u8; 200 * 1024])

@@ -8,7 +8,7 @@ pub mod text;
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage};
+use image::{ImageFormat, ImageReader, Limits, RgbImage};
 
 /// Why image work failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,26 +61,22 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, ImagingError> {
         image::ImageError::Limits(_) => ImagingError::TooLarge,
         other => ImagingError::Undecodable(other.to_string()),
     })?;
-    Ok(image.to_rgb8())
+    Ok(image.into_rgb8())
 }
 
 /// Encodes an RGB image as JPEG.
 pub fn encode_jpeg(image: &RgbImage) -> Result<Vec<u8>, ImagingError> {
     let mut out = Vec::with_capacity(image.len() / 8);
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-    DynamicImage::ImageRgb8(image.clone())
-        .write_with_encoder(encoder)
-        .map_err(|e| ImagingError::Internal(format!("JPEG encoding: {e}")))?;
+    image::ImageEncoder::write_image(
+        encoder,
+        image.as_raw(),
+        image.width(),
+        image.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| ImagingError::Internal(format!("JPEG encoding: {e}")))?;
     Ok(out)
-}
-
-/// Width and height of an encoded image, read from its header only.
-pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?
-        .into_dimensions()
-        .ok()
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use std::num::NonZeroU32;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use bytes::Bytes;
 use runway_api::types;
 use serde::Deserialize;
 
@@ -16,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::jobs::JobContext;
 use crate::lifecycle::{MediaFilter, is_valid_cursor};
 use crate::store::MediaKind;
+use crate::upload::SpooledBody;
 
 /// A file size for people, in powers of 1024 with at most one decimal: `2MB`.
 pub(crate) fn human_size(bytes: u64) -> String {
@@ -148,25 +148,21 @@ pub(super) async fn delete_media(
 pub(super) async fn upload_media(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<types::UploadMediaResponse>)> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(format!(
-                "the upload is over the limit of {} bytes",
-                state.config.max_body_bytes
-            ))
-        } else {
-            ApiError::bad_request(rejection.body_text())
-        }
-    })?;
-    if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "the upload is empty: send the file's bytes as the body",
-        ));
-    }
-    metrics::counter!("runway_upload_bytes_total").increment(body.len() as u64);
-    let record = state.store_upload(&JobContext::sync(owner), body).await?;
+    let (parts, body) = request.into_parts();
+    // Spooled already when the request carries an Idempotency-Key.
+    let spooled = match parts
+        .extensions
+        .get::<SpooledBody>()
+        .and_then(SpooledBody::take)
+    {
+        Some(spooled) => spooled,
+        None => state.spool_upload(&parts.headers, body, false).await?,
+    };
+    let record = state
+        .store_upload(&JobContext::sync(owner), spooled)
+        .await?;
     let media_type = match record.kind {
         MediaKind::Image => types::MediaKind::Image,
         MediaKind::Video | MediaKind::Audio => types::MediaKind::Video,

@@ -1,0 +1,110 @@
+//! Uploads streamed to disk: the body goes to a scratch file as it arrives, with
+//! the cap (`--max-upload-bytes`) checked before reading (a `Content-Length` over
+//! it) and as it streams (at the first byte past it). A refused or broken upload
+//! leaves nothing behind: its scratch directory goes with it. Memory does not grow
+//! with an upload's size.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::scratch::Scratch;
+
+/// The path of the upload route (the idempotency layer spools its body too).
+pub(crate) const UPLOAD_PATH: &str = "/v1/upload-media";
+
+/// An upload's bytes in a scratch file.
+#[derive(Debug)]
+pub(crate) struct Spooled {
+    /// The directory that holds the file, removed when this is dropped.
+    pub(crate) scratch: Scratch,
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+    /// SHA-256 of the bytes, when asked for.
+    pub(crate) digest: Option<[u8; 32]>,
+}
+
+/// A spooled upload handed by the idempotency layer to the upload handler (in the
+/// request's extensions, which need `Clone`).
+#[derive(Debug, Clone)]
+pub(crate) struct SpooledBody(Arc<Mutex<Option<Spooled>>>);
+
+impl SpooledBody {
+    /// Wraps an upload.
+    pub(crate) fn new(spooled: Spooled) -> Self {
+        Self(Arc::new(Mutex::new(Some(spooled))))
+    }
+
+    /// The upload, once.
+    pub(crate) fn take(&self) -> Option<Spooled> {
+        self.0.lock().ok().and_then(|mut spooled| spooled.take())
+    }
+}
+
+impl AppState {
+    /// Streams an upload's `body` to a scratch file (hashing it when `hash`): 413
+    /// past `--max-upload-bytes`, 400 when empty or cut short, 507 when the disk
+    /// is full.
+    pub(crate) async fn spool_upload(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        hash: bool,
+    ) -> ApiResult<Spooled> {
+        let cap = self.config.max_upload_bytes;
+        let too_large = || {
+            ApiError::too_large(format!("the upload is over the limit of {cap} bytes"))
+                .with_param("body")
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > cap) {
+            return Err(too_large());
+        }
+        let scratch = Scratch::new(&self.work_dir)?;
+        let path = scratch.path("upload");
+        let file = tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
+        let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut hasher = hash.then(Sha256::new);
+        let mut size = 0u64;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|err| {
+                ApiError::bad_request(format!("the upload was cut short: {err}")).with_param("body")
+            })?;
+            size += chunk.len() as u64;
+            if size > cap {
+                return Err(too_large());
+            }
+            if let Some(hasher) = hasher.as_mut() {
+                hasher.update(&chunk);
+            }
+            file.write_all(&chunk).await.map_err(ApiError::io)?;
+        }
+        file.flush().await.map_err(ApiError::io)?;
+        if size == 0 {
+            return Err(ApiError::bad_request(
+                "the upload is empty: send the file's bytes as the body",
+            )
+            .with_param("body"));
+        }
+        metrics::counter!("runway_upload_bytes_total").increment(size);
+        Ok(Spooled {
+            scratch,
+            path,
+            size,
+            digest: hasher.map(|hasher| hasher.finalize().into()),
+        })
+    }
+}
