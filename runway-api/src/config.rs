@@ -7,26 +7,35 @@ use reqwest::header::HeaderValue;
 
 /// An API key. Its value is never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub struct ApiKey {
+    key: String,
+    /// `Authorization: Bearer <key>`, made once (every request sends it).
+    header: Option<HeaderValue>,
+}
 
 impl ApiKey {
     /// Wraps a key.
     pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
+        let key = key.into();
+        let header = HeaderValue::from_str(&format!("Bearer {key}"))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
+        Self { key, header }
     }
 
     /// The key itself, for the few places that must send it (such as
     /// `delete_media`'s `auth_token`).
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.key
     }
 
     /// The `Authorization` header value, marked sensitive so that HTTP layers
     /// redact it. `None` when the key holds characters a header cannot carry.
     pub(crate) fn bearer_header(&self) -> Option<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0)).ok()?;
-        value.set_sensitive(true);
-        Some(value)
+        self.header.clone()
     }
 }
 

@@ -135,16 +135,25 @@ pub(crate) async fn execute(
     }
     let idempotent =
         request.method() == Method::GET || request.headers().contains_key(IDEMPOTENCY_KEY);
-    let span = tracing::info_span!(
-        "runway.request",
-        operation = operation_id,
-        method = %request.method(),
-        url = %redacted_url(&request),
-        attempts = tracing::field::Empty,
-        status = tracing::field::Empty,
-        request_id = tracing::field::Empty,
-    );
-    async move {
+    // Made only when a subscriber wants it (its fields are not even formatted
+    // otherwise, which `tracing`'s `log` compatibility would do).
+    let span = if tracing::enabled!(tracing::Level::INFO) {
+        tracing::info_span!(
+            "runway.request",
+            operation = operation_id,
+            method = %request.method(),
+            url = %redacted_url(&request),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        )
+    } else {
+        tracing::Span::none()
+    };
+    // Records on the span; with no subscriber interested, the span is disabled and
+    // the request runs without instrumentation.
+    let recorder = span.clone();
+    let work = async move {
         let started = Instant::now();
         let mut retry = 0u32;
         let mut awaited_first = Duration::ZERO;
@@ -193,7 +202,7 @@ pub(crate) async fn execute(
                     retry += 1;
                 }
                 _ => {
-                    let span = tracing::Span::current();
+                    let span = &recorder;
                     span.record("attempts", retry + 1);
                     if let Ok(response) = &result {
                         span.record("status", response.status().as_u16());
@@ -210,9 +219,12 @@ pub(crate) async fn execute(
                 }
             }
         }
+    };
+    if span.is_disabled() {
+        work.await
+    } else {
+        work.instrument(span).await
     }
-    .instrument(span)
-    .await
 }
 
 #[cfg(test)]

@@ -3,19 +3,30 @@
 //! it) and as it streams (at the first byte past it). A refused or broken upload
 //! leaves nothing behind: its scratch directory goes with it. Memory does not grow
 //! with an upload's size.
+//!
+//! A refused upload's connection lingers: the rest of the body is read and
+//! dropped in the background (at most [`LINGER_BYTES`] for [`LINGER`]) while the
+//! 413 goes out, so a client still sending reads the answer instead of a reset
+//! connection (what nginx calls a lingering close).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::scratch::Scratch;
+
+/// How long a refused upload's remaining body is read and dropped.
+pub(crate) const LINGER: Duration = Duration::from_secs(10);
+/// How much of a refused upload's remaining body is read and dropped.
+pub(crate) const LINGER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The path of the upload route (the idempotency layer spools its body too).
 pub(crate) const UPLOAD_PATH: &str = "/v1/upload-media";
@@ -69,7 +80,9 @@ impl AppState {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let mut stream = body.into_data_stream();
         if declared.is_some_and(|len| len > cap) {
+            linger(stream);
             return Err(too_large());
         }
         let scratch = Scratch::new(&self.work_dir)?;
@@ -78,13 +91,13 @@ impl AppState {
         let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let mut hasher = hash.then(Sha256::new);
         let mut size = 0u64;
-        let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|err| {
                 ApiError::bad_request(format!("the upload was cut short: {err}")).with_param("body")
             })?;
             size += chunk.len() as u64;
             if size > cap {
+                linger(stream);
                 return Err(too_large());
             }
             if let Some(hasher) = hasher.as_mut() {
@@ -107,4 +120,24 @@ impl AppState {
             digest: hasher.map(|hasher| hasher.finalize().into()),
         })
     }
+}
+
+/// Reads and drops what is left of a refused body, in the background, within
+/// [`LINGER`] and [`LINGER_BYTES`].
+fn linger<S, E>(mut rest: S)
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let drain = async {
+            let mut drained = 0u64;
+            while let Some(Ok(chunk)) = rest.next().await {
+                drained += chunk.len() as u64;
+                if drained > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
 }

@@ -38,8 +38,11 @@ fn luma(r: f32, g: f32, b: f32) -> f32 {
     0.2126 * r + 0.7152 * g + 0.0722 * b
 }
 
+/// Rounds to the nearest byte value, saturating (a float-to-int `as` saturates,
+/// and NaN becomes 0): cheaper than `round` and `clamp`, which the compiler does
+/// not vectorize.
 fn clamp_u8(v: f32) -> u8 {
-    v.round().clamp(0.0, 255.0) as u8
+    (v + 0.5) as u8
 }
 
 /// Applies a colour adjustment in place.
@@ -64,27 +67,37 @@ pub fn color_adjust(image: &mut RgbImage, adjust: ColorAdjust) {
 /// Applies a filter.
 pub fn apply_filter(image: RgbImage, filter: Filter) -> RgbImage {
     match filter {
-        Filter::Sepia => map_pixels(image, |r, g, b| {
+        Filter::Sepia => apply_matrix(
+            image,
             [
-                0.393 * r + 0.769 * g + 0.189 * b,
-                0.349 * r + 0.686 * g + 0.168 * b,
-                0.272 * r + 0.534 * g + 0.131 * b,
-            ]
-        }),
-        Filter::BlackAndWhite => map_pixels(image, |r, g, b| {
-            let l = luma(r, g, b);
-            [l, l, l]
-        }),
-        Filter::Invert => map_pixels(image, |r, g, b| [255.0 - r, 255.0 - g, 255.0 - b]),
+                [0.393, 0.769, 0.189],
+                [0.349, 0.686, 0.168],
+                [0.272, 0.534, 0.131],
+            ],
+        ),
+        Filter::BlackAndWhite => {
+            let luma = [0.2126, 0.7152, 0.0722];
+            apply_matrix(image, [luma, luma, luma])
+        }
+        Filter::Invert => {
+            let mut image = image;
+            image.iter_mut().for_each(|c| *c = 255 - *c);
+            image
+        }
         Filter::Blur => image::imageops::fast_blur(&image, 3.0),
         Filter::Sharpen => image::imageops::unsharpen(&image, 1.5, 2),
     }
 }
 
-fn map_pixels(mut image: RgbImage, f: impl Fn(f32, f32, f32) -> [f32; 3]) -> RgbImage {
-    for Rgb(px) in image.pixels_mut() {
-        let [r, g, b] = px.map(f32::from);
-        *px = f(r, g, b).map(clamp_u8);
+/// Applies a 3x3 colour matrix (output channel by input channel) in fixed point
+/// (1/1024ths), rounding and saturating each channel.
+fn apply_matrix(mut image: RgbImage, matrix: [[f32; 3]; 3]) -> RgbImage {
+    let matrix = matrix.map(|row| row.map(|c| (c * 1024.0).round() as i32));
+    for px in image.chunks_exact_mut(3) {
+        let [r, g, b] = [px[0], px[1], px[2]].map(i32::from);
+        for (out, row) in px.iter_mut().zip(&matrix) {
+            *out = ((row[0] * r + row[1] * g + row[2] * b + 512) >> 10).clamp(0, 255) as u8;
+        }
     }
     image
 }

@@ -64,18 +64,20 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, ImagingError> {
     Ok(image.into_rgb8())
 }
 
-/// Encodes an RGB image as JPEG.
+/// Encodes an RGB image as JPEG (`jpeg-encoder`, with AVX2 where the CPU has it).
 pub fn encode_jpeg(image: &RgbImage) -> Result<Vec<u8>, ImagingError> {
+    let internal =
+        |e: &dyn std::fmt::Display| ImagingError::Internal(format!("JPEG encoding: {e}"));
+    let side = |v: u32| u16::try_from(v).map_err(|e| internal(&e));
     let mut out = Vec::with_capacity(image.len() / 8);
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-    image::ImageEncoder::write_image(
-        encoder,
-        image.as_raw(),
-        image.width(),
-        image.height(),
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|e| ImagingError::Internal(format!("JPEG encoding: {e}")))?;
+    jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
+        .encode(
+            image.as_raw(),
+            side(image.width())?,
+            side(image.height())?,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .map_err(|e| internal(&e))?;
     Ok(out)
 }
 
