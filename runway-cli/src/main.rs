@@ -169,20 +169,18 @@ async fn run(matches: ArgMatches) -> Result<(), (Failure, String)> {
     let output = Output::new(std::io::stdout().is_terminal());
     if name == "upload-media" {
         let file = sub.get_one::<String>("file").map_or("-", String::as_str);
-        let bytes = if file == "-" {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .map_err(|e| (Failure::Other, format!("stdin: {e}")))?;
-            bytes
+        // Streamed from the file or from stdin: memory does not grow with its size.
+        let uploaded = if file == "-" {
+            client
+                .upload_media()
+                .body(reqwest::Body::wrap_stream(stdin_chunks()))
+                .send()
+                .await
+                .map_err(runway_api::RunwayError::from)
         } else {
-            std::fs::read(file).map_err(|e| (Failure::Other, format!("{file}: {e}")))?
-        };
-        let uploaded = client
-            .upload_media()
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|err| progress::failure(&runway_api::RunwayError::from(err)))?;
+            client.upload_file(file).await
+        }
+        .map_err(|err| progress::failure(&err))?;
         output.print(&*uploaded);
         return Ok(());
     }
@@ -229,4 +227,21 @@ async fn main() -> ExitCode {
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Standard input as a stream of chunks, ending at its end or after an error.
+fn stdin_chunks() -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(Some(tokio::io::stdin()), |stdin| async move {
+        let mut stdin = stdin?;
+        let mut chunk = vec![0u8; 256 * 1024];
+        match stdin.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(chunk), Some(stdin)))
+            }
+            Err(err) => Some((Err(err), None)),
+        }
+    })
 }

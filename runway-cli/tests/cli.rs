@@ -190,6 +190,21 @@ async fn every_operation_works_through_the_cli() {
     let uploaded = s.json(&["upload-media", png.to_str().expect("utf-8")]);
     let uploaded = s.url(&uploaded, "media_url");
     assert_eq!(dimensions(&s.download(&uploaded, "uploaded.jpg")), (64, 48));
+    let piped = Command::new(env!("CARGO_BIN_EXE_runway"))
+        .args(["upload-media", "-"])
+        .env("RUNWAY_BASE_URL", &s.server.base_url)
+        .env("RUNWAY_API_KEY", KEY)
+        .stdin(std::fs::File::open(&png).expect("png"))
+        .output()
+        .expect("runway runs");
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let piped: Value = serde_json::from_slice(&piped.stdout).expect("JSON on stdout");
+    let piped = s.url(&piped, "media_url");
+    assert_eq!(dimensions(&s.download(&piped, "piped.jpg")), (64, 48));
 
     // Tasks: created and waited for, read, listed, deleted.
     let task = s.with_body(
