@@ -210,6 +210,32 @@ async fn media_made_through_one_replica_is_served_described_and_deleted_through_
     let duration = metadata["duration_seconds"].as_f64().expect("duration");
     assert!((duration - 2.0).abs() < 0.1, "{metadata}");
 
+    // Edited through B (its input read from the bucket, its output written there),
+    // and the result fetched through A.
+    let thumbnail = t
+        .post(
+            &t.b,
+            "/v1/generate-thumbnail",
+            json!({"video_url": url, "time_position": 1}),
+        )
+        .await;
+    assert_eq!(thumbnail.status(), StatusCode::OK);
+    let thumbnail = thumbnail.json::<Value>().await.expect("json")["thumbnail_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let jpeg = t
+        .http
+        .get(t.through(&thumbnail, &t.a))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    let frame = image::load_from_memory(&jpeg).expect("a JPEG");
+    assert_eq!((frame.width(), frame.height()), (320, 240));
+
     // Deleted through B: gone through A.
     let deleted = t
         .http
