@@ -5995,7 +5995,7 @@ line about that request.
 Clients must accept codes not listed here and treat them by status.
 
 
-Version: 1.1.1*/
+Version: 1.1.2*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -6037,7 +6037,7 @@ impl Client {
 }
 impl ClientInfo<crate::Config> for Client {
     fn api_version() -> &'static str {
-        "1.1.1"
+        "1.1.2"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -6502,10 +6502,17 @@ Stores the raw bytes of the request body as media of the caller and answers
 with its URL, so that a user's own files can be edited. The type is sniffed
 from the bytes: JPEG, PNG, GIF and WebP images are stored as JPEG (the first
 frame of an animation); MP4, MOV, WebM and Matroska videos with a video stream
-are stored as they are under an `.mp4` URL when they are H.264 MP4, and are
-otherwise converted to H.264 MP4. Anything else is answered 415, and an empty
-body 400 (the schema cannot say so: `minLength` on a binary body is not
-understood by every generator).
+are stored under an `.mp4` URL: repackaged as they are when they are H.264
+(yuv420p) with AAC sound or none, converted to H.264 MP4 otherwise. Anything
+else is answered 415, and an empty body 400 (the schema cannot say so:
+`minLength` on a binary body is not understood by every generator).
+
+The body streams to the server's disk, so videos of gigabytes can be sent (a
+chunked body needs no `Content-Length`). The server's upload limit
+(`--max-upload-bytes`, 2 GiB by default) is answered 413 before the body is
+read when `Content-Length` passes it, and otherwise as soon as the bytes
+received do; images, decoded in memory, are limited to `--max-body-bytes`
+(64 MiB by default).
 
 
 Sends a `POST` request to `/v1/upload-media`
