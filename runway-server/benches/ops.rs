@@ -15,11 +15,12 @@
 //!    stored (downloaded back). Each operation is timed through the SDK (request to
 //!    stored answer) and the bare command is timed as a process (ffmpeg,
 //!    ImageMagick `convert`, libvips `vips`/`vipsthumbnail` when installed),
-//!    alternating, `OPS_RUNS` times (default 5) after one warm-up; the table shows
+//!    alternating, `OPS_RUNS` times (default 7) after one warm-up; the table shows
 //!    medians and the ratios.
 //! 2. **SDK.** Calls per second of `get_video_metadata` through `runway-api`
-//!    against the same request made with raw reqwest (one connection, sequential,
-//!    alternating blocks).
+//!    against the same request made with raw reqwest, bare and with the SDK's
+//!    headers (one connection each, sequential, rotating blocks, medians), and the
+//!    client CPU each call costs (all threads of this process).
 //! 3. **Memory.** A video of `OPS_BIG_MIB` MiB (default 1024; 0 skips) is made with
 //!    ffmpeg (a short lossless clip looped by stream copy), uploaded through the SDK
 //!    from the file, thumbnailed, trimmed and downloaded through the SDK to a file.
@@ -788,7 +789,7 @@ async fn memory(client: &runway_api::Client, server: &Server, dir: &Path, mib: u
 
 #[tokio::main]
 async fn main() {
-    let runs = env_u64("OPS_RUNS", 5).clamp(1, 51) as usize;
+    let runs = env_u64("OPS_RUNS", 7).clamp(1, 51) as usize;
     let big_mib = env_u64("OPS_BIG_MIB", 1024).min(4096);
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("server");

@@ -214,7 +214,6 @@ async fn an_upload_over_the_cap_is_refused_while_it_streams_and_leaves_nothing()
     let file = dir.path().join("big.mp4");
     std::fs::write(&file, &body).expect("write");
     let err = t.client().upload_file(&file).await.expect_err("refused");
-    let err = runway_api::RunwayError::from(err);
     assert_eq!(err.status(), Some(StatusCode::PAYLOAD_TOO_LARGE), "{err}");
 
     assert!(scratch_files(&t).is_empty(), "{:?}", scratch_files(&t));
