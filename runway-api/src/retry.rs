@@ -117,9 +117,31 @@ fn decide(
 pub(crate) async fn execute(
     http: &reqwest::Client,
     config: &Config,
+    request: Request,
+    operation_id: &'static str,
+    send_key: bool,
+) -> reqwest::Result<Response> {
+    execute_with(
+        http,
+        config,
+        request,
+        operation_id,
+        send_key,
+        Request::try_clone,
+    )
+    .await
+}
+
+/// [`execute`], making each further attempt's request with `replay` from the one
+/// about to be sent (`None`: no further attempt): a copy, or for a streamed body
+/// a new request that streams it again.
+pub(crate) async fn execute_with(
+    http: &reqwest::Client,
+    config: &Config,
     mut request: Request,
     operation_id: &'static str,
     send_key: bool,
+    replay: impl Fn(&Request) -> Option<Request>,
 ) -> reqwest::Result<Response> {
     if send_key
         && !request.headers().contains_key(AUTHORIZATION)
@@ -158,7 +180,7 @@ pub(crate) async fn execute(
         let mut retry = 0u32;
         let mut awaited_first = Duration::ZERO;
         loop {
-            let spare = request.try_clone();
+            let spare = replay(&request);
             let attempt_started = Instant::now();
             let result = http.execute(request).await;
             let elapsed_ms = attempt_started.elapsed().as_millis() as u64;

@@ -85,11 +85,21 @@ fn describe_mp4(path: &Path) -> Option<Probed> {
                     ticks + count * u128::from(entry.sample_delta),
                 )
             });
-    let num = u128::from(video.mdia.mdhd.timescale) * frames;
-    let divisor = gcd(num, ticks);
-    if divisor == 0 {
+    // FFmpeg clips deltas past this (negative ones stored unsigned); not ours.
+    let max_delta = u32::MAX - 480_000;
+    let odd_delta = video
+        .mdia
+        .minf
+        .stbl
+        .stts
+        .entries
+        .iter()
+        .any(|e| e.sample_delta > max_delta);
+    if frames == 0 || ticks == 0 || odd_delta {
         return None;
     }
+    let num = u128::from(video.mdia.mdhd.timescale) * frames;
+    let divisor = gcd(num, ticks);
     let (num, den) = (num / divisor, ticks / divisor);
     let limit = i32::MAX as u128;
     if num == 0 || num > limit || den > limit {

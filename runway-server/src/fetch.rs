@@ -223,12 +223,12 @@ impl Fetcher {
     }
 
     /// Fetches `url` into `sink` as it arrives (videos go to a file, never whole
-    /// into memory); returns the number of bytes written.
+    /// into memory).
     pub async fn fetch_into<W: AsyncWrite + Unpin>(
         &self,
         url: &Url,
         sink: &mut W,
-    ) -> Result<u64, FetchError> {
+    ) -> Result<(), FetchError> {
         if let Some(reason) = refuse_reason(url, self.refused.as_ref()) {
             return Err(FetchError::Refused(reason));
         }
@@ -256,8 +256,7 @@ impl Fetcher {
             }
             sink.write_all(&chunk).await.map_err(FetchError::Write)?;
         }
-        sink.flush().await.map_err(FetchError::Write)?;
-        Ok(written)
+        sink.flush().await.map_err(FetchError::Write)
     }
 }
 

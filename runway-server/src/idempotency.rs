@@ -156,7 +156,7 @@ async fn keep_answer(
     // small and read whole.
     let (body, print) = if parts.uri.path() == UPLOAD_PATH {
         let spooled = state
-            .spool_upload(&parts.headers, body, true)
+            .spool_upload(&owner, &parts.headers, body, true)
             .await
             .map_err(reject)?;
         let print = fingerprint(

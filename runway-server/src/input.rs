@@ -110,23 +110,16 @@ impl AppState {
         }
     }
 
-    /// The bytes of the media at `url`, with the stored kind when it is ours.
-    pub async fn read_input(
-        &self,
-        url: &str,
-        param: &str,
-    ) -> Result<(Bytes, Option<MediaKind>), ApiError> {
-        match self.resolve_input(url, param).await? {
-            Resolved::Stored(record) => Ok((self.store.read(&record).await?, Some(record.kind))),
-            Resolved::Data(bytes) => Ok((bytes, None)),
-            Resolved::Remote(url) => {
-                let bytes = self
-                    .fetcher
-                    .fetch(&url)
-                    .await
-                    .map_err(|err| ApiError::fetch(err, param))?;
-                Ok((bytes, None))
-            }
+    /// The bytes of a located media input (images: small, decoded whole anyway).
+    pub(crate) async fn read_input(&self, input: Resolved, param: &str) -> Result<Bytes, ApiError> {
+        match input {
+            Resolved::Stored(record) => Ok(self.store.read(&record).await?),
+            Resolved::Data(bytes) => Ok(bytes),
+            Resolved::Remote(url) => self
+                .fetcher
+                .fetch(&url)
+                .await
+                .map_err(|err| ApiError::fetch(err, param)),
         }
     }
 

@@ -5,7 +5,7 @@
 //!    holds one; a task takes its slot first, so tasks waiting in the queue hold no
 //!    media in memory. ffmpeg reads files: stored media where they are (the local
 //!    store's file, described by its record, so neither copied nor probed), other
-//!    videos streamed to a scratch file and probed once.
+//!    videos streamed to a scratch file (and probed once the job has its slot).
 //! 2. A job slot: at most `--max-jobs` jobs run at once, one slot per job however
 //!    many steps it has. A synchronous request waits up to `--queue-timeout-secs`,
 //!    then gets 503; a task waits in a bounded queue (`--max-queued-tasks`), which
@@ -174,9 +174,10 @@ impl JobContext {
 /// A file an ffmpeg job reads.
 pub(crate) struct InputFile {
     path: PathBuf,
-    /// What it holds: the record's properties for stored media, ffprobe's for a
-    /// video from elsewhere, the decoded size for a re-encoded image.
-    pub(crate) probed: Probed,
+    /// What it holds: the record's properties for stored media, the decoded size
+    /// for a re-encoded image, ffprobe's for a video from elsewhere (`None` until
+    /// the job has its slot: probes run within the job slots).
+    pub(crate) probed: Option<Probed>,
     /// The stored media it is, if any: ffmpeg failing on it is the server's fault,
     /// or the media was deleted meanwhile.
     stored: Option<MediaRecord>,
@@ -184,6 +185,20 @@ pub(crate) struct InputFile {
     param: &'static str,
     /// The scratch directory that holds it when it is a copy.
     scratch: Option<Scratch>,
+}
+
+impl InputFile {
+    /// A client's video at `path` in `scratch`, to be probed once the job has its
+    /// slot.
+    fn to_probe(scratch: Scratch, path: PathBuf, param: &'static str) -> Self {
+        Self {
+            path,
+            probed: None,
+            stored: None,
+            param,
+            scratch: Some(scratch),
+        }
+    }
 }
 
 /// What an ffmpeg job reads.
@@ -227,21 +242,26 @@ impl AppState {
         Ok(())
     }
 
-    /// The bytes of an image input: 415 when it is stored media of another kind.
+    /// The bytes of an image input: 415 when it is stored media of another kind
+    /// (refused before a byte of it is read).
     pub(crate) async fn image_input(
         &self,
         ctx: &JobContext,
         url: &str,
         param: &'static str,
     ) -> ApiResult<Bytes> {
-        let (bytes, kind) = ctx.unless_cancelled(self.read_input(url, param)).await?;
-        match kind {
-            Some(MediaKind::Image) | None => Ok(bytes),
-            Some(_) => Err(ApiError::unsupported_media(format!(
-                "{param} points at a video or audio file; an image is needed"
-            ))
-            .with_param(param)),
-        }
+        ctx.unless_cancelled(async {
+            match self.resolve_input(url, param).await? {
+                Resolved::Stored(record) if record.kind != MediaKind::Image => {
+                    Err(ApiError::unsupported_media(format!(
+                        "{param} points at a video or audio file; an image is needed"
+                    ))
+                    .with_param(param))
+                }
+                input => self.read_input(input, param).await,
+            }
+        })
+        .await
     }
 
     /// The video at `url` (`video_url`) as a file for ffmpeg: 415 when it is
@@ -264,8 +284,7 @@ impl AppState {
                     Resolved::Data(bytes) => {
                         let scratch = Scratch::new(&self.work_dir)?;
                         let path = scratch.write("input", &bytes).await?;
-                        drop(bytes);
-                        self.probe_video(scratch, path, param).await
+                        Ok(InputFile::to_probe(scratch, path, param))
                     }
                     Resolved::Remote(remote) => {
                         let scratch = Scratch::new(&self.work_dir)?;
@@ -277,7 +296,7 @@ impl AppState {
                             .await
                             .map_err(|err| ApiError::fetch(err, param))?;
                         drop(file);
-                        self.probe_video(scratch, path, param).await
+                        Ok(InputFile::to_probe(scratch, path, param))
                     }
                 }
             })
@@ -310,7 +329,7 @@ impl AppState {
         let scratch = Scratch::new(&self.work_dir)?;
         Ok(FfmpegInput::Image(InputFile {
             path: scratch.write("input.jpg", &jpeg).await?,
-            probed: Probed::image(width, height),
+            probed: Some(Probed::image(width, height)),
             stored: None,
             param,
             scratch: Some(scratch),
@@ -325,13 +344,23 @@ impl AppState {
             None => {
                 let scratch = Scratch::new(&self.work_dir)?;
                 let path = scratch.path("input");
-                self.store.copy_to_file(&record, &path).await?;
+                self.store
+                    .copy_to_file(&record, &path)
+                    .await
+                    .map_err(|err| {
+                        if err.is_not_found() {
+                            // Deleted since its record was read.
+                            ApiError::media_not_found(param)
+                        } else {
+                            err.into()
+                        }
+                    })?;
                 (path, Some(scratch))
             }
         };
         Ok(InputFile {
             path,
-            probed: record.probed.clone(),
+            probed: Some(record.probed.clone()),
             stored: Some(record),
             param,
             scratch,
@@ -418,10 +447,23 @@ impl AppState {
     {
         let engine = self.engine()?.clone();
         self.slot(ctx).await?;
-        let mut input = match input {
-            FfmpegInput::None => None,
-            FfmpegInput::Image(file) | FfmpegInput::Video(file) => Some(file),
+        // ffmpeg failing on a video a client sent is the video's fault (415).
+        let (mut input, client_video) = match input {
+            FfmpegInput::None => (None, false),
+            FfmpegInput::Image(file) => (Some(file), false),
+            FfmpegInput::Video(file) => {
+                let client = file.stored.is_none();
+                (Some(file), client)
+            }
         };
+        if let Some(file) = input.as_mut()
+            && file.probed.is_none()
+        {
+            let info = ctx
+                .unless_cancelled(self.probe_video(&file.path, file.param))
+                .await?;
+            file.probed = Some(info.probed());
+        }
         let scratch = match input.as_mut().and_then(|file| file.scratch.take()) {
             Some(scratch) => scratch,
             None => Scratch::new(&self.work_dir)?,
@@ -434,15 +476,21 @@ impl AppState {
         let input_path = input
             .as_ref()
             .map_or_else(|| scratch.path("input"), |file| file.path.clone());
-        let (args, expected_seconds) =
-            plan(&input_path, input.as_ref().map(|file| &file.probed), &out)?;
+        let (args, expected_seconds) = plan(
+            &input_path,
+            input.as_ref().and_then(|file| file.probed.as_ref()),
+            &out,
+        )?;
         let expected = (expected_seconds > 0.0).then_some(expected_seconds);
         let ran = ctx
             .unless_cancelled(async {
                 engine
                     .ffmpeg(args, &ctx.progress, expected)
                     .await
-                    .map_err(|err| engine_failure(err, input.as_ref()))
+                    .map_err(|err| {
+                        let client_param = input.as_ref().filter(|_| client_video).map(|f| f.param);
+                        engine_failure(err, client_param)
+                    })
             })
             .await;
         let failed = match ran {
@@ -466,24 +514,9 @@ impl AppState {
         Err(failed)
     }
 
-    /// Probes a video a client sent (at `path` in `scratch`): 415 when it is not
-    /// a video, 413 when it is too long. The probe's full answer comes along for
-    /// uploads, which decide from it whether to re-encode.
-    async fn probe_video(
-        &self,
-        scratch: Scratch,
-        path: PathBuf,
-        param: &'static str,
-    ) -> ApiResult<InputFile> {
-        Ok(self.probe_video_info(scratch, path, param).await?.0)
-    }
-
-    async fn probe_video_info(
-        &self,
-        scratch: Scratch,
-        path: PathBuf,
-        param: &'static str,
-    ) -> ApiResult<(InputFile, ProbeInfo)> {
+    /// Probes a video a client sent: 415 when it is not a video, 413 when it is
+    /// too long.
+    async fn probe_video(&self, path: &Path, param: &str) -> ApiResult<ProbeInfo> {
         let engine = self.engine()?;
         let not_video = || {
             ApiError::unsupported_media(format!(
@@ -491,22 +524,15 @@ impl AppState {
             ))
             .with_param(param)
         };
-        if !sniff_video(&file_head(&path).await?) {
+        if !sniff_video(&file_head(path).await?) {
             return Err(not_video());
         }
-        let info = engine.probe(&path).await?.ok_or_else(not_video)?;
+        let info = engine.probe(path).await?.ok_or_else(not_video)?;
         if info.video_codec.is_none() || info.width.is_none() {
             return Err(not_video());
         }
         check_length(info.duration, param)?;
-        let input = InputFile {
-            path,
-            probed: info.probed(),
-            stored: None,
-            param,
-            scratch: Some(scratch),
-        };
-        Ok((input, info))
+        Ok(info)
     }
 
     /// Describes an output ffmpeg wrote and moves it into the store as `kind` for
@@ -570,9 +596,16 @@ impl AppState {
             .with_param("body"));
         }
         self.engine()?;
-        let (input, info) = self
-            .probe_video_info(upload.scratch, upload.path, "body")
-            .await?;
+        // Probed within the job's slot, like every probe.
+        self.slot(ctx).await?;
+        let info = self.probe_video(&upload.path, "body").await?;
+        let input = InputFile {
+            path: upload.path,
+            probed: Some(info.probed()),
+            stored: None,
+            param: "body",
+            scratch: Some(upload.scratch),
+        };
         // H.264/yuv420p with AAC sound or none is kept as it is, only remuxed.
         let copy = info.video_codec.as_deref() == Some("h264")
             && info.pixel_format.as_deref() == Some("yuv420p")
@@ -589,21 +622,15 @@ impl AppState {
     }
 }
 
-/// An ffmpeg failure: on a file a client sent (415, naming its parameter) the file
-/// is at fault; on stored media or a render, the server is (500).
-fn engine_failure(err: EngineError, input: Option<&InputFile>) -> ApiError {
-    match (err, input) {
-        (
-            err @ EngineError::Failed { .. },
-            Some(InputFile {
-                stored: None,
-                param,
-                ..
-            }),
-        ) => {
-            tracing::info!(error = %err, "ffmpeg could not process a client's file");
+/// An ffmpeg failure: on a video a client sent (in `client_param`, its parameter),
+/// the video is at fault (415); on stored media, a checked image or a render, the
+/// server is (500).
+fn engine_failure(err: EngineError, client_param: Option<&str>) -> ApiError {
+    match (err, client_param) {
+        (err @ EngineError::Failed { .. }, Some(param)) => {
+            tracing::info!(error = %err, "ffmpeg could not process a client's video");
             ApiError::unsupported_media(format!("the video at {param} could not be decoded"))
-                .with_param(*param)
+                .with_param(param)
         }
         (err, _) => ApiError::from(err),
     }

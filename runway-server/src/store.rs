@@ -275,6 +275,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the object is not there (deleted meanwhile, for one).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            StoreError::ObjectStore(object_store::Error::NotFound { .. })
+        )
+    }
+
     /// Whether the write failed because the disk (or the user's disk quota) is full.
     pub fn is_storage_full(&self) -> bool {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
@@ -620,23 +628,30 @@ impl MediaStore {
         self.commit(record).await
     }
 
-    /// Streams `file` into the bucket at `path`, in parts, then removes the file.
+    /// Streams `file` into the bucket at `path`, in parts. The upload runs in a
+    /// task of its own, so that it finishes (or is aborted, parts and all) even if
+    /// the request that started it goes away.
     async fn upload_file(&self, file: &FsPath, path: &Path) -> Result<(), StoreError> {
+        // Opened here: the scratch directory may go once the caller does.
         let mut reader = tokio::fs::File::open(file)
             .await
             .map_err(StoreError::File)?;
         let mut writer = BufWriter::with_capacity(self.store.clone(), path.clone(), UPLOAD_PART);
-        let copied = tokio::io::copy(&mut reader, &mut writer).await;
-        let finished = match copied {
-            Ok(_) => writer.shutdown().await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = finished {
-            let _ = writer.abort().await;
-            return Err(StoreError::File(err));
-        }
-        let _ = tokio::fs::remove_file(file).await;
-        Ok(())
+        let upload = tokio::spawn(async move {
+            let copied = tokio::io::copy(&mut reader, &mut writer).await;
+            let finished = match copied {
+                Ok(_) => writer.shutdown().await,
+                Err(err) => Err(err),
+            };
+            if finished.is_err() {
+                let _ = writer.abort().await;
+            }
+            finished
+        });
+        upload
+            .await
+            .map_err(|err| StoreError::File(std::io::Error::other(err)))?
+            .map_err(StoreError::File)
     }
 
     /// Writes the record and the index entry of media whose bytes are stored; on a
@@ -672,23 +687,20 @@ impl MediaStore {
         }
     }
 
-    /// Copies a stored media into the file `dest`, streaming; returns its size.
+    /// Copies a stored media into the file `dest`, streaming.
     pub async fn copy_to_file(
         &self,
         record: &MediaRecord,
         dest: &FsPath,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(), StoreError> {
         let mut stream = self.stream(record, None).await?;
         let mut file = tokio::fs::File::create(dest)
             .await
             .map_err(StoreError::File)?;
-        let mut written = 0;
         while let Some(chunk) = stream.try_next().await? {
             file.write_all(&chunk).await.map_err(StoreError::File)?;
-            written += chunk.len() as u64;
         }
-        file.flush().await.map_err(StoreError::File)?;
-        Ok(written)
+        file.flush().await.map_err(StoreError::File)
     }
 
     /// The index of `owner`'s media that have not expired, in no particular order.
@@ -881,9 +893,9 @@ impl MediaStore {
 /// The part size of streamed uploads to a bucket (S3 parts are at least 5 MiB).
 const UPLOAD_PART: usize = 8 * 1024 * 1024;
 
-/// Moves `file` to `dest`, synced first so that a crash leaves the whole file or
-/// none; across filesystems, copies it under a staged name (removed at start if
-/// left over) and renames that.
+/// Moves `file` to `dest`, synced first and its directory after, so that a crash
+/// leaves the whole file or none; across filesystems, copies it under a staged
+/// name (removed at start if left over) and renames that.
 async fn move_into(file: &FsPath, dest: &FsPath) -> Result<(), StoreError> {
     let (file, dest) = (file.to_owned(), dest.to_owned());
     let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -898,9 +910,14 @@ async fn move_into(file: &FsPath, dest: &FsPath) -> Result<(), StoreError> {
                     let _ = std::fs::remove_file(&staged);
                 }
                 copied?;
-                std::fs::remove_file(&file)
+                // The scratch directory goes with its job; this is only tidier.
+                let _ = std::fs::remove_file(&file);
             }
-            other => other,
+            other => other?,
+        }
+        match dest.parent() {
+            Some(dir) => std::fs::File::open(dir)?.sync_all(),
+            None => Ok(()),
         }
     })
     .await

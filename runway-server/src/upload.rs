@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::AppState;
+use crate::auth::Owner;
 use crate::error::{ApiError, ApiResult};
 use crate::scratch::Scratch;
 
@@ -63,28 +64,51 @@ impl SpooledBody {
 
 impl AppState {
     /// Streams an upload's `body` to a scratch file (hashing it when `hash`): 413
-    /// past `--max-upload-bytes`, 400 when empty or cut short, 507 when the disk
-    /// is full.
+    /// past `--max-upload-bytes`, 403 when `owner` is at their quota (or the
+    /// declared length would pass it), 400 when empty or cut short, 507 when the
+    /// disk is full.
     pub(crate) async fn spool_upload(
         &self,
+        owner: &Owner,
         headers: &HeaderMap,
         body: Body,
         hash: bool,
     ) -> ApiResult<Spooled> {
         let cap = self.config.max_upload_bytes;
-        let too_large = || {
-            ApiError::too_large(format!("the upload is over the limit of {cap} bytes"))
-                .with_param("body")
-        };
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let mut stream = body.into_data_stream();
-        if declared.is_some_and(|len| len > cap) {
-            linger(stream);
-            return Err(too_large());
+        // Refused before a byte is read: too large, or a key at its quota.
+        let early = match declared {
+            Some(len) if len > cap => Err(too_large(cap)),
+            _ => self.check_quota(owner, declared.unwrap_or(0)).await,
+        };
+        if let Err(err) = early {
+            // A client waiting for `100 Continue` has not sent the body: leave it so.
+            let waits = headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !waits {
+                linger(stream);
+            }
+            return Err(err);
         }
+        match self.spool(&mut stream, cap, hash).await {
+            Ok(spooled) => Ok(spooled),
+            Err(err) => {
+                linger(stream);
+                Err(err)
+            }
+        }
+    }
+
+    /// Writes `stream` to a new scratch file, at most `cap` bytes.
+    async fn spool<S>(&self, stream: &mut S, cap: u64, hash: bool) -> ApiResult<Spooled>
+    where
+        S: Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
+    {
         let scratch = Scratch::new(&self.work_dir)?;
         let path = scratch.path("upload");
         let file = tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
@@ -97,8 +121,7 @@ impl AppState {
             })?;
             size += chunk.len() as u64;
             if size > cap {
-                linger(stream);
-                return Err(too_large());
+                return Err(too_large(cap));
             }
             if let Some(hasher) = hasher.as_mut() {
                 hasher.update(&chunk);
@@ -120,6 +143,11 @@ impl AppState {
             digest: hasher.map(|hasher| hasher.finalize().into()),
         })
     }
+}
+
+/// 413 for an upload over `cap` bytes.
+fn too_large(cap: u64) -> ApiError {
+    ApiError::too_large(format!("the upload is over the limit of {cap} bytes")).with_param("body")
 }
 
 /// Reads and drops what is left of a refused body, in the background, within

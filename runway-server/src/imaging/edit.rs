@@ -34,8 +34,11 @@ pub enum Filter {
     Sharpen,
 }
 
+/// The weights of red, green and blue in luminance (Rec. 709).
+const LUMA: [f32; 3] = [0.2126, 0.7152, 0.0722];
+
 fn luma(r: f32, g: f32, b: f32) -> f32 {
-    0.2126 * r + 0.7152 * g + 0.0722 * b
+    LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
 }
 
 /// Rounds to the nearest byte value, saturating (a float-to-int `as` saturates,
@@ -75,10 +78,7 @@ pub fn apply_filter(image: RgbImage, filter: Filter) -> RgbImage {
                 [0.272, 0.534, 0.131],
             ],
         ),
-        Filter::BlackAndWhite => {
-            let luma = [0.2126, 0.7152, 0.0722];
-            apply_matrix(image, [luma, luma, luma])
-        }
+        Filter::BlackAndWhite => apply_matrix(image, [LUMA, LUMA, LUMA]),
         Filter::Invert => {
             let mut image = image;
             image.iter_mut().for_each(|c| *c = 255 - *c);

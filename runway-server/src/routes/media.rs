@@ -158,7 +158,11 @@ pub(super) async fn upload_media(
         .and_then(SpooledBody::take)
     {
         Some(spooled) => spooled,
-        None => state.spool_upload(&parts.headers, body, false).await?,
+        None => {
+            state
+                .spool_upload(&owner, &parts.headers, body, false)
+                .await?
+        }
     };
     let record = state
         .store_upload(&JobContext::sync(owner), spooled)

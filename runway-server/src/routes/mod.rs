@@ -42,7 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/image-metadata", get(media::get_image_metadata))
         .route("/v1/video-metadata", get(media::get_video_metadata))
         .route("/v1/delete-media", delete(media::delete_media))
-        .route("/v1/upload-media", post(media::upload_media))
+        .route(crate::upload::UPLOAD_PATH, post(media::upload_media))
         .route("/v1/media", get(media::list_media))
         .route("/v1/usage", get(media::get_usage))
         .route("/v1/tasks", post(tasks::create_task).get(tasks::list_tasks))
