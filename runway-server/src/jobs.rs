@@ -282,12 +282,12 @@ impl AppState {
                     )
                     .with_param(param)),
                     Resolved::Data(bytes) => {
-                        let scratch = Scratch::new(&self.work_dir)?;
+                        let scratch = self.work.scratch()?;
                         let path = scratch.write("input", &bytes).await?;
                         Ok(InputFile::to_probe(scratch, path, param))
                     }
                     Resolved::Remote(remote) => {
-                        let scratch = Scratch::new(&self.work_dir)?;
+                        let scratch = self.work.scratch()?;
                         let path = scratch.path("input");
                         let mut file =
                             tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
@@ -326,7 +326,7 @@ impl AppState {
         }
         let bytes = self.image_input(ctx, url, param).await?;
         let (jpeg, (width, height)) = self.reencode_jpeg(ctx, bytes, param).await?;
-        let scratch = Scratch::new(&self.work_dir)?;
+        let scratch = self.work.scratch()?;
         Ok(FfmpegInput::Image(InputFile {
             path: scratch.write("input.jpg", &jpeg).await?,
             probed: Some(Probed::image(width, height)),
@@ -342,7 +342,7 @@ impl AppState {
         let (path, scratch) = match self.store.local_path(&record) {
             Some(path) => (path, None),
             None => {
-                let scratch = Scratch::new(&self.work_dir)?;
+                let scratch = self.work.scratch()?;
                 let path = scratch.path("input");
                 self.store
                     .copy_to_file(&record, &path)
@@ -466,7 +466,7 @@ impl AppState {
         }
         let scratch = match input.as_mut().and_then(|file| file.scratch.take()) {
             Some(scratch) => scratch,
-            None => Scratch::new(&self.work_dir)?,
+            None => self.work.scratch()?,
         };
         let out = scratch.path(match kind {
             MediaKind::Image => "out.jpg",

@@ -39,7 +39,6 @@ mod video;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -79,7 +78,7 @@ pub struct AppState {
     /// Ids of media being deleted right now.
     pub(crate) deleting: Arc<Mutex<HashSet<String>>>,
     /// Scratch space for media jobs (emptied at start).
-    pub(crate) work_dir: PathBuf,
+    pub(crate) work: Arc<scratch::WorkDir>,
     /// Cancelled when the server stops: background work ends with it.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
 }
@@ -266,7 +265,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         public_url,
         public_origin,
         deleting: Arc::default(),
-        work_dir,
+        work: scratch::WorkDir::new(work_dir),
         shutdown: tokio_util::sync::CancellationToken::new(),
     };
     // One server owns a local store: what was running is not any more, and no

@@ -109,7 +109,7 @@ impl AppState {
     where
         S: Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
     {
-        let scratch = Scratch::new(&self.work_dir)?;
+        let scratch = self.work.scratch()?;
         let path = scratch.path("upload");
         let file = tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
         let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
@@ -126,9 +126,13 @@ impl AppState {
             if let Some(hasher) = hasher.as_mut() {
                 hasher.update(&chunk);
             }
-            file.write_all(&chunk).await.map_err(ApiError::io)?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|err| scratch.io_error(err, size))?;
         }
-        file.flush().await.map_err(ApiError::io)?;
+        file.flush()
+            .await
+            .map_err(|err| scratch.io_error(err, size))?;
         if size == 0 {
             return Err(ApiError::bad_request(
                 "the upload is empty: send the file's bytes as the body",

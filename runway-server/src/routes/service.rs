@@ -92,6 +92,11 @@ pub(super) async fn readiness(
         }
         Err(err) => problems.push(format!("the store is not writable ({err})")),
     }
+    if let Err(err) = state.work.check_room().await {
+        problems.push(format!(
+            "the storage is full (the scratch disk: {err}): delete media, cancel work or add space"
+        ));
+    }
     if state.engine.is_none() {
         problems.push("ffmpeg and ffprobe were not found".to_owned());
     }
