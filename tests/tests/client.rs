@@ -293,6 +293,74 @@ async fn a_streaming_body_is_not_replayed() {
 }
 
 #[tokio::test]
+async fn a_file_upload_declares_its_length_and_is_retried_from_the_file() {
+    let server = MockServer::start().await;
+    let uploaded = serde_json::json!({
+        "media_url": format!("{}/images/img_0123.jpg", server.uri()),
+        "media_type": "image",
+        "size_bytes": 3
+    });
+    Mock::given(path("/v1/upload-media"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(error_body(
+            "overloaded",
+            "busy",
+            None,
+        )))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/upload-media"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(&uploaded))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("photo.jpg");
+    let bytes = b"\xff\xd8\xff a photo of some length";
+    std::fs::write(&file, bytes).expect("write");
+
+    let answer = client_for(&server, 3)
+        .upload_file(&file)
+        .await
+        .expect("uploaded on the second attempt")
+        .into_inner();
+    assert_eq!(answer.size_bytes, 3);
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(request.body, bytes, "the whole file each time");
+        assert_eq!(
+            request
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()),
+            Some(bytes.len().to_string().as_str())
+        );
+        assert_eq!(
+            request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+    }
+    // One key for both attempts: the server answers a repeat with the first answer.
+    let keys: Vec<_> = requests
+        .iter()
+        .map(|r| r.headers.get("idempotency-key").cloned())
+        .collect();
+    assert!(keys[0].is_some());
+    assert_eq!(keys[0], keys[1]);
+
+    // A missing file is an I/O error naming it, before any request.
+    let err = client_for(&server, 3)
+        .upload_file(dir.path().join("missing.jpg"))
+        .await
+        .expect_err("no such file");
+    assert!(matches!(err, RunwayError::Io { .. }), "{err:?}");
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
+#[tokio::test]
 async fn downloads_stream_to_a_file_atomically() {
     let server = MockServer::start().await;
     let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
