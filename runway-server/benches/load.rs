@@ -26,9 +26,9 @@
 //! Allowed answers under load are successes and the documented backpressure (429,
 //! 503); anything else fails the run.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,14 +87,6 @@ fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
         .write_to(&mut out, image::ImageFormat::Png)
         .expect("png");
     out.into_inner()
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -210,30 +202,9 @@ async fn main() {
             (target.trim_end_matches('/').to_owned(), None, pids)
         }
         Err(_) => {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
-                .args([
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--api-key",
-                    LOCAL_KEY,
-                    "--no-remote-fetch",
-                ])
-                .arg("--data-dir")
-                .arg(dir.path())
-                .env("RUST_LOG", "warn")
-                .env_remove("RUNWAY_STORAGE")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start runway-server");
+            let (child, base) =
+                common::spawn_server(env!("CARGO_BIN_EXE_runway-server"), LOCAL_KEY, dir.path());
             let pid = child.id();
-            let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-            let base = lines
-                .by_ref()
-                .map_while(Result::ok)
-                .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
-                .expect("the server reports its URL");
-            std::thread::spawn(move || lines.for_each(drop));
             (base, Some(child), vec![pid])
         }
     };
@@ -375,7 +346,7 @@ async fn main() {
         worker.await.expect("worker");
     }
     let wall = started.elapsed();
-    let rss: Vec<Option<u64>> = pids.iter().map(|pid| peak_rss_kib(*pid)).collect();
+    let rss: Vec<Option<u64>> = pids.iter().map(|pid| common::peak_rss_kib(*pid)).collect();
 
     // Every URL the server returned must be retrievable afterwards, through each
     // replica when there are several.

@@ -27,7 +27,8 @@
 //!    Reported: the server's peak RSS (`VmHWM`, ffmpeg's processes aside) and this
 //!    process's peak RSS during the download (reset just before it).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,15 +81,6 @@ fn find_program(name: &str) -> Option<String> {
         .map(|path| path.to_string_lossy().into_owned())
 }
 
-/// Peak RSS of a process in KiB (`VmHWM`).
-fn peak_rss_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Resets this process's peak RSS to its current RSS (Linux `clear_refs` 5).
 fn reset_own_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -133,29 +125,7 @@ fn start_server(data_dir: &Path) -> Server {
     // OPS_SERVER_BIN: another build of the server (an older one, to compare).
     let program = std::env::var("OPS_SERVER_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_runway-server").to_owned());
-    let mut child = Command::new(program)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            KEY,
-            "--no-remote-fetch",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("RUNWAY_STORAGE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start runway-server");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
-        .expect("the server reports its URL");
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, base) = common::spawn_server(&program, KEY, data_dir);
     Server { child, base }
 }
 
@@ -738,7 +708,7 @@ async fn memory(client: &runway_api::Client, server: &Server, dir: &Path, mib: u
         println!(
             "- {name}: {:.1} s; server peak RSS so far {:.1} MiB",
             took.as_secs_f64(),
-            peak_rss_kib(&pid).unwrap_or(0) as f64 / 1024.0
+            common::peak_rss_kib(&pid).unwrap_or(0) as f64 / 1024.0
         );
     };
     let started = Instant::now();
@@ -783,7 +753,7 @@ async fn memory(client: &runway_api::Client, server: &Server, dir: &Path, mib: u
     println!(
         "- SDK download of {:.0} MiB: this process's peak RSS {:.1} MiB",
         bytes as f64 / 1048576.0,
-        peak_rss_kib("self").unwrap_or(0) as f64 / 1024.0
+        common::peak_rss_kib("self").unwrap_or(0) as f64 / 1024.0
     );
 }
 
