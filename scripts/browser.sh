@@ -44,7 +44,7 @@ check() {
   fi
 }
 # The title Redoc renders from the contract's info (its version read from it).
-version="$(sed -n 's/^  version: \(.*\)$/\1/p' "$root/openapi/runway.yaml" | head -n 1)"
+version="$(sed -n 's/^  version: \(.*\)$/\1/p' "$root/openapi/runway.yaml" | sed -n 1p)"
 check overview "Runway AI API ($version)"
 check overview "Every 4xx and 5xx answer carries the same body"
 check images "Generate an image from a text prompt"

@@ -12,7 +12,7 @@ start_server() {
   pid=$!
   url=""
   for _ in $(seq 1 100); do
-    url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -n 1)"
+    url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | sed -n 1p)"
     [ -n "$url" ] && return 0
     sleep 0.1
   done
