@@ -21,6 +21,24 @@ pub fn default_user_agent() -> String {
     format!("runway-api-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// Whether a proxy may apply: one of the environment variables that reqwest reads
+/// for proxies is set (`set` says which are), or the platform has proxy settings
+/// of its own (macOS, Windows).
+///
+/// Without one, the client is built with `no_proxy()`: the same connections,
+/// without reqwest matching every request against an empty proxy list.
+fn proxy_configured(set: impl Fn(&str) -> bool) -> bool {
+    const VARIABLES: [&str; 6] = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ];
+    cfg!(any(target_os = "macos", windows)) || VARIABLES.iter().any(|name| set(name))
+}
+
 /// Builds a [`Client`].
 ///
 /// ```
@@ -156,12 +174,24 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .user_agent(self.user_agent)
-                .build()
-                .map_err(|e| RunwayError::Config(format!("HTTP client: {e}")))?,
+            None => {
+                let builder = reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.connect_timeout)
+                    .user_agent(self.user_agent)
+                    // Retries follow this client's policy (`retry`); reqwest's own
+                    // layer only retries HTTP/2 refusals, which an HTTP/1.1 client
+                    // never gets, yet copies every request in case it might.
+                    .retry(reqwest::retry::never().max_retries_per_request(0));
+                let builder = if proxy_configured(|name| std::env::var_os(name).is_some()) {
+                    builder
+                } else {
+                    builder.no_proxy()
+                };
+                builder
+                    .build()
+                    .map_err(|e| RunwayError::Config(format!("HTTP client: {e}")))?
+            }
         };
         let config = Config {
             api_key: self.api_key,
@@ -188,6 +218,16 @@ impl Client {
 mod tests {
     use super::*;
     use progenitor_client::ClientInfo;
+
+    #[test]
+    fn proxies_come_from_the_environment_variables_reqwest_reads() {
+        let platform = cfg!(any(target_os = "macos", windows));
+        assert_eq!(proxy_configured(|_| false), platform);
+        assert_eq!(proxy_configured(|name| name == "PATH"), platform);
+        for name in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            assert!(proxy_configured(|n| n == name), "{name}");
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let owned: Vec<(String, String)> = pairs

@@ -7,11 +7,12 @@ use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use crate::{Client, Config};
 
 impl ClientHooks<Config> for Client {
-    async fn exec(
+    /// The retrying send itself (no further future around it).
+    fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> {
         crate::retry::execute(
             self.client(),
             self.inner(),
@@ -19,6 +20,5 @@ impl ClientHooks<Config> for Client {
             info.operation_id,
             true,
         )
-        .await
     }
 }

@@ -103,8 +103,10 @@ fn decide(
         Ok(response) if is_retryable_status(response.status()) => after(response),
         Ok(_) => Next::Done,
         Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
-        // The server may still be working; with a key, the repeat gets its answer.
-        Err(err) if err.is_timeout() && idempotent => Next::RetryAfter(policy.backoff(retry)),
+        // Sending failed or the answer did not come (a timeout, a connection closed
+        // before the answer, an HTTP/2 stream refused): the server may have done
+        // the work, and with a key the repeat gets its answer.
+        Err(err) if err.is_request() && idempotent => Next::RetryAfter(policy.backoff(retry)),
         Err(_) => Next::Done,
     }
 }
@@ -114,22 +116,31 @@ fn decide(
 ///
 /// Returns the last attempt's result: the response (whatever its status) or the
 /// transport error.
-pub(crate) async fn execute(
-    http: &reqwest::Client,
-    config: &Config,
+pub(crate) fn execute<'a>(
+    http: &'a reqwest::Client,
+    config: &'a Config,
     request: Request,
     operation_id: &'static str,
     send_key: bool,
-) -> reqwest::Result<Response> {
-    execute_with(
-        http,
-        config,
-        request,
-        operation_id,
-        send_key,
-        Request::try_clone,
-    )
-    .await
+) -> impl Future<Output = reqwest::Result<Response>> + 'a {
+    execute_with(http, config, request, operation_id, send_key, copy_request)
+}
+
+/// A copy of `request` for another attempt; `None` when its body is a stream.
+///
+/// A request without a body is copied part by part (method, URL, headers,
+/// version, timeout), which is all that such a request is.
+fn copy_request(request: &Request) -> Option<Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
 }
 
 /// [`execute`], making each further attempt's request with `replay` from the one
@@ -155,12 +166,11 @@ pub(crate) async fn execute_with(
     {
         request.headers_mut().insert(IDEMPOTENCY_KEY, key);
     }
-    let idempotent =
-        request.method() == Method::GET || request.headers().contains_key(IDEMPOTENCY_KEY);
     // Made only when a subscriber wants it (its fields are not even formatted
-    // otherwise, which `tracing`'s `log` compatibility would do).
-    let span = if tracing::enabled!(tracing::Level::INFO) {
-        tracing::info_span!(
+    // otherwise, which `tracing`'s `log` compatibility would do); without one the
+    // request runs without instrumentation.
+    if tracing::enabled!(tracing::Level::INFO) {
+        let span = tracing::info_span!(
             "runway.request",
             operation = operation_id,
             method = %request.method(),
@@ -168,63 +178,76 @@ pub(crate) async fn execute_with(
             attempts = tracing::field::Empty,
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
-        )
+        );
+        let recorder = span.clone();
+        attempts(http, config, request, replay, &recorder)
+            .instrument(span)
+            .await
     } else {
-        tracing::Span::none()
-    };
-    // Records on the span; with no subscriber interested, the span is disabled and
-    // the request runs without instrumentation.
-    let recorder = span.clone();
-    let work = async move {
-        let started = Instant::now();
-        let mut retry = 0u32;
-        let mut awaited_first = Duration::ZERO;
-        loop {
-            let spare = replay(&request);
-            let attempt_started = Instant::now();
-            let result = http.execute(request).await;
-            let elapsed_ms = attempt_started.elapsed().as_millis() as u64;
-            match &result {
-                Ok(response) => tracing::debug!(
+        attempts(http, config, request, replay, &tracing::Span::none()).await
+    }
+}
+
+/// The attempts of one request, until one is final; records their count and the
+/// last answer's status and request id on `span`.
+async fn attempts(
+    http: &reqwest::Client,
+    config: &Config,
+    mut request: Request,
+    replay: impl Fn(&Request) -> Option<Request>,
+    span: &tracing::Span,
+) -> reqwest::Result<Response> {
+    let idempotent =
+        request.method() == Method::GET || request.headers().contains_key(IDEMPOTENCY_KEY);
+    let started = Instant::now();
+    let mut retry = 0u32;
+    let mut awaited_first = Duration::ZERO;
+    loop {
+        let spare = replay(&request);
+        let attempt_started = Instant::now();
+        let result = http.execute(request).await;
+        let elapsed_ms = attempt_started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => tracing::debug!(
+                attempt = retry + 1,
+                status = response.status().as_u16(),
+                elapsed_ms,
+                "response"
+            ),
+            Err(err) => {
+                tracing::debug!(attempt = retry + 1, elapsed_ms, error = %err, "request failed")
+            }
+        }
+        let mut next = decide(&config.retry, retry, &result, spare.is_some(), idempotent);
+        if let Next::AwaitFirst(wait) = next {
+            awaited_first += wait;
+            next = if awaited_first > config.retry.max_in_progress_wait {
+                Next::Done
+            } else {
+                Next::AwaitFirst(wait)
+            };
+        }
+        match (next, spare) {
+            (Next::AwaitFirst(wait), Some(copy)) => {
+                tracing::debug!(
+                    wait_ms = wait.as_millis() as u64,
+                    "the first attempt still runs"
+                );
+                tokio::time::sleep(wait).await;
+                request = copy;
+            }
+            (Next::RetryAfter(wait), Some(copy)) => {
+                tracing::warn!(
                     attempt = retry + 1,
-                    status = response.status().as_u16(),
-                    elapsed_ms,
-                    "response"
-                ),
-                Err(err) => {
-                    tracing::debug!(attempt = retry + 1, elapsed_ms, error = %err, "request failed")
-                }
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
+                tokio::time::sleep(wait).await;
+                request = copy;
+                retry += 1;
             }
-            let mut next = decide(&config.retry, retry, &result, spare.is_some(), idempotent);
-            if let Next::AwaitFirst(wait) = next {
-                awaited_first += wait;
-                next = if awaited_first > config.retry.max_in_progress_wait {
-                    Next::Done
-                } else {
-                    Next::AwaitFirst(wait)
-                };
-            }
-            match (next, spare) {
-                (Next::AwaitFirst(wait), Some(copy)) => {
-                    tracing::debug!(
-                        wait_ms = wait.as_millis() as u64,
-                        "the first attempt still runs"
-                    );
-                    tokio::time::sleep(wait).await;
-                    request = copy;
-                }
-                (Next::RetryAfter(wait), Some(copy)) => {
-                    tracing::warn!(
-                        attempt = retry + 1,
-                        wait_ms = wait.as_millis() as u64,
-                        "retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    request = copy;
-                    retry += 1;
-                }
-                _ => {
-                    let span = &recorder;
+            _ => {
+                if !span.is_disabled() {
                     span.record("attempts", retry + 1);
                     if let Ok(response) = &result {
                         span.record("status", response.status().as_u16());
@@ -236,16 +259,11 @@ pub(crate) async fn execute_with(
                             span.record("request_id", id);
                         }
                     }
-                    tracing::debug!(total_ms = started.elapsed().as_millis() as u64, "finished");
-                    return result;
                 }
+                tracing::debug!(total_ms = started.elapsed().as_millis() as u64, "finished");
+                return result;
             }
         }
-    };
-    if span.is_disabled() {
-        work.await
-    } else {
-        work.instrument(span).await
     }
 }
 
@@ -259,6 +277,33 @@ mod tests {
             .filter(|&code| StatusCode::from_u16(code).is_ok_and(is_retryable_status))
             .collect();
         assert_eq!(retryable, vec![408, 429, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn a_request_without_a_body_is_copied_whole() {
+        let mut request = Request::new(
+            Method::GET,
+            "http://127.0.0.1:8080/v1/video-metadata?video_url=x"
+                .parse()
+                .expect("url"),
+        );
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("Bearer k"));
+        *request.timeout_mut() = Some(Duration::from_secs(9));
+        *request.version_mut() = reqwest::Version::HTTP_11;
+        let copy = copy_request(&request).expect("a copy");
+        assert_eq!(copy.method(), request.method());
+        assert_eq!(copy.url(), request.url());
+        assert_eq!(copy.headers(), request.headers());
+        assert_eq!(copy.timeout(), request.timeout());
+        assert_eq!(copy.version(), request.version());
+        assert!(copy.body().is_none());
+
+        let mut post = Request::new(Method::POST, request.url().clone());
+        *post.body_mut() = Some(reqwest::Body::from("{}"));
+        let copy = copy_request(&post).expect("a bytes body is copied");
+        assert_eq!(copy.body().and_then(|b| b.as_bytes()), Some(&b"{}"[..]));
     }
 
     #[test]

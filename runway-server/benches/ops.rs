@@ -7,6 +7,7 @@
 //! OPS_RUNS=9 OPS_BIG_MIB=0 cargo bench -p runway-server --bench ops   # more runs, no large video
 //! OPS_SERVER_BIN=/path/to/older/runway-server cargo bench -p runway-server --bench ops
 //! OPS_SECTIONS=sdk cargo bench -p runway-server --bench ops    # ops, sdk, memory: some of them
+//! OPS_SECTIONS=sdk OPS_SDK_ROW=0 valgrind --tool=callgrind target/release/deps/ops-*  # one SDK row
 //! ```
 //!
 //! 1. **Operations.** The release `runway-server` binary runs on loopback with its
@@ -18,9 +19,12 @@
 //!    alternating, `OPS_RUNS` times (default 7) after one warm-up; the table shows
 //!    medians and the ratios.
 //! 2. **SDK.** Calls per second of `get_video_metadata` through `runway-api`
-//!    against the same request made with raw reqwest, bare and with the SDK's
-//!    headers (one connection each, sequential, rotating blocks, medians), and the
-//!    client CPU each call costs (all threads of this process).
+//!    against the same request made with raw reqwest: bare (`reqwest::Client::new()`),
+//!    with the SDK's headers, and with those and the SDK's request timeout. One
+//!    connection each, sequential, in rounds of one block per client in rotating
+//!    order; the ratio is the median of the per-round ratios (drift in the
+//!    machine's speed cancels within a round), and the client CPU each call costs
+//!    (all threads of this process).
 //! 3. **Memory.** A video of `OPS_BIG_MIB` MiB (default 1024; 0 skips) is made with
 //!    ffmpeg (a short lossless clip looped by stream copy), uploaded through the SDK
 //!    from the file, thumbnailed, trimmed and downloaded through the SDK to a file.
@@ -545,96 +549,146 @@ async fn operations(client: &runway_api::Client, dir: &Path, runs: usize) {
     }
 }
 
+/// One way of making the `get_video_metadata` call.
+enum Caller {
+    /// Through `runway-api`.
+    Sdk(runway_api::Client),
+    /// The same request with reqwest alone; `same_headers` adds the headers the
+    /// SDK sends (Accept, its user agent and progenitor's api-version), to tell the
+    /// cost of the bytes from the code's.
+    Raw {
+        http: reqwest::Client,
+        same_headers: bool,
+    },
+}
+
+impl Caller {
+    async fn call(&self, url: &str, video: &str) {
+        let meta: types::VideoMetadata = match self {
+            Caller::Sdk(client) => client
+                .get_video_metadata()
+                .video_url(video)
+                .send()
+                .await
+                .expect("sdk call")
+                .into_inner(),
+            Caller::Raw { http, same_headers } => {
+                let mut request = http
+                    .get(url)
+                    .query(&[("video_url", video)])
+                    .bearer_auth(KEY);
+                if *same_headers {
+                    request = request
+                        .header("accept", "application/json")
+                        .header(
+                            "api-version",
+                            <runway_api::Client as ClientInfo<runway_api::Config>>::api_version(),
+                        )
+                        .header("user-agent", runway_api::default_user_agent());
+                }
+                request
+                    .send()
+                    .await
+                    .expect("raw call")
+                    .error_for_status()
+                    .expect("raw status")
+                    .json()
+                    .await
+                    .expect("raw json")
+            }
+        };
+        assert!(meta.width.is_some());
+    }
+}
+
 async fn sdk_calls(client: &runway_api::Client, base: &str, dir: &Path) {
     let (video_file, _) = make_inputs(dir);
     let video = upload_file(client, &video_file).await;
-    let raw = reqwest::Client::new();
     let url = format!("{base}/v1/video-metadata");
-    let sdk_call = || async {
-        let meta = client
-            .get_video_metadata()
-            .video_url(video.as_str())
-            .send()
-            .await
-            .expect("sdk call");
-        assert!(meta.width.is_some());
-    };
-    // `same_headers`: also the headers the SDK sends (Accept, its user agent and
-    // progenitor's api-version), to tell the cost of the bytes from the code's.
-    let raw_call = |same_headers: bool| {
-        let mut request = raw
-            .get(&url)
-            .query(&[("video_url", video.as_str())])
-            .bearer_auth(KEY);
-        if same_headers {
-            request = request
-                .header("accept", "application/json")
-                .header(
-                    "api-version",
-                    <runway_api::Client as ClientInfo<runway_api::Config>>::api_version(),
-                )
-                .header("user-agent", runway_api::default_user_agent());
-        }
-        async move {
-            let meta: types::VideoMetadata = request
-                .send()
-                .await
-                .expect("raw call")
-                .error_for_status()
-                .expect("raw status")
-                .json()
-                .await
-                .expect("raw json");
-            assert!(meta.width.is_some());
-        }
-    };
+    let raw_with_timeout = reqwest::Client::builder()
+        .timeout(runway_api::DEFAULT_TIMEOUT)
+        .build()
+        .expect("http client");
+    let callers = [
+        ("runway-api", Caller::Sdk(client.clone())),
+        (
+            "raw reqwest",
+            Caller::Raw {
+                http: reqwest::Client::new(),
+                same_headers: false,
+            },
+        ),
+        (
+            "raw reqwest, the SDK's headers",
+            Caller::Raw {
+                http: reqwest::Client::new(),
+                same_headers: true,
+            },
+        ),
+        (
+            "raw reqwest, the SDK's headers and request timeout",
+            Caller::Raw {
+                http: raw_with_timeout,
+                same_headers: true,
+            },
+        ),
+    ];
+    // `OPS_SDK_ROW=n` keeps row n alone (0 is runway-api), for a profiler.
+    let row = std::env::var("OPS_SDK_ROW")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let callers: Vec<_> = callers
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| row.is_none_or(|row: usize| row == *i))
+        .map(|(_, caller)| caller)
+        .collect();
     const BLOCK: usize = 250;
-    const BLOCKS: usize = 12;
-    // Warm all three (connections, caches), then time blocks in rotating order.
-    for _ in 0..BLOCK {
-        sdk_call().await;
-        raw_call(false).await;
-        raw_call(true).await;
+    const BLOCKS: usize = 40;
+    // Warm all of them (connections, caches), then time blocks in rotating order.
+    for (_, caller) in &callers {
+        for _ in 0..BLOCK {
+            caller.call(&url, &video).await;
+        }
     }
-    let mut rates = [Vec::new(), Vec::new(), Vec::new()];
-    let mut cpu_ns = [0u64; 3];
+    let mut rates = vec![Vec::new(); callers.len()];
+    let mut cpu_ns = vec![0u64; callers.len()];
     for block in 0..BLOCKS {
-        for turn in 0..3 {
-            let which = (block + turn) % 3;
+        for turn in 0..callers.len() {
+            let which = (block + turn) % callers.len();
             let cpu_before = own_cpu_ns();
             let started = Instant::now();
             for _ in 0..BLOCK {
-                match which {
-                    0 => sdk_call().await,
-                    1 => raw_call(false).await,
-                    _ => raw_call(true).await,
-                }
+                callers[which].1.call(&url, &video).await;
             }
             rates[which].push(BLOCK as f64 / started.elapsed().as_secs_f64());
             cpu_ns[which] += own_cpu_ns().saturating_sub(cpu_before);
         }
     }
-    let [sdk, raw, same] = rates.map(|mut rates| {
-        rates.sort_by(f64::total_cmp);
-        rates[rates.len() / 2]
-    });
+    // Ratios per round (the blocks of one round run back to back, so drift in
+    // the machine's speed cancels), then their median.
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let ratios: Vec<f64> = (0..callers.len())
+        .map(|i| median((0..BLOCKS).map(|b| rates[0][b] / rates[i][b]).collect()))
+        .collect();
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
     println!(
         "\n## SDK: video-metadata calls, sequential on one connection; median of {BLOCKS} rotating blocks of {BLOCK}\n"
     );
-    let cpu_us = cpu_ns.map(|ns| ns as f64 / 1000.0 / (BLOCK * BLOCKS) as f64);
     println!("| client | calls/s | runway-api / this | client CPU µs per call |");
     println!("|---|---:|---:|---:|");
-    println!("| runway-api | {sdk:.0} | | {:.1} |", cpu_us[0]);
-    println!(
-        "| raw reqwest | {raw:.0} | {:.3} | {:.1} |",
-        sdk / raw,
-        cpu_us[1]
-    );
-    println!(
-        "| raw reqwest, the SDK's headers | {same:.0} | {:.3} | {:.1} |",
-        sdk / same,
-        cpu_us[2]
-    );
+    for (i, (name, _)) in callers.iter().enumerate() {
+        let cpu_us = cpu_ns[i] as f64 / 1000.0 / (BLOCK * BLOCKS) as f64;
+        let ratio = if i == 0 {
+            String::new()
+        } else {
+            format!("{:.3}", ratios[i])
+        };
+        println!("| {name} | {:.0} | {ratio} | {cpu_us:.1} |", medians[i]);
+    }
 }
 
 /// A lossless clip looped by stream copy to about `mib` MiB.

@@ -267,6 +267,58 @@ async fn connection_errors_are_retried_then_reported() {
     }
 }
 
+/// Reads one request head (to the blank line) from `stream`.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.expect("read") == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_retried_with_the_same_key() {
+    // A server that reads the first request and closes the connection without an
+    // answer, then answers the second.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        let mut heads = Vec::new();
+        let (mut first, _) = listener.accept().await.expect("accept");
+        heads.push(read_head(&mut first).await);
+        drop(first);
+        let (mut second, _) = listener.accept().await.expect("accept");
+        heads.push(read_head(&mut second).await);
+        let body = r#"{"image_url": "http://x/images/a.jpg"}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        second.write_all(answer.as_bytes()).await.expect("write");
+        heads
+    });
+    let client = Client::builder()
+        .base_url(&base)
+        .api_key(KEY)
+        .retry_policy(fast_retries(1))
+        .build()
+        .expect("client");
+    let image = generate(&client).await.expect("the second attempt answers");
+    assert!(image.image_url.ends_with("a.jpg"));
+    let heads = server.await.expect("server");
+    let key = |head: &str| {
+        head.lines()
+            .find_map(|line| line.strip_prefix("idempotency-key: "))
+            .map(str::to_owned)
+            .expect("a key on every attempt")
+    };
+    assert_eq!(key(&heads[0]), key(&heads[1]), "{heads:?}");
+}
+
 #[tokio::test]
 async fn a_streaming_body_is_not_replayed() {
     let server = MockServer::start().await;
