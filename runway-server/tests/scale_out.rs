@@ -53,6 +53,37 @@ impl Topology {
             .expect("request")
     }
 
+    /// Posts `body` to `path` through `base`, expects `status`, and answers the
+    /// string `field` of the JSON answer (a media URL, a task id).
+    async fn post_for(
+        &self,
+        base: &str,
+        path: &str,
+        body: Value,
+        status: StatusCode,
+        field: &str,
+    ) -> String {
+        let response = self.post(base, path, body).await;
+        assert_eq!(response.status(), status, "{path}");
+        let answer: Value = response.json().await.expect("json");
+        answer[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {answer}"))
+            .to_owned()
+    }
+
+    /// The whole body at `url`.
+    async fn bytes(&self, url: &str) -> bytes::Bytes {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes")
+    }
+
     async fn get_json(&self, base: &str, path: &str) -> (StatusCode, Value) {
         let response = self
             .http
@@ -149,29 +180,18 @@ fn start_replica(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) 
 #[ignore = "needs the replicas of scripts/scale-out.sh"]
 async fn media_made_through_one_replica_is_served_described_and_deleted_through_the_other() {
     let t = topology();
-    let made = t
-        .post(
+    let url = t
+        .post_for(
             &t.a,
             "/v1/generate-video",
             json!({"prompt": "replicas", "duration": 2, "width": 320, "height": 240}),
+            StatusCode::OK,
+            "video_url",
         )
         .await;
-    assert_eq!(made.status(), StatusCode::OK);
-    let url = made.json::<Value>().await.expect("json")["video_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
 
     // The bytes, whole through A and in part through B.
-    let whole = t
-        .http
-        .get(t.through(&url, &t.a))
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let whole = t.bytes(&t.through(&url, &t.a)).await;
     assert_eq!(&whole[4..8], b"ftyp", "an MP4");
     let part = t
         .http
@@ -213,26 +233,15 @@ async fn media_made_through_one_replica_is_served_described_and_deleted_through_
     // Edited through B (its input read from the bucket, its output written there),
     // and the result fetched through A.
     let thumbnail = t
-        .post(
+        .post_for(
             &t.b,
             "/v1/generate-thumbnail",
             json!({"video_url": url, "time_position": 1}),
+            StatusCode::OK,
+            "thumbnail_url",
         )
         .await;
-    assert_eq!(thumbnail.status(), StatusCode::OK);
-    let thumbnail = thumbnail.json::<Value>().await.expect("json")["thumbnail_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let jpeg = t
-        .http
-        .get(t.through(&thumbnail, &t.a))
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let jpeg = t.bytes(&t.through(&thumbnail, &t.a)).await;
     let frame = image::load_from_memory(&jpeg).expect("a JPEG");
     assert_eq!((frame.width(), frame.height()), (320, 240));
 
@@ -256,12 +265,9 @@ async fn a_task_created_on_one_replica_is_read_and_cancelled_on_the_other() {
     let t = topology();
     let scratch = std::path::Path::new(&env("RUNWAY_SCALE_OUT_DIR")).join("a/work");
     let videos_before = count_objects("videos").await;
-    let created = t.post(&t.a, "/v1/tasks", long_render()).await;
-    assert_eq!(created.status(), StatusCode::ACCEPTED);
-    let id = created.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = t
+        .post_for(&t.a, "/v1/tasks", long_render(), StatusCode::ACCEPTED, "id")
+        .await;
 
     // B sees it run, with progress, then cancels it.
     t.wait_task(&t.b, &id, Duration::from_secs(30), |task| {
@@ -340,20 +346,16 @@ async fn cancels_racing_the_end_of_tasks_leave_one_outcome_each() {
     let images_before = count_objects("images").await;
     let mut ids = Vec::new();
     for i in 0..8 {
-        let created = t
-            .post(
+        let id = t
+            .post_for(
                 &t.a,
                 "/v1/tasks",
                 json!({"operation": "generate-image", "input": {"prompt": format!("race {i}"), "width": 320, "height": 240}}),
+                StatusCode::ACCEPTED,
+                "id",
             )
             .await;
-        assert_eq!(created.status(), StatusCode::ACCEPTED);
-        ids.push(
-            created.json::<Value>().await.expect("json")["id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-        );
+        ids.push(id);
     }
     // Cancel each through B while A finishes them.
     let answers = futures_util::future::join_all(ids.iter().map(|id| {
@@ -400,12 +402,15 @@ async fn a_task_of_a_killed_replica_reads_interrupted_within_the_lease() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut replica, base) = start_replica(dir.path(), &[]);
     let videos_before = count_objects("videos").await;
-    let created = t.post(&base, "/v1/tasks", long_render()).await;
-    assert_eq!(created.status(), StatusCode::ACCEPTED);
-    let id = created.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = t
+        .post_for(
+            &base,
+            "/v1/tasks",
+            long_render(),
+            StatusCode::ACCEPTED,
+            "id",
+        )
+        .await;
     t.wait_task(&t.balancer, &id, Duration::from_secs(30), |task| {
         task["status"] == "running"
     })
@@ -437,27 +442,16 @@ async fn downloads_can_redirect_to_a_presigned_url_of_the_bucket() {
     let t = topology();
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut replica, base) = start_replica(dir.path(), &["--download-redirect-secs", "60"]);
-    let made = t
-        .post(
+    let url = t
+        .post_for(
             &t.balancer,
             "/v1/generate-image",
             json!({"prompt": "presigned", "width": 320, "height": 200}),
+            StatusCode::OK,
+            "image_url",
         )
         .await;
-    assert_eq!(made.status(), StatusCode::OK);
-    let url = made.json::<Value>().await.expect("json")["image_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let whole = t
-        .http
-        .get(&url)
-        .send()
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("bytes");
+    let whole = t.bytes(&url).await;
 
     let no_follow = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
