@@ -179,9 +179,9 @@ impl ClientBuilder {
                     .timeout(self.timeout)
                     .connect_timeout(self.connect_timeout)
                     .user_agent(self.user_agent)
-                    // Retries follow this client's policy (`retry`); reqwest's own
-                    // layer only retries HTTP/2 refusals, which an HTTP/1.1 client
-                    // never gets, yet copies every request in case it might.
+                    // Retries follow this client's policy (`retry`), which covers
+                    // what reqwest's own layer retries (HTTP/2 refusals) for `GET`
+                    // and keyed `POST`s; that layer copies every request in case.
                     .retry(reqwest::retry::never().max_retries_per_request(0));
                 let builder = if proxy_configured(|name| std::env::var_os(name).is_some()) {
                     builder

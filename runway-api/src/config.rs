@@ -51,10 +51,13 @@ impl fmt::Debug for ApiKey {
 /// The wait doubles from `initial_backoff` up to `max_backoff`, with full jitter;
 /// a `Retry-After` header (seconds or an HTTP date) is honoured up to `max_retry_after`.
 /// Every `POST` carries an `Idempotency-Key` (one per call, the same on each of its
-/// attempts), so a `POST` is also retried after a timeout, and after a `409` that
-/// says the first attempt still runs: the server answers a repeat with the first
-/// answer instead of doing the work twice. Requests whose body is a stream (which
-/// cannot be replayed) are not retried.
+/// attempts), so a `POST`, like a `GET`, is also retried when its answer did not
+/// come (a timeout, a connection closed or reset before the answer, an HTTP/2
+/// stream refused), and after a `409` that says the first attempt still runs: the
+/// server answers a repeat with the first answer instead of doing the work twice.
+/// Not retried: failures of the request itself (a body that could not be read),
+/// answers that are not HTTP, and requests whose body is a stream (which cannot be
+/// replayed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 turns retries off.

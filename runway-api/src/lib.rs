@@ -8,8 +8,9 @@
 //!   [`ClientBuilder`]: base URL, API key, timeouts, retries, user agent;
 //! - the API key sent as a sensitive `Authorization: Bearer` header and never shown
 //!   by `Debug`, errors or logs ([`ApiKey`]);
-//! - retries with exponential backoff and jitter on connection errors and 408, 429,
-//!   500, 502, 503, 504, honouring `Retry-After` ([`RetryPolicy`]);
+//! - retries with exponential backoff and jitter on connection errors, answers that
+//!   did not come, and 408, 429, 500, 502, 503, 504, honouring `Retry-After`
+//!   ([`RetryPolicy`]);
 //! - a `tracing` span per request: operation, attempts, status;
 //! - [`RunwayError`], which exposes the status and the server's `code`, `message`
 //!   and `param`;
@@ -20,8 +21,8 @@
 //!   [`Client::wait_for_task`] (progress, timeout, typed failure);
 //! - the caller's media as a stream that follows the listing's cursor
 //!   ([`Client::media_stream`]);
-//! - an `Idempotency-Key` on every `POST`, so a `POST` is retried safely even after
-//!   a timeout.
+//! - an `Idempotency-Key` on every `POST`, so a `POST` is retried safely even when
+//!   its answer did not come.
 //!
 //! # Quick start
 //!

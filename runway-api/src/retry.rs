@@ -103,12 +103,32 @@ fn decide(
         Ok(response) if is_retryable_status(response.status()) => after(response),
         Ok(_) => Next::Done,
         Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
-        // Sending failed or the answer did not come (a timeout, a connection closed
-        // before the answer, an HTTP/2 stream refused): the server may have done
-        // the work, and with a key the repeat gets its answer.
-        Err(err) if err.is_request() && idempotent => Next::RetryAfter(policy.backoff(retry)),
+        // The answer did not come: the server may have done the work, and with a
+        // key the repeat gets its answer.
+        Err(err) if idempotent && answer_did_not_come(err) => {
+            Next::RetryAfter(policy.backoff(retry))
+        }
         Err(_) => Next::Done,
     }
+}
+
+/// Whether an attempt failed because its answer did not come: a timeout, a
+/// connection closed or reset before the answer, an HTTP/2 stream refused.
+/// Not when the request itself was at fault, which a repeat would meet again: its
+/// body could not be read or ended short of its length, hyper would not send it
+/// (`is_user`), or the answer was not HTTP (`is_parse`).
+fn answer_did_not_come(err: &reqwest::Error) -> bool {
+    if !err.is_request() {
+        return false;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(http) = cause.downcast_ref::<hyper::Error>() {
+            return !(http.is_user() || http.is_parse());
+        }
+        source = cause.source();
+    }
+    true
 }
 
 /// Sends `request`, adding the API key when `config` has one and the request
@@ -304,6 +324,53 @@ mod tests {
         *post.body_mut() = Some(reqwest::Body::from("{}"));
         let copy = copy_request(&post).expect("a bytes body is copied");
         assert_eq!(copy.body().and_then(|b| b.as_bytes()), Some(&b"{}"[..]));
+    }
+
+    /// A listener on loopback that takes connections and reads them, never
+    /// answering; its URL.
+    async fn silent_server() -> String {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    while stream.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_request_at_fault_is_not_an_answer_that_did_not_come() {
+        let url = silent_server().await;
+        let http = reqwest::Client::new();
+        // The body fails while it is sent (a file that cannot be read).
+        let failing = futures_util::stream::iter([
+            Ok(bytes::Bytes::from_static(b"first part")),
+            Err(std::io::Error::other("the disk failed")),
+        ]);
+        let err = http
+            .post(&url)
+            .body(reqwest::Body::wrap_stream(failing))
+            .send()
+            .await
+            .expect_err("the body fails");
+        assert!(err.is_request(), "{err:?}");
+        assert!(!answer_did_not_come(&err), "{err:?}");
+
+        // The answer does not come in time.
+        let err = http
+            .get(&url)
+            .timeout(Duration::from_millis(50))
+            .send()
+            .await
+            .expect_err("no answer");
+        assert!(answer_did_not_come(&err), "{err:?}");
     }
 
     #[test]

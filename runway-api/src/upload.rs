@@ -47,8 +47,13 @@ impl Client {
             )
             .body(body)
             .build()?;
+        // Sent again only as it was: a file whose length changed would not match
+        // the length declared.
         let replay = move |sent: &reqwest::Request| {
-            let (body, _) = open_body(&path).ok()?;
+            let (body, len) = open_body(&path).ok()?;
+            if sent.headers().get(CONTENT_LENGTH) != Some(&HeaderValue::from(len)) {
+                return None;
+            }
             let mut again = reqwest::Request::new(sent.method().clone(), sent.url().clone());
             *again.headers_mut() = sent.headers().clone();
             *again.timeout_mut() = sent.timeout().copied();

@@ -412,6 +412,43 @@ async fn a_file_upload_declares_its_length_and_is_retried_from_the_file() {
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
 }
 
+/// Answers 503 after appending to the file at its path: the file changes between
+/// the attempts of an upload.
+struct GrowsTheFile(std::path::PathBuf);
+
+impl wiremock::Respond for GrowsTheFile {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .expect("open");
+        file.write_all(b" and more").expect("append");
+        ResponseTemplate::new(503).set_body_json(error_body("overloaded", "busy", None))
+    }
+}
+
+#[tokio::test]
+async fn an_upload_stops_retrying_once_its_file_changed_length() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("growing.mp4");
+    std::fs::write(&file, b"the first bytes").expect("write");
+    Mock::given(path("/v1/upload-media"))
+        .respond_with(GrowsTheFile(file.clone()))
+        .mount(&server)
+        .await;
+    let err = client_for(&server, 3)
+        .upload_file(&file)
+        .await
+        .expect_err("the server stays busy");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err:?}");
+    // The copy for the next attempt is made as an attempt starts: the second one
+    // was made before the file grew; the third would declare a length that no
+    // longer holds, and is not sent.
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+}
+
 #[tokio::test]
 async fn downloads_stream_to_a_file_atomically() {
     let server = MockServer::start().await;
