@@ -191,6 +191,9 @@ async fn run(matches: ArgMatches) -> Result<(), (Failure, String)> {
             .map(|cmd| (cmd, sub))
             .ok_or_else(|| (Failure::Usage, format!("unknown command {name}")))?,
     };
+    // Only create-task has --wait: then the task is printed once, as it ended.
+    let wait = matches!(sub.try_get_one::<bool>("wait"), Ok(Some(true)));
+    output.hold(wait);
     let cli = Cli::new(client.clone(), output.clone());
     if let Err(err) = cli.execute(cmd, sub).await {
         // The answer's error was printed; an error before sending (a body file) was not.
@@ -199,11 +202,13 @@ async fn run(matches: ArgMatches) -> Result<(), (Failure, String)> {
             None => (Failure::Other, format!("{err:#}")),
         });
     }
-    // Only create-task has --wait.
-    if matches!(sub.try_get_one::<bool>("wait"), Ok(Some(true))) {
+    if wait {
         let created = output.last().unwrap_or_default();
         let id = created["id"].as_str().unwrap_or_default().to_owned();
-        let task = progress::wait_for_task(&client, &id).await?;
+        let task = progress::wait_for_task(&client, &id)
+            .await
+            .map_err(|(failure, message)| (failure, format!("task {id}: {message}")))?;
+        output.hold(false);
         output.print(&task);
     }
     Ok(())

@@ -3,7 +3,8 @@
 //!
 //! Answers are JSON on stdout: indented for a terminal, one line when piped (for
 //! `jq` and scripts). Errors are one line on stderr. Every answer is also kept as
-//! JSON, so that `create-task --wait` can follow the task it created.
+//! JSON, so that `create-task --wait` can follow the task it created (and print
+//! only the task as it ended).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -60,6 +61,8 @@ pub struct State {
     last: RefCell<Option<serde_json::Value>>,
     /// What failed, if anything did.
     failure: Cell<Option<Failure>>,
+    /// Answers are kept, not printed (a command whose printed answer comes later).
+    held: Cell<bool>,
 }
 
 impl Output {
@@ -69,7 +72,14 @@ impl Output {
             pretty,
             last: RefCell::new(None),
             failure: Cell::new(None),
+            held: Cell::new(false),
         }))
+    }
+
+    /// Keeps answers from now on without printing them (`held`), or prints them
+    /// again.
+    pub fn hold(&self, held: bool) {
+        self.0.held.set(held);
     }
 
     /// The last answer printed, as JSON.
@@ -82,8 +92,12 @@ impl Output {
         self.0.failure.get()
     }
 
-    /// Prints `value` as JSON on stdout.
+    /// Prints `value` as JSON on stdout (unless answers are held), and keeps it.
     pub fn print<T: Serialize>(&self, value: &T) {
+        *self.0.last.borrow_mut() = serde_json::to_value(value).ok();
+        if self.0.held.get() {
+            return;
+        }
         let text = if self.0.pretty {
             serde_json::to_string_pretty(value)
         } else {
@@ -93,7 +107,6 @@ impl Output {
             Ok(text) => println!("{text}"),
             Err(err) => eprintln!("error: cannot print the answer: {err}"),
         }
-        *self.0.last.borrow_mut() = serde_json::to_value(value).ok();
     }
 }
 

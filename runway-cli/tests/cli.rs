@@ -229,13 +229,8 @@ async fn every_operation_works_through_the_cli() {
         "{}",
         String::from_utf8_lossy(&waited.stderr)
     );
-    let last: Value = serde_json::from_str(
-        String::from_utf8_lossy(&waited.stdout)
-            .lines()
-            .last()
-            .expect("the ended task"),
-    )
-    .expect("JSON");
+    // One JSON document: the task as it ended (for `| jq .output...`).
+    let last: Value = serde_json::from_slice(&waited.stdout).expect("one JSON document");
     assert_eq!(last["status"], "succeeded", "{last}");
     assert!(last["output"]["thumbnail_url"].is_string(), "{last}");
     let read = s.json(&["get-task", "--task-id", &id]);
@@ -314,6 +309,8 @@ async fn exit_codes_tell_usage_api_and_network_errors_apart() {
         "{}",
         String::from_utf8_lossy(&failed.stderr)
     );
+    let failed_task: Value = serde_json::from_slice(&failed.stdout).expect("one JSON document");
+    assert_eq!(failed_task["status"], "failed", "{failed_task}");
 
     // Nobody listening: 4.
     let unreachable = Command::new(env!("CARGO_BIN_EXE_runway"))
