@@ -1,5 +1,7 @@
 //! The `runway-server` binary: `runway-server --help`.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use runway_server::config::LogFormat;
 use runway_server::{ServerConfig, prepare};
@@ -10,7 +12,11 @@ async fn main() -> std::process::ExitCode {
     let config = ServerConfig::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // Colours only on a terminal: a log file or a collector gets plain text.
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .flatten_event(true)

@@ -369,16 +369,17 @@ async fn an_idempotent_post_cut_short_by_sigkill_can_be_retried_after_restart() 
     let _ = child.wait();
 }
 
-#[tokio::test]
-async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
+/// Runs the server with `--log-format format` (`RUST_LOG=info`) and API key
+/// `secret`, sends two requests that end in 404 (one with `X-Request-Id: log-1`,
+/// one with the key in its query), stops it, and answers every line it printed.
+async fn logs_of_two_requests(format: &str, secret: &str) -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = "sk-json-log-secret-5f2b9c";
     let mut child = binary()
         .args([
             "--listen",
             "127.0.0.1:0",
             "--log-format",
-            "json",
+            format,
             "--api-key",
             secret,
         ])
@@ -413,7 +414,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
         .get(format!("{url}/v1/image-metadata"))
         .query(&[("image_url", format!("{url}/images/img_none.jpg"))])
         .bearer_auth(secret)
-        .header("X-Request-Id", "json-log-1")
+        .header("X-Request-Id", "log-1")
         .send()
         .await
         .expect("send");
@@ -432,8 +433,16 @@ async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "-TERM");
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-
     let lines = lines.lock().expect("lines").clone();
+    for line in &lines {
+        assert!(!line.contains(secret), "a secret in the log: {line}");
+    }
+    lines
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
+    let lines = logs_of_two_requests("json", "sk-json-log-secret-5f2b9c").await;
     let logs: Vec<serde_json::Value> = lines
         .iter()
         .filter(|l| l.starts_with('{'))
@@ -442,13 +451,23 @@ async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
     // The event's own fields are at the top; its request span's under "span".
     let access = logs
         .iter()
-        .find(|l| l["span"]["request_id"] == "json-log-1" && l["message"] == "answered")
+        .find(|l| l["span"]["request_id"] == "log-1" && l["message"] == "answered")
         .unwrap_or_else(|| panic!("no access line for the request in {lines:#?}"));
     assert_eq!(access["status"], 404);
     assert!(access["latency_ms"].as_f64().is_some(), "{access}");
     assert_eq!(access["span"]["path"], "/v1/image-metadata");
     assert_eq!(access["span"]["method"], "GET");
+}
+
+#[tokio::test]
+async fn text_logs_written_to_a_pipe_are_plain() {
+    let lines = logs_of_two_requests("text", "sk-text-log-secret-8d1e4a").await;
+    let access = lines
+        .iter()
+        .find(|l| l.contains("request_id=log-1") && l.contains("answered"))
+        .unwrap_or_else(|| panic!("no access line for the request in {lines:#?}"));
+    assert!(access.contains("status=404"), "{access}");
     for line in &lines {
-        assert!(!line.contains(secret), "a secret in the log: {line}");
+        assert!(!line.contains('\u{1b}'), "a terminal colour code: {line:?}");
     }
 }
