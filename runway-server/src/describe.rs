@@ -70,31 +70,17 @@ fn describe_mp4(path: &Path) -> Option<Probed> {
     let Some(Codec::Avc1(avc1)) = video.mdia.minf.stbl.stsd.codecs.first() else {
         return None;
     };
-    let (frames, ticks) =
-        video
-            .mdia
-            .minf
-            .stbl
-            .stts
-            .entries
-            .iter()
-            .fold((0u128, 0u128), |(frames, ticks), entry| {
-                let count = u128::from(entry.sample_count);
-                (
-                    frames + count,
-                    ticks + count * u128::from(entry.sample_delta),
-                )
-            });
+    let stts = &video.mdia.minf.stbl.stts.entries;
+    let (frames, ticks) = stts.iter().fold((0u128, 0u128), |(frames, ticks), entry| {
+        let count = u128::from(entry.sample_count);
+        (
+            frames + count,
+            ticks + count * u128::from(entry.sample_delta),
+        )
+    });
     // FFmpeg clips deltas past this (negative ones stored unsigned); not ours.
     let max_delta = u32::MAX - 480_000;
-    let odd_delta = video
-        .mdia
-        .minf
-        .stbl
-        .stts
-        .entries
-        .iter()
-        .any(|e| e.sample_delta > max_delta);
+    let odd_delta = stts.iter().any(|e| e.sample_delta > max_delta);
     if frames == 0 || ticks == 0 || odd_delta {
         return None;
     }
