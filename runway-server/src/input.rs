@@ -8,7 +8,7 @@ use reqwest::Url;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::store::{MediaKind, MediaRecord, parse_file_name};
+use crate::store::{MediaKind, MediaRecord, StoreError, parse_file_name};
 
 /// Where a media URL points.
 pub enum Source<'a> {
@@ -113,7 +113,11 @@ impl AppState {
     /// The bytes of a located media input (images: small, decoded whole anyway).
     pub(crate) async fn read_input(&self, input: Resolved, param: &str) -> Result<Bytes, ApiError> {
         match input {
-            Resolved::Stored(record) => Ok(self.store.read(&record).await?),
+            Resolved::Stored(record) => self
+                .store
+                .read(&record)
+                .await
+                .map_err(|err| stored_media_error(err, param)),
             Resolved::Data(bytes) => Ok(bytes),
             Resolved::Remote(url) => self
                 .fetcher
@@ -140,6 +144,16 @@ impl AppState {
             .with_param(param));
         }
         Ok(body.into())
+    }
+}
+
+/// An error reading stored media given as `param`: deleted since its record was
+/// read, it is 404 as if it had never been there.
+pub(crate) fn stored_media_error(err: StoreError, param: &str) -> ApiError {
+    if err.is_not_found() {
+        ApiError::media_not_found(param)
+    } else {
+        err.into()
     }
 }
 

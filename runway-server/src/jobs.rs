@@ -39,7 +39,7 @@ use crate::describe::describe;
 use crate::engine::{EngineError, ProbeInfo, Progress};
 use crate::error::{ApiError, ApiResult};
 use crate::imaging::{self, decode, encode_jpeg};
-use crate::input::{Resolved, Source};
+use crate::input::{Resolved, Source, stored_media_error};
 use crate::scratch::Scratch;
 use crate::store::{MediaKind, MediaRecord, Probed};
 use crate::upload::Spooled;
@@ -288,9 +288,7 @@ impl AppState {
                     }
                     Resolved::Remote(remote) => {
                         let scratch = self.work.scratch()?;
-                        let path = scratch.path("input");
-                        let mut file =
-                            tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
+                        let (path, mut file) = scratch.create("input").await?;
                         self.fetcher
                             .fetch_into(&remote, &mut file)
                             .await
@@ -347,14 +345,7 @@ impl AppState {
                 self.store
                     .copy_to_file(&record, &path)
                     .await
-                    .map_err(|err| {
-                        if err.is_not_found() {
-                            // Deleted since its record was read.
-                            ApiError::media_not_found(param)
-                        } else {
-                            err.into()
-                        }
-                    })?;
+                    .map_err(|err| stored_media_error(err, param))?;
                 (path, Some(scratch))
             }
         };

@@ -98,6 +98,15 @@ impl Scratch {
         self.dir.path().join(name)
     }
 
+    /// Creates file `name`; its path and the file.
+    pub(crate) async fn create(&self, name: &str) -> ApiResult<(PathBuf, tokio::fs::File)> {
+        let path = self.path(name);
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|err| self.io_error(err, 4096))?;
+        Ok((path, file))
+    }
+
     /// Writes `bytes` to file `name`; its path.
     pub(crate) async fn write(&self, name: &str, bytes: &[u8]) -> ApiResult<PathBuf> {
         let path = self.path(name);

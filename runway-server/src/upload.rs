@@ -110,8 +110,7 @@ impl AppState {
         S: Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
     {
         let scratch = self.work.scratch()?;
-        let path = scratch.path("upload");
-        let file = tokio::fs::File::create(&path).await.map_err(ApiError::io)?;
+        let (path, file) = scratch.create("upload").await?;
         let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let mut hasher = hash.then(Sha256::new);
         let mut size = 0u64;
