@@ -2,9 +2,13 @@
 # The reference page in a real browser: headless Chromium (Debian's) loads /docs
 # from a runway-server on loopback, runs Redoc from the server's own copy, and the
 # rendered DOM must show the contract's operations (the page's HTML source holds
-# none of them: they exist only once the script has run). Also checks that the
-# embedded Redoc bundle is byte for byte the npm package it says it is.
-# Needs Chromium, npm, and a built server (default target/debug/runway-server).
+# none of them: they exist only once the script has run). Playwright, driving the
+# same Chromium, records every request the page makes: one that leaves the server
+# fails the check (Redoc's telemetry is off; its CDN logo is refused by the page's
+# Content-Security-Policy, so never sent). Screenshots go to target/browser/. Also
+# checks that the embedded Redoc bundle is byte for byte the npm package it says
+# it is. Needs Chromium, npm, Python, and a built server (default
+# target/debug/runway-server); installs Playwright (pinned) in target/ci-venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 server_bin="${RUNWAY_SERVER_BIN:-$root/target/debug/runway-server}"
@@ -16,6 +20,12 @@ pack="$(mktemp -d)"
 cmp "$pack/package/bundles/redoc.standalone.js" "$vendored/redoc.standalone.js"
 cmp "$pack/package/LICENSE" "$vendored/LICENSE"
 rm -rf "$pack"
+
+python="$root/target/ci-venv/bin/python"
+[ -x "$python" ] || python3 -m venv "$root/target/ci-venv"
+"$python" -m pip install --quiet --disable-pip-version-check playwright==1.65.3
+shots="$root/target/browser"
+mkdir -p "$shots"
 
 source "$root/scripts/server.sh"
 start_server "$server_bin" browser-key
@@ -51,6 +61,14 @@ check images "Generate an image from a text prompt"
 check images "Edit an image (colour adjustment, filter or resize)"
 check tasks "Start a media operation as a task"
 check tasks "Cancel a task, or delete a finished one"
+echo "--> every request the page makes (Playwright, CDP) stays on $url"
+"$python" "$root/interop/browser/requests.py" "$url" "$shots" || status=1
+echo "--> the page's Content-Security-Policy allows only the server itself"
+csp="$(curl -sI "$url/docs" | sed -n 's/^content-security-policy: //Ip' | tr -d '\r')"
+case "$csp" in
+  "default-src 'none'; "*) echo "    $csp" ;;
+  *) echo "    missing or too wide: '$csp'"; status=1 ;;
+esac
 if [ "$status" -ne 0 ]; then
   echo "--- chromium log"; grep -v dbus "$work/chromium.log" | tail -n 20
 fi

@@ -283,10 +283,73 @@ pub fn generate_from_path(path: &Path) -> Result<String, GenError> {
 /// Generates the formatted Rust source of the CLI commands for `spec` (one clap
 /// subcommand per operation, every parameter a flag, over `runway_api`), header
 /// included.
+///
+/// Only operations whose request body and success answers are JSON become
+/// commands ([`json_operations`]): progenitor's CLI cannot send or print other
+/// bodies (it would emit `todo!()`), so uploads and downloads are hand-written.
 pub fn generate_cli(spec: &openapiv3::OpenAPI, origin: &str) -> Result<String, GenError> {
-    render(spec, origin, |generator, spec| {
+    render(&json_operations(spec), origin, |generator, spec| {
         generator.cli(spec, "runway_api")
     })
+}
+
+/// `spec` without the operations whose request body or any success answer has a
+/// content type other than `application/json` (uploads, downloads, pages).
+pub fn json_operations(spec: &openapiv3::OpenAPI) -> openapiv3::OpenAPI {
+    let mut spec = spec.clone();
+    let components = spec.components.clone().unwrap_or_default();
+    let json_only = |content: &openapiv3::Content| content.keys().all(|t| t == "application/json");
+    let by_name = |reference: &str| reference.rsplit('/').next().unwrap_or_default().to_owned();
+    let speaks_json = |op: &openapiv3::Operation| {
+        let body = match &op.request_body {
+            None => true,
+            Some(ReferenceOr::Item(body)) => json_only(&body.content),
+            Some(ReferenceOr::Reference { reference }) => {
+                match components.request_bodies.get(&by_name(reference)) {
+                    Some(ReferenceOr::Item(body)) => json_only(&body.content),
+                    _ => false,
+                }
+            }
+        };
+        let answers = op
+            .responses
+            .responses
+            .iter()
+            .filter(|(status, _)| match status {
+                openapiv3::StatusCode::Code(code) => (200..300).contains(code),
+                openapiv3::StatusCode::Range(range) => *range == 2,
+            })
+            .all(|(_, response)| match response {
+                ReferenceOr::Item(response) => json_only(&response.content),
+                ReferenceOr::Reference { reference } => {
+                    match components.responses.get(&by_name(reference)) {
+                        Some(ReferenceOr::Item(response)) => json_only(&response.content),
+                        _ => false,
+                    }
+                }
+            });
+        body && answers
+    };
+    for item in spec.paths.paths.values_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for slot in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ] {
+            if slot.as_ref().is_some_and(|op| !speaks_json(op)) {
+                *slot = None;
+            }
+        }
+    }
+    spec
 }
 
 /// Generates the formatted Rust source of the httpmock helpers for `spec` (one
@@ -349,6 +412,48 @@ paths:
         assert_eq!(a, b);
         assert!(a.starts_with(GENERATED_HEADER));
         assert!(a.contains("pub fn ping(&self)"));
+    }
+
+    #[test]
+    fn only_json_operations_become_cli_commands() {
+        let spec = parse_spec(
+            r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /v1/ping:
+    get:
+      operationId: ping
+      summary: Ping
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {type: object}}}}
+  /v1/upload:
+    post:
+      operationId: upload
+      summary: Upload
+      requestBody:
+        content: {application/octet-stream: {schema: {type: string, format: binary}}}
+      responses:
+        '201': {description: ok, content: {application/json: {schema: {type: object}}}}
+  /file:
+    get:
+      operationId: download
+      summary: Download
+      responses:
+        '200': {description: ok, content: {image/jpeg: {schema: {type: string, format: binary}}}}
+        '404': {description: no, content: {application/json: {schema: {type: object}}}}
+"#,
+            "test",
+        )
+        .expect("parses");
+        let kept = json_operations(&spec);
+        let ids: Vec<_> = kept
+            .operations()
+            .filter_map(|(_, _, op)| op.operation_id.clone())
+            .collect();
+        assert_eq!(ids, ["ping"]);
+        let cli = generate_cli(&spec, "test").expect("generates");
+        assert!(!cli.contains("todo!"), "{cli}");
     }
 
     #[test]

@@ -28,23 +28,15 @@ impl<T: CliConfig> Cli<T> {
             CliCommand::ExtractAudio => Self::cli_extract_audio(),
             CliCommand::AdjustVideoSpeed => Self::cli_adjust_video_speed(),
             CliCommand::DeleteMedia => Self::cli_delete_media(),
-            CliCommand::UploadMedia => Self::cli_upload_media(),
             CliCommand::ListTasks => Self::cli_list_tasks(),
             CliCommand::CreateTask => Self::cli_create_task(),
             CliCommand::GetTask => Self::cli_get_task(),
             CliCommand::DeleteTask => Self::cli_delete_task(),
             CliCommand::ListMedia => Self::cli_list_media(),
             CliCommand::GetUsage => Self::cli_get_usage(),
-            CliCommand::DownloadImage => Self::cli_download_image(),
-            CliCommand::DownloadVideo => Self::cli_download_video(),
-            CliCommand::DownloadAudio => Self::cli_download_audio(),
             CliCommand::GetHealth => Self::cli_get_health(),
             CliCommand::GetReadiness => Self::cli_get_readiness(),
-            CliCommand::GetOpenapiYaml => Self::cli_get_openapi_yaml(),
             CliCommand::GetOpenapiJson => Self::cli_get_openapi_json(),
-            CliCommand::GetMetrics => Self::cli_get_metrics(),
-            CliCommand::GetDocs => Self::cli_get_docs(),
-            CliCommand::GetDocsScript => Self::cli_get_docs_script(),
         }
     }
     pub fn cli_generate_image() -> ::clap::Command {
@@ -692,21 +684,6 @@ impl<T: CliConfig> Cli<T> {
                 "Delete a stored image, video or audio file\n\nDeletes media stored by this API. Afterwards its URL answers 404 everywhere.\n\n`auth_token` is the API key that created the media (its owner's key). The\nrequest must carry a valid key in `Authorization` as every `/v1/` request\ndoes, and both that key and `auth_token` must be the owner's: otherwise the\nanswer is 403 and nothing is deleted. The server never logs `auth_token`.\n",
             )
     }
-    pub fn cli_upload_media() -> ::clap::Command {
-        ::clap::Command::new("")
-            .arg(
-                ::clap::Arg::new("idempotency-key")
-                    .long("idempotency-key")
-                    .value_parser(::clap::value_parser!(types::IdempotencyKey))
-                    .required(false)
-                    .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
-                    ),
-            )
-            .about(
-                "Upload an image or a video\n\nStores the raw bytes of the request body as media of the caller and answers\nwith its URL, so that a user's own files can be edited. The type is sniffed\nfrom the bytes: JPEG, PNG, GIF and WebP images are stored as JPEG (the first\nframe of an animation); MP4, MOV, WebM and Matroska videos with a video stream\nare stored under an `.mp4` URL: repackaged as they are when they are H.264\n(yuv420p) with AAC sound or none, converted to H.264 MP4 otherwise. Anything\nelse is answered 415, and an empty body 400 (the schema cannot say so:\n`minLength` on a binary body is not understood by every generator).\n\nThe body streams to the server's disk, so videos of gigabytes can be sent (a\nchunked body needs no `Content-Length`). The server's upload limit\n(`--max-upload-bytes`, 2 GiB by default) is answered 413 before the body is\nread when `Content-Length` passes it, and otherwise as soon as the bytes\nreceived do; images, decoded in memory, are limited to `--max-body-bytes`\n(64 MiB by default).\n",
-            )
-    }
     pub fn cli_list_tasks() -> ::clap::Command {
         ::clap::Command::new("")
             .arg(
@@ -848,78 +825,6 @@ impl<T: CliConfig> Cli<T> {
                 "The caller's storage use and quota\n\nHow many media the caller's key has stored, how many bytes they take, and\nthe key's quota (absent when the server sets none). Media stop counting\nonce deleted or expired.\n",
             )
     }
-    pub fn cli_download_image() -> ::clap::Command {
-        ::clap::Command::new("")
-            .arg(
-                ::clap::Arg::new("file")
-                    .long("file")
-                    .value_parser(::clap::value_parser!(types::DownloadImageFile))
-                    .required(true)
-                    .help(
-                        "The image's file name, `{image_id}.jpg`, as in its media URL.",
-                    ),
-            )
-            .arg(
-                ::clap::Arg::new("range")
-                    .long("range")
-                    .value_parser(::clap::value_parser!(::std::string::String))
-                    .required(false)
-                    .help(
-                        "One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.",
-                    ),
-            )
-            .about(
-                "Download an image\n\nThe JPEG bytes of a stored image. Needs no key. Supports a single HTTP\nbyte range (`Range: bytes=0-1023`), answered 206.\n",
-            )
-    }
-    pub fn cli_download_video() -> ::clap::Command {
-        ::clap::Command::new("")
-            .arg(
-                ::clap::Arg::new("file")
-                    .long("file")
-                    .value_parser(::clap::value_parser!(types::DownloadVideoFile))
-                    .required(true)
-                    .help(
-                        "The video's file name, `{video_id}.mp4`, as in its media URL.",
-                    ),
-            )
-            .arg(
-                ::clap::Arg::new("range")
-                    .long("range")
-                    .value_parser(::clap::value_parser!(::std::string::String))
-                    .required(false)
-                    .help(
-                        "One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.",
-                    ),
-            )
-            .about(
-                "Download a video\n\nThe MP4 bytes of a stored video. Needs no key. Supports a single HTTP byte\nrange, answered 206, so players can seek.\n",
-            )
-    }
-    pub fn cli_download_audio() -> ::clap::Command {
-        ::clap::Command::new("")
-            .arg(
-                ::clap::Arg::new("file")
-                    .long("file")
-                    .value_parser(::clap::value_parser!(types::DownloadAudioFile))
-                    .required(true)
-                    .help(
-                        "The audio file's name, `{audio_id}.mp3`, as in its media URL.",
-                    ),
-            )
-            .arg(
-                ::clap::Arg::new("range")
-                    .long("range")
-                    .value_parser(::clap::value_parser!(::std::string::String))
-                    .required(false)
-                    .help(
-                        "One HTTP byte range, `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX`. Anything else (several ranges, another unit, a malformed value of any length) is ignored and the whole file is sent, as RFC 9110 allows.",
-                    ),
-            )
-            .about(
-                "Download an audio file\n\nThe MP3 bytes of a stored audio file. Needs no key. Supports a single HTTP\nbyte range, answered 206.\n",
-            )
-    }
     pub fn cli_get_health() -> ::clap::Command {
         ::clap::Command::new("")
             .about(
@@ -932,34 +837,10 @@ impl<T: CliConfig> Cli<T> {
                 "Check that the service can take work\n\nFor load balancers: `200` when the store is reachable and writable, ffmpeg\nis present, and the task queue has room; otherwise `503` with code\n`not_ready` and the reasons in the message. `/healthz` only says that the\nprocess answers. Needs no key.\n",
             )
     }
-    pub fn cli_get_openapi_yaml() -> ::clap::Command {
-        ::clap::Command::new("")
-            .about(
-                "The contract this server implements, as YAML\n\nByte for byte the `openapi/runway.yaml` the server was built from, with a\nstrong `ETag` (`If-None-Match` is answered `304`). Needs no key.\n",
-            )
-    }
     pub fn cli_get_openapi_json() -> ::clap::Command {
         ::clap::Command::new("")
             .about(
                 "The contract this server implements, as JSON\n\nThe same document as `/openapi.yaml`, converted to JSON, with its own `ETag`. Needs no key.",
-            )
-    }
-    pub fn cli_get_metrics() -> ::clap::Command {
-        ::clap::Command::new("")
-            .about(
-                "Metrics in the Prometheus text format\n\nRequests by route and status with latency histograms, media jobs running and\ntasks waiting, job durations and failures by operation, ffmpeg failures and\ntimeouts, tasks created and finished by status, errors by code (`rate_limited`\nand `overloaded` among them), bytes uploaded and served. Open by default;\nwith the server's `--metrics-token`, only for `Authorization: Bearer <token>`.\n",
-            )
-    }
-    pub fn cli_get_docs() -> ::clap::Command {
-        ::clap::Command::new("")
-            .about(
-                "An interactive reference of this contract\n\nAn HTML page that renders `/openapi.json` with Redoc. Its script is served by\nthe server itself (`/docs/redoc.standalone.js`), so the page works without a\nnetwork. Needs no key.\n",
-            )
-    }
-    pub fn cli_get_docs_script() -> ::clap::Command {
-        ::clap::Command::new("")
-            .about(
-                "The script of the reference page\n\nRedoc's standalone bundle (npm `redoc` 3.0.1, MIT), as the server embeds it. Needs no key.",
             )
     }
     pub async fn execute(
@@ -993,23 +874,15 @@ impl<T: CliConfig> Cli<T> {
                 self.execute_adjust_video_speed(matches).await
             }
             CliCommand::DeleteMedia => self.execute_delete_media(matches).await,
-            CliCommand::UploadMedia => self.execute_upload_media(matches).await,
             CliCommand::ListTasks => self.execute_list_tasks(matches).await,
             CliCommand::CreateTask => self.execute_create_task(matches).await,
             CliCommand::GetTask => self.execute_get_task(matches).await,
             CliCommand::DeleteTask => self.execute_delete_task(matches).await,
             CliCommand::ListMedia => self.execute_list_media(matches).await,
             CliCommand::GetUsage => self.execute_get_usage(matches).await,
-            CliCommand::DownloadImage => self.execute_download_image(matches).await,
-            CliCommand::DownloadVideo => self.execute_download_video(matches).await,
-            CliCommand::DownloadAudio => self.execute_download_audio(matches).await,
             CliCommand::GetHealth => self.execute_get_health(matches).await,
             CliCommand::GetReadiness => self.execute_get_readiness(matches).await,
-            CliCommand::GetOpenapiYaml => self.execute_get_openapi_yaml(matches).await,
             CliCommand::GetOpenapiJson => self.execute_get_openapi_json(matches).await,
-            CliCommand::GetMetrics => self.execute_get_metrics(matches).await,
-            CliCommand::GetDocs => self.execute_get_docs(matches).await,
-            CliCommand::GetDocsScript => self.execute_get_docs_script(matches).await,
         }
     }
     pub async fn execute_generate_image(
@@ -1536,28 +1409,6 @@ impl<T: CliConfig> Cli<T> {
             }
         }
     }
-    pub async fn execute_upload_media(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.upload_media();
-        if let Some(value) = matches.get_one::<types::IdempotencyKey>("idempotency-key")
-        {
-            request = request.idempotency_key(value.clone());
-        }
-        self.config.execute_upload_media(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => {
-                self.config.success_item(&r);
-                Ok(())
-            }
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
     pub async fn execute_list_tasks(
         &self,
         matches: &::clap::ArgMatches,
@@ -1708,69 +1559,6 @@ impl<T: CliConfig> Cli<T> {
             }
         }
     }
-    pub async fn execute_download_image(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.download_image();
-        if let Some(value) = matches.get_one::<types::DownloadImageFile>("file") {
-            request = request.file(value.clone());
-        }
-        if let Some(value) = matches.get_one::<::std::string::String>("range") {
-            request = request.range(value.clone());
-        }
-        self.config.execute_download_image(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
-    pub async fn execute_download_video(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.download_video();
-        if let Some(value) = matches.get_one::<types::DownloadVideoFile>("file") {
-            request = request.file(value.clone());
-        }
-        if let Some(value) = matches.get_one::<::std::string::String>("range") {
-            request = request.range(value.clone());
-        }
-        self.config.execute_download_video(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
-    pub async fn execute_download_audio(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.download_audio();
-        if let Some(value) = matches.get_one::<types::DownloadAudioFile>("file") {
-            request = request.file(value.clone());
-        }
-        if let Some(value) = matches.get_one::<::std::string::String>("range") {
-            request = request.range(value.clone());
-        }
-        self.config.execute_download_audio(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
     pub async fn execute_get_health(
         &self,
         matches: &::clap::ArgMatches,
@@ -1807,21 +1595,6 @@ impl<T: CliConfig> Cli<T> {
             }
         }
     }
-    pub async fn execute_get_openapi_yaml(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.get_openapi_yaml();
-        self.config.execute_get_openapi_yaml(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
     pub async fn execute_get_openapi_json(
         &self,
         matches: &::clap::ArgMatches,
@@ -1834,51 +1607,6 @@ impl<T: CliConfig> Cli<T> {
                 self.config.success_item(&r);
                 Ok(())
             }
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
-    pub async fn execute_get_metrics(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.get_metrics();
-        self.config.execute_get_metrics(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
-    pub async fn execute_get_docs(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.get_docs();
-        self.config.execute_get_docs(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
-            Err(r) => {
-                self.config.error(&r);
-                Err(anyhow::Error::new(r))
-            }
-        }
-    }
-    pub async fn execute_get_docs_script(
-        &self,
-        matches: &::clap::ArgMatches,
-    ) -> anyhow::Result<()> {
-        let mut request = self.client.get_docs_script();
-        self.config.execute_get_docs_script(matches, &mut request)?;
-        let result = request.send().await;
-        match result {
-            Ok(r) => todo!(),
             Err(r) => {
                 self.config.error(&r);
                 Err(anyhow::Error::new(r))
@@ -2011,13 +1739,6 @@ pub trait CliConfig {
     ) -> anyhow::Result<()> {
         Ok(())
     }
-    fn execute_upload_media(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::UploadMedia,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
     fn execute_list_tasks(
         &self,
         matches: &::clap::ArgMatches,
@@ -2060,27 +1781,6 @@ pub trait CliConfig {
     ) -> anyhow::Result<()> {
         Ok(())
     }
-    fn execute_download_image(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::DownloadImage,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn execute_download_video(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::DownloadVideo,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn execute_download_audio(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::DownloadAudio,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
     fn execute_get_health(
         &self,
         matches: &::clap::ArgMatches,
@@ -2095,38 +1795,10 @@ pub trait CliConfig {
     ) -> anyhow::Result<()> {
         Ok(())
     }
-    fn execute_get_openapi_yaml(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::GetOpenapiYaml,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
     fn execute_get_openapi_json(
         &self,
         matches: &::clap::ArgMatches,
         request: &mut builder::GetOpenapiJson,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn execute_get_metrics(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::GetMetrics,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn execute_get_docs(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::GetDocs,
-    ) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn execute_get_docs_script(
-        &self,
-        matches: &::clap::ArgMatches,
-        request: &mut builder::GetDocsScript,
     ) -> anyhow::Result<()> {
         Ok(())
     }
@@ -2148,23 +1820,15 @@ pub enum CliCommand {
     ExtractAudio,
     AdjustVideoSpeed,
     DeleteMedia,
-    UploadMedia,
     ListTasks,
     CreateTask,
     GetTask,
     DeleteTask,
     ListMedia,
     GetUsage,
-    DownloadImage,
-    DownloadVideo,
-    DownloadAudio,
     GetHealth,
     GetReadiness,
-    GetOpenapiYaml,
     GetOpenapiJson,
-    GetMetrics,
-    GetDocs,
-    GetDocsScript,
 }
 impl CliCommand {
     pub fn iter() -> impl Iterator<Item = CliCommand> {
@@ -2175,13 +1839,10 @@ impl CliCommand {
             CliCommand::ImageToVideo, CliCommand::AddTextToImage,
             CliCommand::StyleTransfer, CliCommand::ResizeVideo,
             CliCommand::GenerateThumbnail, CliCommand::ExtractAudio,
-            CliCommand::AdjustVideoSpeed, CliCommand::DeleteMedia,
-            CliCommand::UploadMedia, CliCommand::ListTasks, CliCommand::CreateTask,
-            CliCommand::GetTask, CliCommand::DeleteTask, CliCommand::ListMedia,
-            CliCommand::GetUsage, CliCommand::DownloadImage, CliCommand::DownloadVideo,
-            CliCommand::DownloadAudio, CliCommand::GetHealth, CliCommand::GetReadiness,
-            CliCommand::GetOpenapiYaml, CliCommand::GetOpenapiJson,
-            CliCommand::GetMetrics, CliCommand::GetDocs, CliCommand::GetDocsScript,
+            CliCommand::AdjustVideoSpeed, CliCommand::DeleteMedia, CliCommand::ListTasks,
+            CliCommand::CreateTask, CliCommand::GetTask, CliCommand::DeleteTask,
+            CliCommand::ListMedia, CliCommand::GetUsage, CliCommand::GetHealth,
+            CliCommand::GetReadiness, CliCommand::GetOpenapiJson,
         ]
             .into_iter()
     }
@@ -2202,23 +1863,15 @@ impl CliCommand {
             CliCommand::ExtractAudio => "extract_audio",
             CliCommand::AdjustVideoSpeed => "adjust_video_speed",
             CliCommand::DeleteMedia => "delete_media",
-            CliCommand::UploadMedia => "upload_media",
             CliCommand::ListTasks => "list_tasks",
             CliCommand::CreateTask => "create_task",
             CliCommand::GetTask => "get_task",
             CliCommand::DeleteTask => "delete_task",
             CliCommand::ListMedia => "list_media",
             CliCommand::GetUsage => "get_usage",
-            CliCommand::DownloadImage => "download_image",
-            CliCommand::DownloadVideo => "download_video",
-            CliCommand::DownloadAudio => "download_audio",
             CliCommand::GetHealth => "get_health",
             CliCommand::GetReadiness => "get_readiness",
-            CliCommand::GetOpenapiYaml => "get_openapi_yaml",
             CliCommand::GetOpenapiJson => "get_openapi_json",
-            CliCommand::GetMetrics => "get_metrics",
-            CliCommand::GetDocs => "get_docs",
-            CliCommand::GetDocsScript => "get_docs_script",
         }
     }
 }

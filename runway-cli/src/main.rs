@@ -23,26 +23,15 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use generated::{Cli, CliCommand};
 use output::{Failure, Output};
 
-/// Operations not generated as commands: downloads (`download` streams them to a
-/// file), the server's own pages (not JSON), and `upload-media` (its body is a
-/// file: hand-written below).
-const NOT_COMMANDS: [&str; 8] = [
-    "upload_media",
-    "download_image",
-    "download_video",
-    "download_audio",
-    "get_docs",
-    "get_docs_script",
-    "get_metrics",
-    "get_openapi_yaml",
-];
-
 fn command_name(cmd: CliCommand) -> String {
     cmd.operation_id().replace('_', "-")
 }
 
+/// The generated commands: one per operation whose bodies are JSON (the
+/// generator leaves out uploads, downloads and pages; `upload-media` and
+/// `download` are hand-written below).
 fn commands() -> impl Iterator<Item = CliCommand> {
-    CliCommand::iter().filter(|cmd| !NOT_COMMANDS.contains(&cmd.operation_id()))
+    CliCommand::iter()
 }
 
 /// The whole command line.

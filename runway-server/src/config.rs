@@ -4,6 +4,41 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The default of every option that has one, written once: the flags and
+/// [`ServerConfig::for_data_dir`] both read them.
+pub mod defaults {
+    /// `--listen`.
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    /// `--data-dir`.
+    pub const DATA_DIR: &str = "runway-data";
+    /// `--max-body-bytes`: 64 MiB.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+    /// `--max-upload-bytes`: 2 GiB.
+    pub const MAX_UPLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+    /// `--max-input-bytes`: 48 MiB.
+    pub const MAX_INPUT_BYTES: usize = 48 * 1024 * 1024;
+    /// `--max-jobs`.
+    pub const MAX_JOBS: usize = 2;
+    /// `--queue-timeout-secs`.
+    pub const QUEUE_TIMEOUT_SECS: u64 = 30;
+    /// `--max-queued-tasks`.
+    pub const MAX_QUEUED_TASKS: usize = 64;
+    /// `--task-ttl-secs`: a day.
+    pub const TASK_TTL_SECS: u64 = 24 * 60 * 60;
+    /// `--task-lease-secs`.
+    pub const TASK_LEASE_SECS: u64 = 30;
+    /// `--job-timeout-secs`.
+    pub const JOB_TIMEOUT_SECS: u64 = 300;
+    /// `--fetch-timeout-secs`.
+    pub const FETCH_TIMEOUT_SECS: u64 = 20;
+    /// `--rate-limit-per-minute` (0: off).
+    pub const RATE_LIMIT_PER_MINUTE: u32 = 0;
+    /// `--ffmpeg`.
+    pub const FFMPEG: &str = "ffmpeg";
+    /// `--ffprobe`.
+    pub const FFPROBE: &str = "ffprobe";
+}
+
 /// How the server runs. `runway-server --help` lists every flag.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
@@ -17,12 +52,12 @@ Text-to-image and text-to-video are drawn procedurally from the prompt."
 )]
 pub struct ServerConfig {
     /// Address to listen on.
-    #[arg(long, env = "RUNWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "RUNWAY_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
 
     /// Directory for scratch files of media jobs and, unless --storage says
     /// otherwise, for stored media and their records (created if missing).
-    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = "runway-data")]
+    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = defaults::DATA_DIR)]
     pub data_dir: PathBuf,
 
     /// Where media, media records, task records and idempotency records live: a
@@ -49,29 +84,29 @@ pub struct ServerConfig {
 
     /// Largest JSON request body in bytes (and largest image upload, which is
     /// decoded in memory).
-    #[arg(long, env = "RUNWAY_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "RUNWAY_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
     /// Largest upload (`POST /v1/upload-media`) in bytes. Uploads stream to disk,
     /// so this bounds disk use, not memory.
-    #[arg(long, env = "RUNWAY_MAX_UPLOAD_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
+    #[arg(long, env = "RUNWAY_MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
 
     /// Largest media input (a data: URI's bytes or a fetched URL) in bytes.
-    #[arg(long, env = "RUNWAY_MAX_INPUT_BYTES", default_value_t = 48 * 1024 * 1024)]
+    #[arg(long, env = "RUNWAY_MAX_INPUT_BYTES", default_value_t = defaults::MAX_INPUT_BYTES)]
     pub max_input_bytes: usize,
 
     /// Media jobs (image work and ffmpeg runs) that may run at once.
-    #[arg(long, env = "RUNWAY_MAX_JOBS", default_value_t = 2)]
+    #[arg(long, env = "RUNWAY_MAX_JOBS", default_value_t = defaults::MAX_JOBS)]
     pub max_jobs: usize,
 
     /// Seconds a request waits for a free job slot before it is answered 503.
-    #[arg(long, env = "RUNWAY_QUEUE_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "RUNWAY_QUEUE_TIMEOUT_SECS", default_value_t = defaults::QUEUE_TIMEOUT_SECS)]
     pub queue_timeout_secs: u64,
 
     /// Tasks that may wait for a job slot; when that many wait, creating another
     /// answers 503 with `Retry-After`.
-    #[arg(long, env = "RUNWAY_MAX_QUEUED_TASKS", default_value_t = 64)]
+    #[arg(long, env = "RUNWAY_MAX_QUEUED_TASKS", default_value_t = defaults::MAX_QUEUED_TASKS)]
     pub max_queued_tasks: usize,
 
     /// Seconds media are kept: older ones read 404 everywhere and are removed by a
@@ -85,20 +120,20 @@ pub struct ServerConfig {
     pub quota_bytes: Option<u64>,
 
     /// Seconds a finished task's record is kept (then it reads 404).
-    #[arg(long, env = "RUNWAY_TASK_TTL_SECS", default_value_t = 24 * 60 * 60)]
+    #[arg(long, env = "RUNWAY_TASK_TTL_SECS", default_value_t = defaults::TASK_TTL_SECS)]
     pub task_ttl_secs: u64,
 
     /// Seconds without a heartbeat after which a pending or running task is taken
     /// for dead and reads `failed` / `interrupted` (its runner writes every third).
-    #[arg(long, env = "RUNWAY_TASK_LEASE_SECS", default_value_t = 30)]
+    #[arg(long, env = "RUNWAY_TASK_LEASE_SECS", default_value_t = defaults::TASK_LEASE_SECS)]
     pub task_lease_secs: u64,
 
     /// Seconds one ffmpeg or ffprobe run may take before it is killed.
-    #[arg(long, env = "RUNWAY_JOB_TIMEOUT_SECS", default_value_t = 300)]
+    #[arg(long, env = "RUNWAY_JOB_TIMEOUT_SECS", default_value_t = defaults::JOB_TIMEOUT_SECS)]
     pub job_timeout_secs: u64,
 
     /// Seconds a fetch of a remote media URL may take.
-    #[arg(long, env = "RUNWAY_FETCH_TIMEOUT_SECS", default_value_t = 20)]
+    #[arg(long, env = "RUNWAY_FETCH_TIMEOUT_SECS", default_value_t = defaults::FETCH_TIMEOUT_SECS)]
     pub fetch_timeout_secs: u64,
 
     /// Allow media URLs on loopback, private and link-local addresses (off: such
@@ -113,7 +148,7 @@ pub struct ServerConfig {
 
     /// Requests per minute each API key may make on `/v1/` routes; 0 (the default)
     /// turns rate limiting off. Over the limit, requests get 429 with `Retry-After`.
-    #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_MINUTE", default_value_t = defaults::RATE_LIMIT_PER_MINUTE)]
     pub rate_limit_per_minute: u32,
 
     /// Requests a key may make in a burst before the per-minute rate applies
@@ -132,11 +167,11 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
 
     /// The ffmpeg program.
-    #[arg(long, env = "RUNWAY_FFMPEG", default_value = "ffmpeg")]
+    #[arg(long, env = "RUNWAY_FFMPEG", default_value = defaults::FFMPEG)]
     pub ffmpeg: PathBuf,
 
     /// The ffprobe program.
-    #[arg(long, env = "RUNWAY_FFPROBE", default_value = "ffprobe")]
+    #[arg(long, env = "RUNWAY_FFPROBE", default_value = defaults::FFPROBE)]
     pub ffprobe: PathBuf,
 }
 
@@ -160,31 +195,53 @@ impl ServerConfig {
             download_redirect_secs: None,
             public_url: None,
             api_keys,
-            max_body_bytes: 64 * 1024 * 1024,
-            max_upload_bytes: 2 * 1024 * 1024 * 1024,
-            max_input_bytes: 48 * 1024 * 1024,
-            max_jobs: 2,
-            queue_timeout_secs: 30,
-            max_queued_tasks: 64,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            max_upload_bytes: defaults::MAX_UPLOAD_BYTES,
+            max_input_bytes: defaults::MAX_INPUT_BYTES,
+            max_jobs: defaults::MAX_JOBS,
+            queue_timeout_secs: defaults::QUEUE_TIMEOUT_SECS,
+            max_queued_tasks: defaults::MAX_QUEUED_TASKS,
             media_ttl_secs: None,
             quota_bytes: None,
-            task_ttl_secs: 24 * 60 * 60,
-            task_lease_secs: 30,
-            job_timeout_secs: 300,
-            fetch_timeout_secs: 20,
+            task_ttl_secs: defaults::TASK_TTL_SECS,
+            task_lease_secs: defaults::TASK_LEASE_SECS,
+            job_timeout_secs: defaults::JOB_TIMEOUT_SECS,
+            fetch_timeout_secs: defaults::FETCH_TIMEOUT_SECS,
             allow_private_fetch: false,
             no_remote_fetch: false,
-            rate_limit_per_minute: 0,
+            rate_limit_per_minute: defaults::RATE_LIMIT_PER_MINUTE,
             rate_limit_burst: None,
             metrics_token: None,
             log_format: LogFormat::Text,
-            ffmpeg: "ffmpeg".into(),
-            ffprobe: "ffprobe".into(),
+            ffmpeg: defaults::FFMPEG.into(),
+            ffprobe: defaults::FFPROBE.into(),
         }
     }
 
     /// The job timeout as a duration.
     pub fn job_timeout(&self) -> Duration {
         Duration::from_secs(self.job_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_embedding_configuration_has_the_flags_defaults() {
+        let Ok(mut parsed) = ServerConfig::try_parse_from(["runway-server"]) else {
+            panic!("the defaults parse");
+        };
+        let embedded = ServerConfig::for_data_dir(defaults::DATA_DIR, parsed.api_keys.clone());
+        // The two differ only where embedding means to: any free port.
+        parsed.listen = embedded.listen;
+        assert_eq!(format!("{parsed:?}"), format!("{embedded:?}"));
+        assert_eq!(
+            defaults::LISTEN.parse::<SocketAddr>().ok(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
     }
 }

@@ -324,4 +324,60 @@ mod tests {
         assert_eq!(describe(MediaKind::Video, &dir.path().join("junk")), None);
         assert_eq!(describe(MediaKind::Audio, &dir.path().join("junk")), None);
     }
+
+    /// Writes `bytes` to a file and describes it as each kind.
+    fn describe_bytes(bytes: &[u8]) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("file");
+        std::fs::write(&path, bytes).expect("write");
+        for kind in [MediaKind::Image, MediaKind::Video, MediaKind::Audio] {
+            let _ = describe(kind, &path);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Any bytes: a description or none, never a panic or a hang.
+        #[test]
+        fn any_bytes_are_described_or_not(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            describe_bytes(&bytes);
+        }
+
+        /// An MP4 whose boxes claim any sizes, a `moov` among them.
+        #[test]
+        fn any_mp4_boxes(
+            sizes in proptest::collection::vec(proptest::prelude::any::<u32>(), 1..4),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        ) {
+            let mut bytes = Vec::new();
+            for (i, size) in sizes.iter().enumerate() {
+                bytes.extend_from_slice(&size.to_be_bytes());
+                bytes.extend_from_slice(if i + 1 == sizes.len() { b"moov" } else { b"free" });
+            }
+            bytes.extend_from_slice(&body);
+            describe_bytes(&bytes);
+        }
+
+        /// An MP3 frame header of any fields, after any ID3 tags, with a Xing tag of
+        /// any values.
+        #[test]
+        fn any_mp3_headers(
+            id3 in proptest::collection::vec(proptest::prelude::any::<[u8; 10]>(), 0..3),
+            header in proptest::prelude::any::<u32>(),
+            side_info in 0usize..40,
+            tag in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+        ) {
+            let mut bytes = Vec::new();
+            for mut id3 in id3 {
+                id3[..3].copy_from_slice(b"ID3");
+                bytes.extend_from_slice(&id3);
+            }
+            bytes.extend_from_slice(&(header | 0xffe0_0000).to_be_bytes());
+            bytes.extend(std::iter::repeat_n(0, side_info));
+            bytes.extend_from_slice(b"Xing");
+            bytes.extend_from_slice(&tag);
+            describe_bytes(&bytes);
+        }
+    }
 }

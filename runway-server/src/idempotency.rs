@@ -375,4 +375,19 @@ mod tests {
         assert_ne!(a, fingerprint(&Method::POST, &uri("/v1/x?q=1"), b"{}"));
         assert_ne!(a, fingerprint(&Method::POST, &uri("/v1/x"), b"{ }"));
     }
+
+    proptest::proptest! {
+        /// Any header bytes: a checked key, a 400, or none; never a panic.
+        #[test]
+        fn any_key_header_is_checked(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                headers.insert(IDEMPOTENCY_KEY, value);
+            }
+            if let Ok(Some(key)) = key_of(&headers) {
+                proptest::prop_assert!((1..=255).contains(&key.len()));
+                proptest::prop_assert!(key.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
+            }
+        }
+    }
 }

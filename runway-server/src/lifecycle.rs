@@ -154,4 +154,16 @@ mod tests {
         assert!(!is_valid_cursor("93a1b2c3d4.img_00ff"));
         assert!(!is_valid_cursor("0193a1b2c3d4.../x"));
     }
+
+    proptest::proptest! {
+        /// Any text is a cursor or not, without a panic; every cursor an index
+        /// entry gives is one.
+        #[test]
+        fn cursors_parse_without_panicking(text in proptest::prelude::any::<String>(), ms in 0i64..(1 << 48), id in "[a-z]{3}_[0-9a-f]{1,32}") {
+            let _ = is_valid_cursor(&text);
+            let _ = IndexEntry::parse(&text);
+            let entry = IndexEntry { created_ms: ms, id, size_bytes: 1 };
+            proptest::prop_assert!(is_valid_cursor(&entry.cursor()));
+        }
+    }
 }

@@ -25,53 +25,86 @@ async fn main() -> std::process::ExitCode {
             .with_env_filter(filter)
             .init(),
     }
+    let json = config.log_format == LogFormat::Json;
     let prepared = match prepare(config.clone()).await {
         Ok(prepared) => prepared,
         Err(err) => {
-            eprintln!("runway-server: {err}");
+            match json {
+                true => tracing::error!(error = %err, "runway-server cannot start"),
+                false => eprintln!("runway-server: {err}"),
+            }
             return std::process::ExitCode::FAILURE;
         }
     };
     let state = &prepared.state;
-    // The report goes to stdout; a closed stdout must not stop the server.
-    macro_rules! report {
-        ($($arg:tt)*) => {{
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stdout(), $($arg)*);
-        }};
-    }
     let listening = match prepared.listener.local_addr() {
         Ok(addr) => format!("http://{addr}"),
         Err(_) => state.public_url().to_owned(),
     };
-    report!(
-        "runway-server {} listening on {listening}",
-        env!("CARGO_PKG_VERSION"),
-    );
-    if listening != state.public_url() {
-        report!("media URLs start with {}", state.public_url());
-    }
-    report!("media stored in {}", state.storage());
-    match state.has_media_engine() {
-        true => report!("ffmpeg: found, video and audio operations are available"),
-        false => report!(
-            "ffmpeg: NOT found ({}), video and audio operations answer 503 until it is installed",
-            config.ffmpeg.display()
-        ),
-    }
-    if let Some(key) = &prepared.generated_key {
-        report!("API key (created for this run; pass --api-key to choose one): {key}");
-        report!(
-            "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",
-            state.public_url()
+    let version = env!("CARGO_PKG_VERSION");
+    let engine = state.has_media_engine();
+    if json {
+        // Log shippers parse every line: the start report is log events too.
+        tracing::info!(
+            version,
+            url = %listening,
+            public_url = state.public_url(),
+            storage = %state.storage(),
+            ffmpeg = engine,
+            "runway-server {version} listening on {listening}"
         );
+        if !engine {
+            tracing::warn!(ffmpeg = %config.ffmpeg.display(), "ffmpeg not found: video and audio operations answer 503 until it is installed");
+        }
+        if let Some(key) = &prepared.generated_key {
+            tracing::info!(api_key = %key, "API key created for this run (pass --api-key to choose one)");
+        }
+    } else {
+        print_text_report(&prepared, &listening, &config);
     }
     match prepared.serve(shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("runway-server: {err}");
+            match json {
+                true => tracing::error!(error = %err, "runway-server stopped"),
+                false => eprintln!("runway-server: {err}"),
+            }
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The start report for people, on stdout (a closed stdout must not stop the server).
+fn print_text_report(prepared: &runway_server::Prepared, listening: &str, config: &ServerConfig) {
+    use std::io::Write as _;
+    let state = &prepared.state;
+    let mut lines = vec![format!(
+        "runway-server {} listening on {listening}",
+        env!("CARGO_PKG_VERSION")
+    )];
+    if listening != state.public_url() {
+        lines.push(format!("media URLs start with {}", state.public_url()));
+    }
+    lines.push(format!("media stored in {}", state.storage()));
+    lines.push(match state.has_media_engine() {
+        true => "ffmpeg: found, video and audio operations are available".to_owned(),
+        false => format!(
+            "ffmpeg: NOT found ({}), video and audio operations answer 503 until it is installed",
+            config.ffmpeg.display()
+        ),
+    });
+    if let Some(key) = &prepared.generated_key {
+        lines.push(format!(
+            "API key (created for this run; pass --api-key to choose one): {key}"
+        ));
+        lines.push(format!(
+            "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",
+            state.public_url()
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(stdout, "{line}");
     }
 }
 

@@ -73,4 +73,21 @@ mod tests {
             assert_eq!(parse_range(Some(ignored), 10), Whole, "{ignored}");
         }
     }
+
+    proptest::proptest! {
+        /// Any header, any size: an answer, never a panic, and a part that lies
+        /// inside the file.
+        #[test]
+        fn any_header_parses_to_a_range_inside_the_file(
+            header in proptest::prelude::any::<String>(),
+            spec in "bytes=[0-9 ,-]{0,40}",
+            size in proptest::prelude::any::<u64>(),
+        ) {
+            for header in [header.as_str(), spec.as_str()] {
+                if let RangeRequest::Part(start, end) = parse_range(Some(header), size) {
+                    proptest::prop_assert!(start < end && end <= size, "{header}: {start}..{end} of {size}");
+                }
+            }
+        }
+    }
 }

@@ -194,7 +194,7 @@ impl IndexEntry {
     }
 
     /// Reads an entry's file name; `None` for anything else.
-    fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         let mut parts = name.split('.');
         let (created, id, size) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() || created.len() != 12 || !is_valid_id(id) {

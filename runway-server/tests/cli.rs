@@ -399,7 +399,11 @@ async fn logs_of_two_requests(format: &str, secret: &str) -> Vec<String> {
         let (lines, url_tx) = (lines.clone(), url_tx.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
+                let url = match serde_json::from_str::<serde_json::Value>(&line) {
+                    Ok(event) => event["url"].as_str().map(str::to_owned),
+                    Err(_) => line.split("listening on ").nth(1).map(str::to_owned),
+                };
+                if let Some(url) = url {
                     let _ = url_tx.send(url.trim().to_owned());
                 }
                 lines.lock().expect("lines").push(line);
@@ -443,9 +447,9 @@ async fn logs_of_two_requests(format: &str, secret: &str) -> Vec<String> {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
     let lines = logs_of_two_requests("json", "sk-json-log-secret-5f2b9c").await;
+    // Every line, the start report's too, is a JSON object.
     let logs: Vec<serde_json::Value> = lines
         .iter()
-        .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     // The event's own fields are at the top; its request span's under "span".
@@ -457,6 +461,11 @@ async fn json_logs_are_one_object_per_line_with_the_request_and_no_secrets() {
     assert!(access["latency_ms"].as_f64().is_some(), "{access}");
     assert_eq!(access["span"]["path"], "/v1/image-metadata");
     assert_eq!(access["span"]["method"], "GET");
+    let started = logs
+        .iter()
+        .find(|l| l["url"].is_string() && l["storage"].is_string())
+        .unwrap_or_else(|| panic!("no start report in {lines:#?}"));
+    assert_eq!(started["ffmpeg"], true, "{started}");
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
 //! Maintainer tasks for the runway-rs workspace.
 //!
-//! - `cargo xtask regen`: regenerate `runway-api/src/generated.rs` from `openapi/runway.yaml`.
+//! - `cargo xtask regen`: regenerate, from `openapi/runway.yaml`, the client
+//!   (`runway-api/src/generated.rs`), the httpmock helpers
+//!   (`runway-api-httpmock/src/generated.rs`) and the CLI commands
+//!   (`runway-cli/src/generated.rs`).
 //! - `cargo xtask check`: regenerate in memory and fail when anything checked in is
 //!   stale, or when the contract breaks clients of the last released one without a
 //!   new major version (the breaking-change gate).
@@ -10,15 +13,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use xtask::gate::{self, GateReport};
-use xtask::{Outcome, SPEC_PATH, check, regen};
+use xtask::{
+    GENERATED_CLI_PATH, GENERATED_MOCKS_PATH, GENERATED_PATH, Outcome, SPEC_PATH, check, regen,
+};
 
-fn usage() -> &'static str {
-    "usage: cargo xtask <regen|check|release>\n\
-     \n  regen    write the generated client and mocks from openapi/runway.yaml\
-     \n  check    fail (with a diff) when generated code is stale or the contract is invalid,\
-     \n           and (naming each change) when it breaks clients of the released contract\
-     \n           without a new major version\
-     \n  release  bless openapi/runway.yaml as openapi/released/runway-<version>.yaml"
+fn usage() -> String {
+    format!(
+        "usage: cargo xtask <regen|check|release>\n\
+         \n  regen    write, from {SPEC_PATH}:\
+         \n             {GENERATED_PATH} (the client)\
+         \n             {GENERATED_MOCKS_PATH} (the httpmock helpers)\
+         \n             {GENERATED_CLI_PATH} (the CLI commands)\
+         \n  check    fail (with a diff) when one of those is stale or the contract is invalid,\
+         \n           and (naming each change) when it breaks clients of the released contract\
+         \n           without a new major version\
+         \n  release  bless {SPEC_PATH} as openapi/released/runway-<version>.yaml"
+    )
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,6 +1,8 @@
 //! Stored media: metadata, deletion, uploads, and the service's health.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -99,6 +101,31 @@ pub(super) async fn get_video_metadata(
     }))
 }
 
+/// An id in a set of ids being worked on, taken out again when dropped: when the
+/// work ends, fails, or panics.
+struct InFlight<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> InFlight<'a> {
+    /// Puts `id` in `set`; `None` when it is there already.
+    fn enter(set: &'a Mutex<HashSet<String>>, id: &str) -> Option<Self> {
+        let mut ids = set.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.insert(id.to_owned()).then(|| Self {
+            set,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut ids = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.remove(&self.id);
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct DeleteQuery {
     media_url: String,
@@ -124,22 +151,13 @@ pub(super) async fn delete_media(
         )
         .with_param("auth_token"));
     }
-    let fresh = state
-        .deleting
-        .lock()
-        .map(|mut set| set.insert(record.id.clone()))
-        .unwrap_or(false);
-    if !fresh {
+    let Some(_deleting) = InFlight::enter(&state.deleting, &record.id) else {
         return Err(
             ApiError::conflict("this media is being deleted by another request")
                 .with_param("media_url"),
         );
-    }
-    let result = state.store.delete(&record).await;
-    if let Ok(mut set) = state.deleting.lock() {
-        set.remove(&record.id);
-    }
-    result?;
+    };
+    state.store.delete(&record).await?;
     Ok(Json(types::DeleteMediaResponse {
         message: "Media successfully deleted".to_owned(),
     }))
@@ -230,6 +248,23 @@ pub(super) async fn get_usage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_leaves_the_set_however_its_work_ends() {
+        let set = Mutex::new(HashSet::new());
+        let first = InFlight::enter(&set, "img_1").expect("entered");
+        assert!(InFlight::enter(&set, "img_1").is_none(), "in flight");
+        drop(first);
+        let panicked = std::panic::catch_unwind(|| {
+            let _held = InFlight::enter(&set, "img_1").expect("entered again");
+            panic!("a delete that panics");
+        });
+        assert!(panicked.is_err());
+        assert!(
+            InFlight::enter(&set, "img_1").is_some(),
+            "freed by the panic"
+        );
+    }
 
     #[test]
     fn human_sizes() {

@@ -65,8 +65,38 @@ pub(super) async fn openapi_json(headers: HeaderMap) -> Response {
     }
 }
 
+/// The reference page's `Content-Security-Policy`: scripts, styles, images, fonts
+/// and fetches from this server only (the page's one inline script by its hash;
+/// inline styles, which Redoc's styled components write), so the page can send
+/// nothing off the machine: Redoc's telemetry is off in that script, and its
+/// attribution logo (an image on Redocly's CDN) is refused and not shown.
+static DOCS_CSP: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine as _;
+    let script = inline_script(DOCS_HTML).unwrap_or_default();
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script));
+    format!(
+        "default-src 'none'; script-src 'self' 'sha256-{hash}'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+});
+
+/// The text of the first inline `<script type="module">` of `html`.
+fn inline_script(html: &str) -> Option<&str> {
+    const OPEN: &str = "<script type=\"module\">";
+    let start = html.find(OPEN)? + OPEN.len();
+    let len = html[start..].find("</script>")?;
+    Some(&html[start..start + len])
+}
+
 pub(super) async fn docs(headers: HeaderMap) -> Response {
-    document(&headers, DOCS_HTML, "text/html; charset=utf-8")
+    let mut response = document(&headers, DOCS_HTML, "text/html; charset=utf-8");
+    if let Ok(csp) = HeaderValue::from_str(&DOCS_CSP) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 pub(super) async fn docs_script(headers: HeaderMap) -> Response {
@@ -123,6 +153,14 @@ pub(super) async fn readiness(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_docs_script_is_allowed_by_its_hash() {
+        let script = inline_script(DOCS_HTML).expect("the page has its inline script");
+        assert!(script.contains("disableTelemetry: true"));
+        assert!(DOCS_CSP.contains("script-src 'self' 'sha256-"));
+        assert!(DOCS_CSP.starts_with("default-src 'none'"));
+    }
 
     #[test]
     fn the_contract_converts_to_json() {
