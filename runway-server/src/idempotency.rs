@@ -38,9 +38,17 @@ pub const KEEP_FOR: chrono::Duration = chrono::Duration::hours(24);
 /// The largest answer kept (JSON bodies are far smaller).
 const MAX_KEPT_BODY: usize = 1024 * 1024;
 
-/// What is kept for one key.
+/// The format this server writes idempotency records in (1: contract 1.1.x; a
+/// record without the number is 1).
+const KEY_FORMAT: u32 = 1;
+
+/// What is kept for one key: the server's own record, tolerant of fields it does
+/// not know.
 #[derive(Debug, Serialize, Deserialize)]
 struct KeyRecord {
+    /// The record's format ([`KEY_FORMAT`]).
+    #[serde(default = "crate::store::format_1")]
+    format: u32,
     /// SHA-256 of method, path, query and body (an upload's: of its digest).
     fingerprint: String,
     /// When the first request claimed the key.
@@ -180,6 +188,7 @@ async fn keep_answer(
     };
     let path = record_path(&owner, &key);
     let claim = KeyRecord {
+        format: KEY_FORMAT,
         fingerprint: print.clone(),
         created_at: Utc::now(),
         answer: None,
@@ -264,6 +273,7 @@ async fn keep_answer(
                 .map(str::to_owned)
         };
         let kept = KeyRecord {
+            format: KEY_FORMAT,
             fingerprint: print,
             created_at: claim.created_at,
             answer: Some(KeptAnswer {
@@ -349,6 +359,36 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(name: &str) -> KeyRecord {
+        let path = format!(
+            "{}/tests/fixtures/stored-1.1/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn idempotency_records_of_contract_1_1_are_read() {
+        let claim = fixture("idempotency-claim");
+        assert_eq!(claim.format, 1);
+        assert!(claim.answer.is_none());
+        let answered = fixture("idempotency-answered");
+        let answer = answered.answer.expect("an answer");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+        assert!(answer.body.contains("image_url"), "{}", answer.body);
+        assert_eq!(
+            answered.fingerprint,
+            fingerprint(
+                &Method::POST,
+                &"/v1/generate-image".parse().expect("uri"),
+                br#"{"prompt":"a blue fox","width":32,"height":32}"#
+            ),
+            "the same request is still recognised"
+        );
+    }
 
     #[test]
     fn keys_are_checked() {

@@ -17,6 +17,7 @@ pub mod config;
 mod auth;
 mod convert;
 mod describe;
+mod domain;
 mod engine;
 mod error;
 mod fetch;

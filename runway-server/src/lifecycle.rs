@@ -13,7 +13,6 @@
 //!   (the store checks its age); a sweep removes a bounded number per pass.
 
 use chrono::{DateTime, Utc};
-use runway_api::types;
 
 use crate::AppState;
 use crate::auth::Owner;
@@ -42,14 +41,34 @@ impl MediaFilter {
     }
 }
 
+/// An owner's storage use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// How many media they keep.
+    pub(crate) media_count: u64,
+    /// How many bytes those take.
+    pub(crate) used_bytes: u64,
+    /// Their quota, when there is one.
+    pub(crate) quota_bytes: Option<u64>,
+}
+
+/// A page of media, newest first.
+#[derive(Debug)]
+pub(crate) struct MediaPage {
+    /// The media's records.
+    pub(crate) media: Vec<MediaRecord>,
+    /// Where the next page starts, when there is one.
+    pub(crate) next_cursor: Option<String>,
+}
+
 impl AppState {
     /// `owner`'s storage use: how many media, how many bytes.
-    pub(crate) async fn usage(&self, owner: &Owner) -> ApiResult<types::Usage> {
+    pub(crate) async fn usage(&self, owner: &Owner) -> ApiResult<Usage> {
         let index = self.store.index(&owner.0).await?;
-        Ok(types::Usage {
-            media_count: index.len() as i64,
-            used_bytes: index.iter().map(|e| e.size_bytes).sum::<u64>() as i64,
-            quota_bytes: self.config.quota_bytes.map(|q| q as i64),
+        Ok(Usage {
+            media_count: index.len() as u64,
+            used_bytes: index.iter().map(|e| e.size_bytes).sum::<u64>(),
+            quota_bytes: self.config.quota_bytes,
         })
     }
 
@@ -79,7 +98,7 @@ impl AppState {
         filter: &MediaFilter,
         limit: usize,
         cursor: Option<&str>,
-    ) -> ApiResult<types::MediaList> {
+    ) -> ApiResult<MediaPage> {
         let mut entries: Vec<IndexEntry> = self
             .store
             .index(&owner.0)
@@ -100,34 +119,12 @@ impl AppState {
                 next_cursor = data.last().map(|(cursor, _)| String::clone(cursor));
                 break;
             }
-            data.push((entry.cursor(), self.media_item(&record)));
+            data.push((entry.cursor(), record));
         }
-        Ok(types::MediaList {
-            data: data.into_iter().map(|(_, item)| item).collect(),
+        Ok(MediaPage {
+            media: data.into_iter().map(|(_, record)| record).collect(),
             next_cursor,
         })
-    }
-
-    /// A stored media as listed.
-    fn media_item(&self, record: &MediaRecord) -> types::MediaItem {
-        let positive = |v: Option<u32>| v.and_then(std::num::NonZeroU32::new);
-        types::MediaItem {
-            url: self.media_url(record),
-            id: record.id.clone(),
-            kind: match record.kind {
-                MediaKind::Image => types::StoredMediaKind::Image,
-                MediaKind::Video => types::StoredMediaKind::Video,
-                MediaKind::Audio => types::StoredMediaKind::Audio,
-            },
-            size_bytes: record.size_bytes as i64,
-            created_at: record.created_at,
-            expires_at: self.store.expires_at(record),
-            width: positive(record.probed.width),
-            height: positive(record.probed.height),
-            duration_seconds: record.probed.duration_seconds,
-            fps: record.probed.fps,
-            has_audio: record.probed.has_audio,
-        }
     }
 }
 

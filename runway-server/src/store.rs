@@ -128,9 +128,17 @@ impl Probed {
     }
 }
 
-/// The record of a stored media.
+/// The format this server writes media records in (1: contract 1.1.x; the
+/// number was added later, so a record without it is 1).
+pub const MEDIA_FORMAT: u32 = 1;
+
+/// The record of a stored media: the server's own struct, tolerant of fields it
+/// does not know (a later server's), never shaped by the wire contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaRecord {
+    /// The record's format ([`MEDIA_FORMAT`]).
+    #[serde(default = "format_1")]
+    pub format: u32,
     /// The id, as in the URL.
     pub id: String,
     /// What it is.
@@ -143,6 +151,11 @@ pub struct MediaRecord {
     pub size_bytes: u64,
     /// Properties read from it.
     pub probed: Probed,
+}
+
+/// The format of a record written before formats were numbered.
+pub(crate) fn format_1() -> u32 {
+    1
 }
 
 impl MediaRecord {
@@ -568,6 +581,7 @@ impl MediaStore {
         probed: Probed,
     ) -> Result<MediaRecord, StoreError> {
         Ok(MediaRecord {
+            format: MEDIA_FORMAT,
             id: new_id(kind)?,
             kind,
             owner: owner.to_owned(),
@@ -1190,6 +1204,24 @@ fn staged_files(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_records_of_contract_1_1_are_read() {
+        let path = format!(
+            "{}/tests/fixtures/stored-1.1/media-record.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let record: MediaRecord = serde_json::from_str(&text).expect("reads");
+        assert_eq!(record.format, 1);
+        assert_eq!(record.kind, MediaKind::Image);
+        assert_eq!(record.size_bytes, 1476);
+        assert_eq!(record.probed, Probed::image(64, 48));
+        let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        json["checksum"] = serde_json::json!("a field of a later server");
+        let read: MediaRecord = serde_json::from_value(json).expect("reads");
+        assert_eq!(read, record);
+    }
 
     #[test]
     fn file_names_are_checked() {

@@ -25,12 +25,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use runway_api::types;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::AppState;
 use crate::auth::Owner;
+use crate::domain::task::{Operation, TASK_FORMAT, TaskError, TaskOutput, TaskRecord, TaskStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::JobContext;
 use crate::ops::MediaOp;
@@ -38,31 +37,6 @@ use crate::store::{DocVersion, MediaRecord, Versioned, is_valid_id};
 
 /// How often a running task's record is brought up to date, at most.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_millis(500);
-
-/// The stored record of a task.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct TaskRecord {
-    /// What the API shows.
-    #[serde(flatten)]
-    pub(crate) task: types::Task,
-    /// The digest of the key that created it.
-    pub(crate) owner: String,
-    /// When its runner last wrote it.
-    pub(crate) heartbeat_at: DateTime<Utc>,
-}
-
-impl TaskRecord {
-    fn is_finished(&self) -> bool {
-        is_finished(self.task.status)
-    }
-}
-
-fn is_finished(status: types::TaskStatus) -> bool {
-    matches!(
-        status,
-        types::TaskStatus::Succeeded | types::TaskStatus::Failed | types::TaskStatus::Cancelled
-    )
-}
 
 fn task_path(owner: &str, id: &str) -> String {
     format!("tasks/{owner}/{id}.json")
@@ -78,56 +52,22 @@ fn new_task_id(now: DateTime<Utc>) -> ApiResult<String> {
     Ok(format!("task_{:012x}_{random}", now.timestamp_millis()))
 }
 
-/// The operation a task request names.
-fn operation_of(request: &types::CreateTaskRequest) -> types::TaskOperation {
-    use types::CreateTaskRequest as R;
-    use types::TaskOperation as O;
-    match request {
-        R::GenerateImage(_) => O::GenerateImage,
-        R::EditImage(_) => O::EditImage,
-        R::GenerateVideo(_) => O::GenerateVideo,
-        R::EditVideo(_) => O::EditVideo,
-        R::VideoFilter(_) => O::VideoFilter,
-        R::ImageToVideo(_) => O::ImageToVideo,
-        R::AddTextToImage(_) => O::AddTextToImage,
-        R::StyleTransfer(_) => O::StyleTransfer,
-        R::ResizeVideo(_) => O::ResizeVideo,
-        R::GenerateThumbnail(_) => O::GenerateThumbnail,
-        R::ExtractAudio(_) => O::ExtractAudio,
-        R::SpeedAdjust(_) => O::SpeedAdjust,
-    }
-}
-
-/// Exactly the response body of `operation` for the media at `url`.
-pub(crate) fn task_output(operation: types::TaskOperation, url: String) -> types::TaskOutput {
-    use types::TaskOperation as O;
-    let mut output = types::TaskOutput::default();
-    let field = match operation {
-        O::GenerateImage => &mut output.image_url,
-        O::EditImage => &mut output.edited_image_url,
-        O::AddTextToImage => &mut output.text_image_url,
-        O::StyleTransfer => &mut output.styled_image_url,
-        O::GenerateVideo | O::ImageToVideo => &mut output.video_url,
-        O::EditVideo => &mut output.edited_video_url,
-        O::VideoFilter => &mut output.filtered_video_url,
-        O::ResizeVideo => &mut output.resized_video_url,
-        O::SpeedAdjust => &mut output.adjusted_speed_video_url,
-        O::GenerateThumbnail => &mut output.thumbnail_url,
-        O::ExtractAudio => &mut output.audio_url,
-    };
-    *field = Some(url);
-    output
-}
-
-/// The contract's error object of an `ApiError`.
-fn error_detail(err: &ApiError) -> types::ErrorDetail {
-    types::ErrorDetail {
+/// What a failed task keeps of its error: the error body its request would have had.
+fn task_error(err: &ApiError) -> TaskError {
+    TaskError {
         code: err.code.to_owned(),
         message: err.message.clone(),
         param: err.param.clone(),
-        // The work ran after its request was answered; its log lines carry the task id.
-        request_id: None,
     }
+}
+
+/// A page of tasks, newest first.
+#[derive(Debug)]
+pub(crate) struct TaskPage {
+    /// The tasks.
+    pub(crate) tasks: Vec<TaskRecord>,
+    /// Where the next page starts, when there is one.
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// A task this replica runs: how to cancel it and when it is done.
@@ -190,47 +130,45 @@ impl AppState {
     pub(crate) async fn create_task(
         &self,
         owner: &Owner,
-        request: types::CreateTaskRequest,
-    ) -> ApiResult<types::Task> {
-        let operation = operation_of(&request);
-        let op = MediaOp::try_from(request)?;
+        operation: Operation,
+        op: MediaOp,
+    ) -> ApiResult<TaskRecord> {
         self.check_quota(owner, 0).await?;
         let ticket = self.jobs.enqueue_task()?;
         let now = Utc::now().trunc_subsecs(3);
         let record = TaskRecord {
-            task: types::Task {
-                id: new_task_id(now)?,
-                operation,
-                status: types::TaskStatus::Pending,
-                progress: 0.0,
-                created_at: now,
-                started_at: None,
-                finished_at: None,
-                output: None,
-                error: None,
-            },
+            format: TASK_FORMAT,
+            id: new_task_id(now)?,
+            operation,
+            status: TaskStatus::Pending,
+            progress: 0.0,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            output: None,
+            error: None,
             owner: owner.0.clone(),
             heartbeat_at: now,
         };
         let version = self
             .store
-            .put_doc(&task_path(&owner.0, &record.task.id), &record)
+            .put_doc(&task_path(&owner.0, &record.id), &record)
             .await?;
         let ctx = JobContext::task(owner.clone(), ticket);
         let (done_tx, done_rx) = watch::channel(false);
         self.tasks.insert(
-            &record.task.id,
+            &record.id,
             Running {
                 cancel: ctx.cancel.clone(),
                 done: done_rx,
             },
         );
-        tracing::info!(task = %record.task.id, operation = %operation, "task created");
+        tracing::info!(task = %record.id, operation = ?operation, "task created");
         metrics::counter!("runway_tasks_created_total").increment(1);
-        let task = record.task.clone();
+        let task = record.clone();
         let state = self.clone();
         tokio::spawn(async move {
-            let id = record.task.id.clone();
+            let id = record.id.clone();
             state.run_task(record, version, op, ctx).await;
             state.tasks.remove(&id);
             let _ = done_tx.send(true);
@@ -248,7 +186,7 @@ impl AppState {
         op: MediaOp,
         ctx: JobContext,
     ) {
-        let path = task_path(&record.owner, &record.task.id);
+        let path = task_path(&record.owner, &record.id);
         // A task takes its slot before it reads its inputs: waiting tasks hold no media.
         let job = async {
             self.slot(&ctx).await?;
@@ -270,14 +208,14 @@ impl AppState {
                 _ = tick.tick(), if !changed_elsewhere => {
                     let now = Utc::now().trunc_subsecs(3);
                     let mut changed = false;
-                    if ctx.has_started() && record.task.status == types::TaskStatus::Pending {
-                        record.task.status = types::TaskStatus::Running;
-                        record.task.started_at = Some(now);
+                    if ctx.has_started() && record.status == TaskStatus::Pending {
+                        record.status = TaskStatus::Running;
+                        record.started_at = Some(now);
                         changed = true;
                     }
                     let progress = (ctx.progress.get() * 100.0).round() / 100.0;
-                    if progress > record.task.progress {
-                        record.task.progress = progress;
+                    if progress > record.progress {
+                        record.progress = progress;
                         changed = true;
                     }
                     let current = if changed || now - record.heartbeat_at >= heartbeat {
@@ -297,7 +235,7 @@ impl AppState {
                             ctx.cancel.cancel();
                         }
                         Err(err) => {
-                            tracing::warn!(task = %record.task.id, %err, "cannot update the task record");
+                            tracing::warn!(task = %record.id, %err, "cannot update the task record");
                         }
                     }
                 }
@@ -307,12 +245,12 @@ impl AppState {
             if let Ok(media) = &result {
                 self.discard(media).await;
             }
-            tracing::info!(task = %record.task.id, "task stopped: another server cancelled it or took it for dead");
+            tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
             return;
         }
         let now = Utc::now().trunc_subsecs(3);
-        if record.task.started_at.is_none() && ctx.has_started() {
-            record.task.started_at = Some(now);
+        if record.started_at.is_none() && ctx.has_started() {
+            record.started_at = Some(now);
         }
         let stored = result.as_ref().ok().cloned();
         if interrupted {
@@ -320,18 +258,19 @@ impl AppState {
         } else {
             match result {
                 Ok(media) => {
-                    record.task.status = types::TaskStatus::Succeeded;
-                    record.task.progress = 1.0;
-                    record.task.output =
-                        Some(task_output(record.task.operation, self.media_url(&media)));
+                    record.status = TaskStatus::Succeeded;
+                    record.progress = 1.0;
+                    record.output = Some(TaskOutput {
+                        media_url: self.media_url(&media),
+                    });
                 }
                 Err(err) => {
-                    record.task.status = types::TaskStatus::Failed;
-                    record.task.error = Some(error_detail(&in_input(err)));
+                    record.status = TaskStatus::Failed;
+                    record.error = Some(task_error(&in_input(err)));
                 }
             }
         }
-        record.task.finished_at = Some(now);
+        record.finished_at = Some(now);
         record.heartbeat_at = now;
         let written = self.store.replace_doc(&path, &record, &version).await;
         let kept = matches!(written, Ok(Some(_)));
@@ -342,15 +281,15 @@ impl AppState {
         }
         match written {
             Ok(Some(_)) => {
-                tracing::info!(task = %record.task.id, status = %record.task.status, "task finished");
-                metrics::counter!("runway_tasks_finished_total", "status" => record.task.status.to_string())
+                tracing::info!(task = %record.id, status = record.status.as_str(), "task finished");
+                metrics::counter!("runway_tasks_finished_total", "status" => record.status.as_str())
                     .increment(1);
             }
             Ok(None) => {
-                tracing::info!(task = %record.task.id, "task stopped: another server cancelled it or took it for dead");
+                tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
             }
             Err(err) => {
-                tracing::error!(task = %record.task.id, %err, "cannot write the end of a task");
+                tracing::error!(task = %record.id, %err, "cannot write the end of a task");
             }
         }
     }
@@ -386,7 +325,7 @@ impl AppState {
             };
             let now = Utc::now();
             if found.doc.is_finished() {
-                let finished = found.doc.task.finished_at.unwrap_or(found.doc.heartbeat_at);
+                let finished = found.doc.finished_at.unwrap_or(found.doc.heartbeat_at);
                 return Ok((now - finished < self.task_ttl()).then_some(found));
             }
             if !self.is_lapsed(&found.doc, now) {
@@ -410,21 +349,20 @@ impl AppState {
     /// Whether an unfinished task's runner is taken for dead: its heartbeat is older
     /// than the lease, and it does not run on this server.
     fn is_lapsed(&self, record: &TaskRecord, now: DateTime<Utc>) -> bool {
-        now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(&record.task.id)
+        now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(&record.id)
     }
 
     /// `owner`'s task `id`, or 404.
-    pub(crate) async fn get_task(&self, owner: &Owner, id: &str) -> ApiResult<types::Task> {
+    pub(crate) async fn get_task(&self, owner: &Owner, id: &str) -> ApiResult<TaskRecord> {
         self.task_record(owner, id)
             .await?
-            .map(|record| record.task)
             .ok_or_else(task_not_found)
     }
 
     /// Cancels `owner`'s task `id` when it is pending or running (and answers it
     /// `cancelled`), or deletes it when it is finished (and answers it as it was).
     /// Works on any server: the one running the task sees its record change.
-    pub(crate) async fn delete_task(&self, owner: &Owner, id: &str) -> ApiResult<types::Task> {
+    pub(crate) async fn delete_task(&self, owner: &Owner, id: &str) -> ApiResult<TaskRecord> {
         let path = task_path(&owner.0, id);
         for _ in 0..3 {
             let Versioned {
@@ -436,11 +374,11 @@ impl AppState {
                 .ok_or_else(task_not_found)?;
             if record.is_finished() {
                 self.store.delete_doc(&path).await?;
-                return Ok(record.task);
+                return Ok(record);
             }
             let now = Utc::now().trunc_subsecs(3);
-            record.task.status = types::TaskStatus::Cancelled;
-            record.task.finished_at = Some(now);
+            record.status = TaskStatus::Cancelled;
+            record.finished_at = Some(now);
             record.heartbeat_at = now;
             if self
                 .store
@@ -462,7 +400,7 @@ impl AppState {
                     tracing::warn!(task = %id, "a cancelled task's job did not stop within 30 s");
                 }
             }
-            return Ok(record.task);
+            return Ok(record);
         }
         Err(ApiError::conflict(
             "this task's record is changing right now; retry in a moment",
@@ -475,7 +413,7 @@ impl AppState {
         owner: &Owner,
         limit: usize,
         cursor: Option<&str>,
-    ) -> ApiResult<types::TaskList> {
+    ) -> ApiResult<TaskPage> {
         if let Some(cursor) = cursor
             && !is_valid_id(cursor)
         {
@@ -497,7 +435,7 @@ impl AppState {
             .filter(|id| cursor.is_none_or(|cursor| id.as_str() < cursor))
             .collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        let mut data: Vec<types::Task> = Vec::with_capacity(limit.min(ids.len()));
+        let mut data: Vec<TaskRecord> = Vec::with_capacity(limit.min(ids.len()));
         let mut next_cursor = None;
         for id in ids {
             let Some(record) = self.task_record(owner, &id).await? else {
@@ -508,9 +446,12 @@ impl AppState {
                 next_cursor = data.last().map(|task| task.id.clone());
                 break;
             }
-            data.push(record.task);
+            data.push(record);
         }
-        Ok(types::TaskList { data, next_cursor })
+        Ok(TaskPage {
+            tasks: data,
+            next_cursor,
+        })
     }
 
     /// At start-up on the local store: every task that was pending or running when
@@ -580,7 +521,7 @@ impl AppState {
                 }
                 continue;
             }
-            let finished = record.task.finished_at.unwrap_or(record.heartbeat_at);
+            let finished = record.finished_at.unwrap_or(record.heartbeat_at);
             if now - finished >= self.task_ttl() {
                 self.store.delete_doc(&path).await?;
                 removed += 1;
@@ -615,14 +556,13 @@ pub(crate) fn in_input(err: ApiError) -> ApiError {
 
 /// Marks a task whose runner stopped as failed.
 fn interrupt(record: &mut TaskRecord, now: DateTime<Utc>) {
-    record.task.status = types::TaskStatus::Failed;
-    record.task.finished_at = Some(now.trunc_subsecs(3));
-    record.task.error = Some(types::ErrorDetail {
+    record.status = TaskStatus::Failed;
+    record.finished_at = Some(now.trunc_subsecs(3));
+    record.error = Some(TaskError {
         code: "interrupted".to_owned(),
         message: "the server stopped while the task ran; nothing was stored: create it again"
             .to_owned(),
         param: None,
-        request_id: None,
     });
     record.heartbeat_at = now.trunc_subsecs(3);
 }
@@ -648,19 +588,5 @@ mod tests {
             .expect("id");
         assert!(earlier < later, "{earlier} {later}");
         assert!(is_valid_id(&earlier), "{earlier}");
-    }
-
-    #[test]
-    fn outputs_name_the_operation_field() {
-        let output = task_output(types::TaskOperation::EditVideo, "u".to_owned());
-        assert_eq!(
-            serde_json::to_value(&output).expect("json"),
-            serde_json::json!({"edited_video_url": "u"})
-        );
-        let output = task_output(types::TaskOperation::ImageToVideo, "v".to_owned());
-        assert_eq!(
-            serde_json::to_value(&output).expect("json"),
-            serde_json::json!({"video_url": "v"})
-        );
     }
 }

@@ -185,10 +185,7 @@ pub(super) async fn upload_media(
     let record = state
         .store_upload(&JobContext::sync(owner), spooled)
         .await?;
-    let media_type = match record.kind {
-        MediaKind::Image => types::MediaKind::Image,
-        MediaKind::Video | MediaKind::Audio => types::MediaKind::Video,
-    };
+    let media_type = super::wire::upload_media_type(record.kind);
     Ok((
         StatusCode::CREATED,
         Json(types::UploadMediaResponse {
@@ -224,25 +221,28 @@ pub(super) async fn list_media(
         ));
     }
     let filter = MediaFilter {
-        kind: query.kind.map(|kind| match kind {
-            types::StoredMediaKind::Image => MediaKind::Image,
-            types::StoredMediaKind::Video => MediaKind::Video,
-            types::StoredMediaKind::Audio => MediaKind::Audio,
-        }),
+        kind: query.kind.map(MediaKind::from),
         created_after: query.created_after,
         created_before: query.created_before,
     };
     let page = state
         .list_media(&owner, &filter, limit, query.cursor.as_deref())
         .await?;
-    Ok(Json(page))
+    Ok(Json(types::MediaList {
+        data: page
+            .media
+            .iter()
+            .map(|record| super::wire::media_item(&state, record))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 pub(super) async fn get_usage(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
 ) -> ApiResult<Json<types::Usage>> {
-    Ok(Json(state.usage(&owner).await?))
+    Ok(Json(state.usage(&owner).await?.into()))
 }
 
 #[cfg(test)]

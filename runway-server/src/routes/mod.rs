@@ -9,6 +9,7 @@ mod media;
 mod service;
 mod tasks;
 mod videos;
+mod wire;
 
 pub(crate) use media::human_size;
 

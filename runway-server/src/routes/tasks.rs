@@ -12,13 +12,16 @@ use crate::AppState;
 use crate::auth::Owner;
 use crate::error::ApiResult;
 use crate::json::ApiJson;
+use crate::ops::MediaOp;
 
 pub(super) async fn create_task(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
     ApiJson(req): ApiJson<types::CreateTaskRequest>,
 ) -> ApiResult<Response> {
-    let task = state.create_task(&owner, req).await?;
+    let operation = super::wire::operation_of(&req);
+    let op = MediaOp::try_from(req)?;
+    let task = types::Task::from(state.create_task(&owner, operation, op).await?);
     let mut response = (StatusCode::ACCEPTED, Json(&task)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -31,7 +34,7 @@ pub(super) async fn get_task(
     Extension(owner): Extension<Owner>,
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<types::Task>> {
-    Ok(Json(state.get_task(&owner, &task_id).await?))
+    Ok(Json(state.get_task(&owner, &task_id).await?.into()))
 }
 
 pub(super) async fn delete_task(
@@ -39,7 +42,7 @@ pub(super) async fn delete_task(
     Extension(owner): Extension<Owner>,
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<types::Task>> {
-    Ok(Json(state.delete_task(&owner, &task_id).await?))
+    Ok(Json(state.delete_task(&owner, &task_id).await?.into()))
 }
 
 #[derive(Deserialize)]
@@ -58,5 +61,8 @@ pub(super) async fn list_tasks(
     let page = state
         .list_tasks(&owner, limit, query.cursor.as_deref())
         .await?;
-    Ok(Json(page))
+    Ok(Json(types::TaskList {
+        data: page.tasks.into_iter().map(types::Task::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }

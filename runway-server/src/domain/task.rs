@@ -1,0 +1,232 @@
+//! A task as the server keeps it: its own record, versioned and tolerant of
+//! fields it does not know, so that a change of the wire contract never makes a
+//! stored task unreadable. The HTTP edge converts it to the contract's `Task`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The format this server writes task records in. 1: contract 1.1.x (the wire
+/// `Task` flattened, `output` keyed by the operation's response field); 2: the
+/// same fields, `output` as `{"media_url": ...}` and this number.
+pub(crate) const TASK_FORMAT: u32 = 2;
+
+/// A media operation a task runs, named by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Operation {
+    /// `generate-image`.
+    GenerateImage,
+    /// `edit-image`.
+    EditImage,
+    /// `generate-video`.
+    GenerateVideo,
+    /// `edit-video`.
+    EditVideo,
+    /// `video-filter`.
+    VideoFilter,
+    /// `image-to-video`.
+    ImageToVideo,
+    /// `add-text-to-image`.
+    AddTextToImage,
+    /// `style-transfer`.
+    StyleTransfer,
+    /// `resize-video`.
+    ResizeVideo,
+    /// `generate-thumbnail`.
+    GenerateThumbnail,
+    /// `extract-audio`.
+    ExtractAudio,
+    /// `speed-adjust`.
+    SpeedAdjust,
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TaskStatus {
+    /// Waiting for a job slot.
+    Pending,
+    /// Its job runs.
+    Running,
+    /// Done; its media is stored.
+    Succeeded,
+    /// Done, with an error.
+    Failed,
+    /// Cancelled by its owner.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Whether the task has ended.
+    pub(crate) fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+
+    /// The status's name, as on the wire and in metrics.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a task failed: the error body its request would have had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TaskError {
+    /// The error code.
+    pub(crate) code: String,
+    /// A sentence for people.
+    pub(crate) message: String,
+    /// The input field at fault (`input.image_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) param: Option<String>,
+}
+
+/// What a task made: the URL of its media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct TaskOutput {
+    /// The media's URL, as answered when the task ended.
+    pub(crate) media_url: String,
+}
+
+impl<'de> Deserialize<'de> for TaskOutput {
+    /// Format 2 writes `{"media_url": ...}`; format 1 wrote the operation's
+    /// response field (`{"image_url": ...}`): either way the one URL is read.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields =
+            std::collections::BTreeMap::<String, Option<String>>::deserialize(deserializer)?;
+        let media_url = match fields.get("media_url") {
+            Some(Some(url)) => url.clone(),
+            _ => fields
+                .into_values()
+                .flatten()
+                .next()
+                .ok_or_else(|| serde::de::Error::custom("a task output without a URL"))?,
+        };
+        Ok(Self { media_url })
+    }
+}
+
+/// The stored record of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TaskRecord {
+    /// The record's format ([`TASK_FORMAT`]; 1 when absent).
+    #[serde(default = "format_1")]
+    pub(crate) format: u32,
+    /// `task_{created ms, hex}_{64 random bits}`.
+    pub(crate) id: String,
+    /// What it runs.
+    pub(crate) operation: Operation,
+    /// Where it is.
+    pub(crate) status: TaskStatus,
+    /// How far its job has got, 0 to 1.
+    #[serde(default)]
+    pub(crate) progress: f64,
+    /// When it was created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// When its job got a slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) finished_at: Option<DateTime<Utc>>,
+    /// What it made, once succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) output: Option<TaskOutput>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<TaskError>,
+    /// The digest of the key that created it.
+    pub(crate) owner: String,
+    /// When its runner last wrote it.
+    pub(crate) heartbeat_at: DateTime<Utc>,
+}
+
+fn format_1() -> u32 {
+    1
+}
+
+impl TaskRecord {
+    /// Whether the task has ended.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.status.is_finished()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each record a contract 1.1.x server wrote, and what it must read as.
+    fn fixture(name: &str) -> TaskRecord {
+        let path = format!(
+            "{}/tests/fixtures/stored-1.1/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} does not read: {e}"))
+    }
+
+    #[test]
+    fn task_records_of_contract_1_1_are_read() {
+        let pending = fixture("task-pending");
+        assert_eq!(
+            (pending.format, pending.status, pending.progress),
+            (1, TaskStatus::Pending, 0.0)
+        );
+        assert_eq!(pending.operation, Operation::GenerateVideo);
+        let running = fixture("task-running");
+        assert_eq!(running.status, TaskStatus::Running);
+        assert_eq!(running.progress, 0.65);
+        assert!(running.started_at.is_some() && running.finished_at.is_none());
+        let succeeded = fixture("task-succeeded");
+        assert_eq!(succeeded.status, TaskStatus::Succeeded);
+        assert_eq!(
+            succeeded.output.map(|o| o.media_url),
+            Some(
+                "http://127.0.0.1:18081/images/img_7f660090db2745a03dd3d02b12772506.jpg".to_owned()
+            )
+        );
+        let failed = fixture("task-failed");
+        assert_eq!(
+            failed.error,
+            Some(TaskError {
+                code: "not_found".to_owned(),
+                message: "no media at the URL given in image_url".to_owned(),
+                param: Some("input.image_url".to_owned()),
+            })
+        );
+        let cancelled = fixture("task-cancelled");
+        assert_eq!(cancelled.status, TaskStatus::Cancelled);
+        assert!(cancelled.finished_at.is_some());
+        assert_eq!(
+            cancelled.owner,
+            "66e7c82b49bb291dd09c8e020448311c4a7bb96aeb5c5db769f66812b13a50b5"
+        );
+    }
+
+    #[test]
+    fn records_are_written_in_this_format_and_read_back() {
+        let mut record = fixture("task-succeeded");
+        record.format = TASK_FORMAT;
+        let json = serde_json::to_value(&record).expect("json");
+        assert_eq!(json["format"], TASK_FORMAT);
+        assert!(json["output"]["media_url"].is_string(), "{json}");
+        let read: TaskRecord = serde_json::from_value(json).expect("reads");
+        assert_eq!(read, record);
+    }
+
+    #[test]
+    fn fields_a_later_server_adds_are_ignored() {
+        let mut json: serde_json::Value =
+            serde_json::to_value(fixture("task-failed")).expect("json");
+        json["priority"] = serde_json::json!(5);
+        json["error"]["retryable"] = serde_json::json!(true);
+        let read: TaskRecord = serde_json::from_value(json).expect("reads");
+        assert_eq!(read.status, TaskStatus::Failed);
+    }
+}
