@@ -54,7 +54,7 @@ async fn main() -> std::process::ExitCode {
             "runway-server {version} listening on {listening}"
         );
         if !engine {
-            tracing::warn!(ffmpeg = %config.ffmpeg.display(), "ffmpeg not found: video and audio operations answer 503 until it is installed");
+            tracing::warn!(ffmpeg_path = %config.ffmpeg.display(), "ffmpeg not found: video and audio operations answer 503 until it is installed");
         }
         if let Some(key) = &prepared.generated_key {
             tracing::info!(api_key = %key, "API key created for this run (pass --api-key to choose one)");

@@ -163,7 +163,7 @@ impl AppState {
                 done: done_rx,
             },
         );
-        tracing::info!(task = %record.id, operation = ?operation, "task created");
+        tracing::info!(task = %record.id, operation = operation.as_str(), "task created");
         metrics::counter!("runway_tasks_created_total").increment(1);
         let task = record.clone();
         let state = self.clone();
@@ -260,9 +260,7 @@ impl AppState {
                 Ok(media) => {
                     record.status = TaskStatus::Succeeded;
                     record.progress = 1.0;
-                    record.output = Some(TaskOutput {
-                        media_url: self.media_url(&media),
-                    });
+                    record.output = Some(TaskOutput::new(record.operation, self.media_url(&media)));
                 }
                 Err(err) => {
                     record.status = TaskStatus::Failed;

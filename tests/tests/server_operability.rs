@@ -268,12 +268,22 @@ async fn the_reference_page_and_its_script_are_served_by_the_server() {
     let page = reqwest::get(format!("{base}/docs")).await.expect("send");
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.starts_with("default-src 'none'; script-src 'self' 'sha256-"),
+        "{csp}"
+    );
+    assert!(!csp.contains("http"), "no other host is allowed: {csp}");
     let html = page.text().await.expect("html");
     assert!(
-        html.contains(r#"src="/docs/redoc.standalone.js""#),
+        html.contains(r#"from "/docs/redoc.standalone.js""#),
         "{html}"
     );
-    assert!(html.contains(r#"spec-url="/openapi.json""#), "{html}");
+    assert!(html.contains(r#"init("/openapi.json""#), "{html}");
+    assert!(html.contains("disableTelemetry: true"), "{html}");
     assert!(
         !html.contains("https://"),
         "nothing from another host: {html}"

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The format this server writes task records in. 1: contract 1.1.x (the wire
-/// `Task` flattened, `output` keyed by the operation's response field); 2: the
-/// same fields, `output` as `{"media_url": ...}` and this number.
-pub(crate) const TASK_FORMAT: u32 = 2;
+/// The format this server writes task records in: 1, the shape contract 1.1.x
+/// servers wrote (the number was added later: a record without it is 1), so
+/// replicas of either version read each other's records during a rolling
+/// upgrade. A later format is read as far as its fields are known.
+pub(crate) const TASK_FORMAT: u32 = 1;
 
 /// A media operation a task runs, named by its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,44 @@ pub(crate) enum TaskStatus {
     Cancelled,
 }
 
+impl Operation {
+    /// The operation's name: its path, as on the wire and in logs.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::GenerateImage => "generate-image",
+            Self::EditImage => "edit-image",
+            Self::GenerateVideo => "generate-video",
+            Self::EditVideo => "edit-video",
+            Self::VideoFilter => "video-filter",
+            Self::ImageToVideo => "image-to-video",
+            Self::AddTextToImage => "add-text-to-image",
+            Self::StyleTransfer => "style-transfer",
+            Self::ResizeVideo => "resize-video",
+            Self::GenerateThumbnail => "generate-thumbnail",
+            Self::ExtractAudio => "extract-audio",
+            Self::SpeedAdjust => "speed-adjust",
+        }
+    }
+
+    /// The field of the operation's response that holds its media URL
+    /// (`image_url`, `edited_video_url`, ...): a task's output is kept under it.
+    pub(crate) fn output_field(self) -> &'static str {
+        match self {
+            Self::GenerateImage => "image_url",
+            Self::EditImage => "edited_image_url",
+            Self::AddTextToImage => "text_image_url",
+            Self::StyleTransfer => "styled_image_url",
+            Self::GenerateVideo | Self::ImageToVideo => "video_url",
+            Self::EditVideo => "edited_video_url",
+            Self::VideoFilter => "filtered_video_url",
+            Self::ResizeVideo => "resized_video_url",
+            Self::SpeedAdjust => "adjusted_speed_video_url",
+            Self::GenerateThumbnail => "thumbnail_url",
+            Self::ExtractAudio => "audio_url",
+        }
+    }
+}
+
 impl TaskStatus {
     /// Whether the task has ended.
     pub(crate) fn is_finished(self) -> bool {
@@ -86,28 +125,48 @@ pub(crate) struct TaskError {
     pub(crate) param: Option<String>,
 }
 
-/// What a task made: the URL of its media.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a task made: the URL of its media, kept under the field of the
+/// operation's response (`{"image_url": ...}`), as format 1 has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TaskOutput {
+    /// The response field it is kept under ([`Operation::output_field`]).
+    pub(crate) field: String,
     /// The media's URL, as answered when the task ended.
     pub(crate) media_url: String,
 }
 
+impl TaskOutput {
+    /// The output of `operation`: the media at `media_url`.
+    pub(crate) fn new(operation: Operation, media_url: String) -> Self {
+        Self {
+            field: operation.output_field().to_owned(),
+            media_url,
+        }
+    }
+}
+
+impl Serialize for TaskOutput {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(&self.field, &self.media_url)?;
+        map.end()
+    }
+}
+
 impl<'de> Deserialize<'de> for TaskOutput {
-    /// Format 2 writes `{"media_url": ...}`; format 1 wrote the operation's
-    /// response field (`{"image_url": ...}`): either way the one URL is read.
+    /// The one URL of the object, whatever field holds it; fields of other
+    /// types (a later server's) are ignored.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let fields =
-            std::collections::BTreeMap::<String, Option<String>>::deserialize(deserializer)?;
-        let media_url = match fields.get("media_url") {
-            Some(Some(url)) => url.clone(),
-            _ => fields
-                .into_values()
-                .flatten()
-                .next()
-                .ok_or_else(|| serde::de::Error::custom("a task output without a URL"))?,
-        };
-        Ok(Self { media_url })
+            std::collections::BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+        fields
+            .into_iter()
+            .find_map(|(field, value)| match value {
+                serde_json::Value::String(media_url) => Some(Self { field, media_url }),
+                _ => None,
+            })
+            .ok_or_else(|| serde::de::Error::custom("a task output without a URL"))
     }
 }
 
@@ -210,12 +269,18 @@ mod tests {
     }
 
     #[test]
-    fn records_are_written_in_this_format_and_read_back() {
-        let mut record = fixture("task-succeeded");
-        record.format = TASK_FORMAT;
+    fn records_are_written_as_contract_1_1_servers_read_them() {
+        let record = fixture("task-succeeded");
         let json = serde_json::to_value(&record).expect("json");
         assert_eq!(json["format"], TASK_FORMAT);
-        assert!(json["output"]["media_url"].is_string(), "{json}");
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/stored-1.1/task-succeeded.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        let mut written: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        written["format"] = TASK_FORMAT.into();
+        assert_eq!(json, written, "the same fields, the same values");
         let read: TaskRecord = serde_json::from_value(json).expect("reads");
         assert_eq!(read, record);
     }
@@ -228,5 +293,18 @@ mod tests {
         json["error"]["retryable"] = serde_json::json!(true);
         let read: TaskRecord = serde_json::from_value(json).expect("reads");
         assert_eq!(read.status, TaskStatus::Failed);
+        let mut json: serde_json::Value =
+            serde_json::to_value(fixture("task-succeeded")).expect("json");
+        json["format"] = serde_json::json!(7);
+        json["output"]["bytes"] = serde_json::json!(1077);
+        json["output"]["checksum"] = serde_json::json!({"sha256": "..."});
+        let read: TaskRecord = serde_json::from_value(json).expect("reads");
+        assert_eq!(
+            read.output.map(|o| (o.field, o.media_url)),
+            Some((
+                "image_url".to_owned(),
+                "http://127.0.0.1:18081/images/img_7f660090db2745a03dd3d02b12772506.jpg".to_owned()
+            ))
+        );
     }
 }

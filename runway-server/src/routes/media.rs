@@ -1,7 +1,6 @@
 //! Stored media: metadata, deletion, uploads, and the service's health.
 
 use std::collections::HashSet;
-use std::num::NonZeroU32;
 use std::sync::{Mutex, PoisonError};
 
 use axum::extract::{Query, State};
@@ -50,20 +49,7 @@ pub(super) async fn get_image_metadata(
     if record.kind != MediaKind::Image {
         return Err(ApiError::media_not_found("image_url"));
     }
-    let dimension = |v: Option<u32>| {
-        v.and_then(NonZeroU32::new)
-            .ok_or_else(|| ApiError::internal(format!("record {} has no dimensions", record.id)))
-    };
-    Ok(Json(types::ImageMetadata {
-        image_id: record.id.clone(),
-        size: human_size(record.size_bytes),
-        size_bytes: Some(record.size_bytes as i64),
-        width: dimension(record.probed.width)?,
-        height: dimension(record.probed.height)?,
-        content_type: Some(MediaKind::Image.content_type().to_owned()),
-        created_at: record.created_at,
-        expires_at: state.store.expires_at(&record),
-    }))
+    Ok(Json(super::wire::image_metadata(&state, &record)?))
 }
 
 #[derive(Deserialize)]
@@ -80,25 +66,7 @@ pub(super) async fn get_video_metadata(
     if record.kind != MediaKind::Video {
         return Err(ApiError::media_not_found("video_url"));
     }
-    let seconds = record.probed.duration_seconds.unwrap_or(0.0);
-    let whole = if seconds > 0.0 {
-        seconds.round().max(1.0)
-    } else {
-        0.0
-    };
-    Ok(Json(types::VideoMetadata {
-        video_id: record.id.clone(),
-        size: human_size(record.size_bytes),
-        size_bytes: Some(record.size_bytes as i64),
-        duration: format!("{}s", whole as u64),
-        duration_seconds: Some(seconds),
-        width: record.probed.width.and_then(NonZeroU32::new),
-        height: record.probed.height.and_then(NonZeroU32::new),
-        fps: record.probed.fps,
-        has_audio: record.probed.has_audio,
-        created_at: record.created_at,
-        expires_at: state.store.expires_at(&record),
-    }))
+    Ok(Json(super::wire::video_metadata(&state, &record)))
 }
 
 /// An id in a set of ids being worked on, taken out again when dropped: when the

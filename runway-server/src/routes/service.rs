@@ -158,7 +158,10 @@ mod tests {
     fn the_docs_script_is_allowed_by_its_hash() {
         let script = inline_script(DOCS_HTML).expect("the page has its inline script");
         assert!(script.contains("disableTelemetry: true"));
-        assert!(DOCS_CSP.contains("script-src 'self' 'sha256-"));
+        use base64::Engine as _;
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script));
+        assert!(DOCS_CSP.contains(&format!("script-src 'self' 'sha256-{hash}'")));
+        assert_eq!(hash.len(), 44, "a SHA-256 in base64");
         assert!(DOCS_CSP.starts_with("default-src 'none'"));
     }
 

@@ -5,8 +5,10 @@ use std::num::NonZeroU32;
 
 use runway_api::types;
 
+use super::human_size;
 use crate::AppState;
 use crate::domain::task::{Operation, TaskRecord, TaskStatus};
+use crate::error::ApiError;
 use crate::lifecycle::Usage;
 use crate::store::{MediaKind, MediaRecord};
 
@@ -54,6 +56,51 @@ pub(super) fn media_item(state: &AppState, record: &MediaRecord) -> types::Media
         duration_seconds: record.probed.duration_seconds,
         fps: record.probed.fps,
         has_audio: record.probed.has_audio,
+    }
+}
+
+/// The answer of `image-metadata` for a stored image.
+pub(super) fn image_metadata(
+    state: &AppState,
+    record: &MediaRecord,
+) -> Result<types::ImageMetadata, ApiError> {
+    let dimension = |v: Option<u32>| {
+        v.and_then(NonZeroU32::new)
+            .ok_or_else(|| ApiError::internal(format!("record {} has no dimensions", record.id)))
+    };
+    Ok(types::ImageMetadata {
+        image_id: record.id.clone(),
+        size: human_size(record.size_bytes),
+        size_bytes: Some(record.size_bytes as i64),
+        width: dimension(record.probed.width)?,
+        height: dimension(record.probed.height)?,
+        content_type: Some(MediaKind::Image.content_type().to_owned()),
+        created_at: record.created_at,
+        expires_at: state.store.expires_at(record),
+    })
+}
+
+/// The answer of `video-metadata` for a stored video: the overview's human
+/// strings (`"2MB"`, `"30s"`) and the exact figures beside them.
+pub(super) fn video_metadata(state: &AppState, record: &MediaRecord) -> types::VideoMetadata {
+    let seconds = record.probed.duration_seconds.unwrap_or(0.0);
+    let whole = if seconds > 0.0 {
+        seconds.round().max(1.0)
+    } else {
+        0.0
+    };
+    types::VideoMetadata {
+        video_id: record.id.clone(),
+        size: human_size(record.size_bytes),
+        size_bytes: Some(record.size_bytes as i64),
+        duration: format!("{}s", whole as u64),
+        duration_seconds: Some(seconds),
+        width: record.probed.width.and_then(NonZeroU32::new),
+        height: record.probed.height.and_then(NonZeroU32::new),
+        fps: record.probed.fps,
+        has_audio: record.probed.has_audio,
+        created_at: record.created_at,
+        expires_at: state.store.expires_at(record),
     }
 }
 
@@ -194,9 +241,14 @@ mod tests {
         for status in [TaskStatus::Pending, TaskStatus::Cancelled] {
             assert_eq!(types::TaskStatus::from(status).to_string(), status.as_str());
         }
-        let output = Some(TaskOutput {
-            media_url: "u".to_owned(),
-        });
-        assert_eq!(output.map(|o| o.media_url).as_deref(), Some("u"));
+        for operation in [Operation::EditImage, Operation::ExtractAudio] {
+            let stored = TaskOutput::new(operation, "u".to_owned());
+            let answered = task_output(operation, "u".to_owned());
+            assert_eq!(
+                serde_json::to_value(&stored).expect("json"),
+                serde_json::to_value(&answered).expect("json"),
+                "stored as answered"
+            );
+        }
     }
 }
