@@ -1,0 +1,107 @@
+//! The application: the operations of the API over the store, the media engine
+//! and the fetcher, returning domain errors. Nothing here knows HTTP or the
+//! wire contract; `http/` calls in and converts.
+//!
+//! - `input`: media URLs located and read (own media, `data:`, remote);
+//! - `scratch`: per-job scratch directories;
+//! - `jobs`: the job pipeline (slots, inputs as files, engine, store);
+//! - `ops`: a `MediaOp` run through the pipeline;
+//! - `upload`: uploads streamed to disk and stored;
+//! - `tasks`: task records, the runner, cancellation, listing, expiry;
+//! - `lifecycle`: listing, usage, quota;
+//! - `auth`: API keys and rate limits;
+//! - `background`: the periodic sweeps.
+
+pub(crate) mod auth;
+pub(crate) mod background;
+pub(crate) mod idempotency;
+pub(crate) mod input;
+pub(crate) mod jobs;
+pub(crate) mod lifecycle;
+pub(crate) mod ops;
+pub(crate) mod scratch;
+pub(crate) mod tasks;
+pub(crate) mod upload;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use crate::config::ServerConfig;
+use crate::domain::op::MediaOp;
+use crate::domain::{Error, MediaRecord, Owner};
+use crate::media::engine::MediaEngine;
+use crate::net::fetch::Fetcher;
+use crate::storage::MediaStore;
+use jobs::{JobContext, JobQueue};
+use tasks::TaskRegistry;
+
+/// The application: what the operations need (store, engine, fetcher, job
+/// slots, tasks, keys) and, in the files of this folder, the operations
+/// themselves. Cloned cheaply; shared by every request of one server.
+#[derive(Clone)]
+pub struct App {
+    /// The configuration the server started with.
+    pub(crate) config: Arc<ServerConfig>,
+    /// Where media and records live.
+    pub(crate) store: MediaStore,
+    /// The accepted API keys.
+    pub(crate) keys: Arc<auth::Keys>,
+    /// Per-key rate limits, when configured (per replica).
+    pub(crate) rate_limits: Option<Arc<auth::RateLimits>>,
+    /// ffmpeg and ffprobe, when found.
+    pub(crate) engine: Option<MediaEngine>,
+    /// Fetches media URLs of other hosts.
+    pub(crate) fetcher: Fetcher,
+    /// The job slots and the task queue (per replica).
+    pub(crate) jobs: Arc<JobQueue>,
+    /// The tasks this replica runs.
+    pub(crate) tasks: Arc<TaskRegistry>,
+    /// The base of media URLs, without a trailing slash.
+    pub(crate) public_url: String,
+    /// The origin of `public_url`.
+    pub(crate) public_origin: url::Origin,
+    /// Ids of media being deleted right now.
+    pub(crate) deleting: Arc<Mutex<HashSet<String>>>,
+    /// Scratch space for media jobs (emptied at start).
+    pub(crate) work: Arc<scratch::WorkDir>,
+    /// Cancelled when the server stops: background work ends with it.
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl App {
+    /// The base of the URLs the server hands out, e.g. `http://127.0.0.1:8080`.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Where media and records are stored: a directory or an `s3://` URL.
+    pub fn storage(&self) -> String {
+        self.store.location().to_string()
+    }
+
+    /// Whether ffmpeg and ffprobe were found, so video and audio work is available.
+    pub fn has_media_engine(&self) -> bool {
+        self.engine.is_some()
+    }
+
+    /// The public URL of a stored media.
+    pub(crate) fn media_url(&self, record: &MediaRecord) -> String {
+        format!(
+            "{}/{}/{}",
+            self.public_url,
+            record.kind.folder(),
+            record.file_name()
+        )
+    }
+
+    /// The media engine, or 503 `media_engine_unavailable`.
+    pub(crate) fn engine(&self) -> Result<&MediaEngine, Error> {
+        self.engine.as_ref().ok_or_else(Error::engine_unavailable)
+    }
+
+    /// Runs a media operation as a synchronous job for `owner`; answers its URL.
+    pub(crate) async fn run_now(&self, owner: Owner, op: MediaOp) -> Result<String, Error> {
+        let record = op.run(self, &JobContext::sync(owner)).await?;
+        Ok(self.media_url(&record))
+    }
+}

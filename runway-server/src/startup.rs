@@ -1,0 +1,241 @@
+//! The composition root: binds the address, opens the store, finds ffmpeg, builds
+//! the application and its background work, and serves the router. The one
+//! place that wires every layer together.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::media::engine::MediaEngine;
+use crate::net::fetch::{self, Fetcher};
+use crate::services::jobs::JobQueue;
+use crate::services::{App, auth, background, scratch};
+use crate::storage::{MediaStore, StorageLocation};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The data directory could not be prepared.
+    #[error("{0}")]
+    Store(String),
+    /// Anything else at start-up.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A server bound to its address, ready to serve.
+pub struct Prepared {
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// The shared state.
+    pub state: App,
+    /// The key created at start when none was configured.
+    pub generated_key: Option<String>,
+}
+
+/// Binds the listen address and prepares storage, keys and the media engine.
+pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let generated_key = if config.api_keys.iter().all(|k| k.trim().is_empty()) {
+        let key = auth::generate_key().map_err(|e| StartError::Other(e.to_string()))?;
+        config.api_keys = vec![key.clone()];
+        Some(key)
+    } else {
+        None
+    };
+    let keys = auth::Keys::new(config.api_keys.iter().map(String::as_str));
+    let location = match &config.storage {
+        Some(storage) => {
+            StorageLocation::parse(storage).map_err(|e| StartError::Store(e.to_string()))?
+        }
+        None => StorageLocation::Local(config.data_dir.join("media")),
+    };
+    if config.download_redirect_secs.is_some() && !location.is_shared() {
+        return Err(StartError::Other(
+            "--download-redirect-secs needs S3 storage (--storage s3://bucket)".to_owned(),
+        ));
+    }
+    let store = MediaStore::open(&location)
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?
+        .with_media_ttl(config.media_ttl_secs.map(crate::services::tasks::seconds));
+    let work_dir = config.data_dir.join("work");
+    let _ = std::fs::remove_dir_all(&work_dir);
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| StartError::Other(format!("{}: {e}", work_dir.display())))?;
+    let engine = MediaEngine::detect(&config.ffmpeg, &config.ffprobe, config.job_timeout()).await;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let public_origin = url::Url::parse(&public_url)
+        .map_err(|e| StartError::Other(format!("--public-url {public_url}: {e}")))?
+        .origin();
+    let fetcher = Fetcher::new(
+        fetch::system_lookup(),
+        fetch::default_policy(config.allow_private_fetch),
+        config.max_input_bytes,
+        Duration::from_secs(config.fetch_timeout_secs),
+    )
+    .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+    let rate_limits =
+        auth::RateLimits::new(config.rate_limit_per_minute, config.rate_limit_burst).map(Arc::new);
+    crate::http::install_metrics();
+    let jobs = JobQueue::new(
+        config.max_jobs,
+        config.max_queued_tasks,
+        Duration::from_secs(config.queue_timeout_secs),
+    );
+    let state = App {
+        jobs: Arc::new(jobs),
+        tasks: Arc::default(),
+        config: Arc::new(config),
+        store,
+        keys: Arc::new(keys),
+        rate_limits,
+        engine,
+        fetcher,
+        public_url,
+        public_origin,
+        deleting: Arc::default(),
+        work: scratch::WorkDir::new(work_dir),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    };
+    // One server owns a local store: what was running is not any more, and no
+    // request still holds an idempotency key. A shared store has other servers
+    // at work: there, a lapsed heartbeat or claim lease tells what was cut short.
+    if !state.store.is_shared() {
+        let interrupted = state
+            .interrupt_unfinished_tasks()
+            .await
+            .map_err(|e| StartError::Other(format!("task records: {}", e.message)))?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "tasks interrupted by the last stop are marked failed"
+            );
+        }
+        let released = state
+            .release_unanswered_keys()
+            .await
+            .map_err(|e| StartError::Other(format!("idempotency records: {}", e.message)))?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "keys of requests cut short by the last stop are free again"
+            );
+        }
+    }
+    tokio::spawn(background::run(state.clone()));
+    Ok(Prepared {
+        listener,
+        state,
+        generated_key,
+    })
+}
+
+/// The HTTP routes of the API.
+pub fn router(state: App) -> axum::Router {
+    crate::http::router(state)
+}
+
+/// A server running in the background (for tests and embedding).
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The base of its URLs, e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    /// The key created at start when none was configured.
+    pub generated_key: Option<String>,
+    /// Whether ffmpeg was found.
+    pub has_media_engine: bool,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How long a stopping server waits for its tasks to record that they stopped.
+pub const TASK_STOP_WAIT: Duration = Duration::from_secs(10);
+
+impl Prepared {
+    /// Serves until `signal` resolves, lets in-flight requests finish, then stops
+    /// the tasks this server runs (they read `failed` / `interrupted`).
+    pub async fn serve(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(signal)
+            .await;
+        state.stop_tasks(TASK_STOP_WAIT).await;
+        served
+    }
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, stops the tasks it runs, and
+    /// waits for the end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server in the background on the configured address.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let prepared = prepare(config).await?;
+    let addr = prepared
+        .listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let base_url = prepared.state.public_url().to_owned();
+    let has_media_engine = prepared.state.has_media_engine();
+    let generated_key = prepared.generated_key.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let signal = async {
+            let _ = rx.await;
+        };
+        if let Err(err) = prepared.serve(signal).await {
+            tracing::error!(%err, "server stopped");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        base_url,
+        generated_key,
+        has_media_engine,
+        shutdown: Some(tx),
+        task,
+    })
+}
