@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use runway_api_gen::GenError;
 
 pub mod gate;
+pub mod layers;
 
 /// The contract, relative to the workspace root.
 pub const SPEC_PATH: &str = "openapi/runway.yaml";

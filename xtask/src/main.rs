@@ -19,14 +19,16 @@ use xtask::{
 
 fn usage() -> String {
     format!(
-        "usage: cargo xtask <regen|check|release>\n\
+        "usage: cargo xtask <regen|check|layers|release>\n\
          \n  regen    write, from {SPEC_PATH}:\
          \n             {GENERATED_PATH} (the client)\
          \n             {GENERATED_MOCKS_PATH} (the httpmock helpers)\
          \n             {GENERATED_CLI_PATH} (the CLI commands)\
          \n  check    fail (with a diff) when one of those is stale or the contract is invalid,\
-         \n           and (naming each change) when it breaks clients of the released contract\
-         \n           without a new major version\
+         \n           (naming each change) when it breaks clients of the released contract\
+         \n           without a new major version, and when `layers` fails\
+         \n  layers   fail when a file of runway-server/src imports a layer above its own,\
+         \n           names axum or runway_api below http/, or is over 600 lines\
          \n  release  bless {SPEC_PATH} as openapi/released/runway-<version>.yaml"
     )
 }
@@ -44,7 +46,11 @@ fn main() -> ExitCode {
     let command = std::env::args().nth(1);
     let result = match command.as_deref() {
         Some("regen") => regen(&root),
+        Some("layers") => return report_layers(&root),
         Some("check") => {
+            if report_layers(&root) != ExitCode::SUCCESS {
+                return ExitCode::FAILURE;
+            }
             let generated = check(&root);
             let gate = gate::gate(&root, &root.join(SPEC_PATH));
             if !report_gate(gate) {
@@ -76,6 +82,27 @@ fn main() -> ExitCode {
         }
     };
     print_outcome(result)
+}
+
+/// Checks the server's layers (`xtask::layers`) and prints what is wrong.
+fn report_layers(root: &Path) -> ExitCode {
+    match xtask::layers::check_tree(&root.join(xtask::layers::SERVER_SRC)) {
+        Ok(found) if found.is_empty() => {
+            println!("runway-server layers: imports point down; axum and wire types stay in http/");
+            ExitCode::SUCCESS
+        }
+        Ok(found) => {
+            eprintln!("runway-server layers: {} problem(s)", found.len());
+            for violation in found {
+                eprintln!("  {violation}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("error: reading {}: {err}", xtask::layers::SERVER_SRC);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Prints the gate's report; whether the contract may stand.

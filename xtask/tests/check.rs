@@ -100,3 +100,13 @@ fn an_invalid_spec_fails_with_its_location() {
     assert!(text.contains("runway.yaml"), "{text}");
     assert!(text.contains("paths./v1/edit-image.post"), "{text}");
 }
+
+#[test]
+fn the_server_is_in_layers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace");
+    let found = xtask::layers::check_tree(&root.join(xtask::layers::SERVER_SRC)).expect("reads");
+    let report: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert!(report.is_empty(), "{report:#?}");
+}

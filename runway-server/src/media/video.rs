@@ -1,6 +1,6 @@
 //! The ffmpeg command lines of every video and audio operation: pure functions from
 //! parameters and paths to arguments. Running them is the job pipeline's work
-//! ([`crate::services::jobs`]).
+//! (the job pipeline of `services`).
 
 use std::ffi::OsString;
 use std::path::Path;

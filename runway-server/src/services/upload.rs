@@ -17,9 +17,16 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::domain::Owner;
+use crate::domain::media::MediaKind;
+use crate::domain::media::MediaRecord;
 use crate::domain::{Error, Result};
+use crate::media::imaging;
+use crate::media::video::{self, sniff_video};
 use crate::services::App;
+use crate::services::jobs::inputs::file_head;
+use crate::services::jobs::{FfmpegInput, InputFile, JobContext};
 use crate::services::scratch::Scratch;
+use bytes::Bytes;
 
 /// How long a refused upload's remaining body is read and dropped.
 pub(crate) const LINGER: Duration = Duration::from_secs(10);
@@ -133,6 +140,65 @@ impl App {
             size,
             digest: hasher.map(|hasher| hasher.finalize().into()),
         })
+    }
+}
+
+impl App {
+    /// Stores an upload: an image is decoded with limits and stored as JPEG; a video
+    /// is probed and stored as H.264 MP4: remuxed when it already is H.264/yuv420p
+    /// (with AAC sound or none), transcoded otherwise.
+    pub(crate) async fn store_upload(
+        &self,
+        ctx: &JobContext,
+        upload: Spooled,
+    ) -> Result<MediaRecord> {
+        let head = file_head(&upload.path).await?;
+        if imaging::sniff_image(&head).is_some() {
+            let limit = self.config.max_body_bytes as u64;
+            if upload.size > limit {
+                return Err(Error::too_large(format!(
+                    "an image upload is decoded in memory and limited to {limit} bytes; this one has {}",
+                    upload.size
+                ))
+                .with_param("body"));
+            }
+            let body = tokio::fs::read(&upload.path)
+                .await
+                .map_err(Error::internal)?;
+            drop(upload);
+            let (jpeg, size) = self.reencode_jpeg(ctx, Bytes::from(body), "body").await?;
+            return self.save_image(&ctx.owner, jpeg, size).await;
+        }
+        if !sniff_video(&head) {
+            return Err(Error::unsupported_media(
+                "the upload is not a supported image (JPEG, PNG, GIF, WebP) or video (MP4, MOV, WebM, Matroska)",
+            )
+            .with_param("body"));
+        }
+        self.engine()?;
+        // Probed within the job's slot, like every probe.
+        self.slot(ctx).await?;
+        let info = self.probe_video(&upload.path, "body").await?;
+        let input = InputFile {
+            path: upload.path,
+            probed: Some(info.probed()),
+            stored: None,
+            param: "body",
+            scratch: Some(upload.scratch),
+        };
+        // H.264/yuv420p with AAC sound or none is kept as it is, only remuxed.
+        let copy = info.video_codec.as_deref() == Some("h264")
+            && info.pixel_format.as_deref() == Some("yuv420p")
+            && info
+                .audio_codec
+                .as_deref()
+                .is_none_or(|codec| codec == "aac");
+        let seconds = info.duration.unwrap_or(0.0);
+        let input = FfmpegInput::Video(input);
+        self.ffmpeg_job(ctx, input, MediaKind::Video, |input, _, out| {
+            Ok((video::normalize_args(input, copy, out), seconds))
+        })
+        .await
     }
 }
 
