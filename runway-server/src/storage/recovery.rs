@@ -3,29 +3,25 @@
 
 use super::*;
 
-/// Removes staged files (`name#n`) of interrupted writes and media whose record
-/// was never written. Returns how many files were removed.
+/// Removes staged files (`name#n`) of interrupted writes, wherever they are
+/// (media, records, the index, documents: the store does not need to know who
+/// keeps what where), and media whose record was never written. Returns how many
+/// files were removed.
 pub(super) fn clean_leftovers(root: &FsPath) -> std::io::Result<usize> {
     let mut removed = 0;
-    // Documents and index entries: only staged files can be left over.
-    for folder in ["tasks", "idempotency", "index"] {
-        for path in staged_files(&root.join(folder))? {
-            std::fs::remove_file(path)?;
-            removed += 1;
-        }
+    for path in staged_files(root)? {
+        std::fs::remove_file(path)?;
+        removed += 1;
     }
-    for folder in ["images", "videos", "audios", "records"] {
-        for entry in std::fs::read_dir(root.join(folder))? {
+    for kind in [MediaKind::Image, MediaKind::Video, MediaKind::Audio] {
+        for entry in std::fs::read_dir(root.join(kind.folder()))? {
             let entry = entry?;
             let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let staged = name.contains('#');
-            let orphan = !staged
-                && folder != "records"
-                && name.rsplit_once('.').is_some_and(|(id, _)| {
-                    !root.join("records").join(format!("{id}.json")).exists()
-                });
-            if staged || orphan {
+            let orphan = name
+                .to_string_lossy()
+                .rsplit_once('.')
+                .is_some_and(|(id, _)| !root.join("records").join(format!("{id}.json")).exists());
+            if orphan {
                 std::fs::remove_file(entry.path())?;
                 removed += 1;
             }

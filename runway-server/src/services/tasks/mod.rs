@@ -20,6 +20,9 @@
 //! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep, and
 //!   read as gone as soon as they are due.
 
+mod runner;
+mod sweep;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,13 +31,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::watch;
 
 use crate::domain::Owner;
-use crate::domain::media::{MediaRecord, is_valid_id};
+use crate::domain::media::is_valid_id;
 use crate::domain::op::MediaOp;
-use crate::domain::task::{Operation, TASK_FORMAT, TaskError, TaskOutput, TaskRecord, TaskStatus};
+use crate::domain::task::{Operation, TASK_FORMAT, TaskError, TaskRecord, TaskStatus};
 use crate::domain::{Error, ErrorCode, Result};
 use crate::services::App;
 use crate::services::jobs::JobContext;
-use crate::storage::{DocVersion, Versioned};
+use crate::storage::Versioned;
 
 /// How often a running task's record is brought up to date, at most.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_millis(500);
@@ -174,132 +177,6 @@ impl App {
             let _ = done_tx.send(true);
         });
         Ok(task)
-    }
-
-    /// Runs a task's job, keeping its record up to date, and writes how it ended;
-    /// stops as soon as another server changed the record (cancelled it, or took
-    /// this runner for dead).
-    async fn run_task(
-        &self,
-        mut record: TaskRecord,
-        mut version: DocVersion,
-        op: MediaOp,
-        ctx: JobContext,
-    ) {
-        let path = task_path(&record.owner, &record.id);
-        // A task takes its slot before it reads its inputs: waiting tasks hold no media.
-        let job = async {
-            self.slot(&ctx).await?;
-            op.run(self, &ctx).await
-        };
-        tokio::pin!(job);
-        let mut interrupted = false;
-        let mut changed_elsewhere = false;
-        let mut tick = tokio::time::interval(PERSIST_EVERY);
-        let heartbeat = self.task_lease() / 3;
-        let result = loop {
-            tokio::select! {
-                result = &mut job => break result,
-                () = self.shutdown.cancelled(), if !interrupted => {
-                    // The server stops: the job stops with it, and says so.
-                    interrupted = true;
-                    ctx.cancel.cancel();
-                }
-                _ = tick.tick(), if !changed_elsewhere => {
-                    let now = Utc::now().trunc_subsecs(3);
-                    let mut changed = false;
-                    if ctx.has_started() && record.status == TaskStatus::Pending {
-                        record.status = TaskStatus::Running;
-                        record.started_at = Some(now);
-                        changed = true;
-                    }
-                    let progress = (ctx.progress.get() * 100.0).round() / 100.0;
-                    if progress > record.progress {
-                        record.progress = progress;
-                        changed = true;
-                    }
-                    let current = if changed || now - record.heartbeat_at >= heartbeat {
-                        record.heartbeat_at = now;
-                        self.store.replace_doc(&path, &record, &version).await
-                    } else {
-                        // Nothing to write: has another server written?
-                        self.store
-                            .doc_version(&path)
-                            .await
-                            .map(|found| found.filter(|found| *found == version))
-                    };
-                    match current {
-                        Ok(Some(current)) => version = current,
-                        Ok(None) => {
-                            changed_elsewhere = true;
-                            ctx.cancel.cancel();
-                        }
-                        Err(err) => {
-                            tracing::warn!(task = %record.id, %err, "cannot update the task record");
-                        }
-                    }
-                }
-            }
-        };
-        if changed_elsewhere {
-            if let Ok(media) = &result {
-                self.discard(media).await;
-            }
-            tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
-            return;
-        }
-        let now = Utc::now().trunc_subsecs(3);
-        if record.started_at.is_none() && ctx.has_started() {
-            record.started_at = Some(now);
-        }
-        let stored = result.as_ref().ok().cloned();
-        if interrupted {
-            interrupt(&mut record, now);
-        } else {
-            match result {
-                Ok(media) => {
-                    record.status = TaskStatus::Succeeded;
-                    record.progress = 1.0;
-                    record.output = Some(TaskOutput::new(record.operation, self.media_url(&media)));
-                }
-                Err(err) => {
-                    if let Some(detail) = &err.detail {
-                        tracing::warn!(task = %record.id, code = err.code.as_str(), %detail, "task failed");
-                    }
-                    record.status = TaskStatus::Failed;
-                    record.error = Some(task_error(&in_input(err)));
-                }
-            }
-        }
-        record.finished_at = Some(now);
-        record.heartbeat_at = now;
-        let written = self.store.replace_doc(&path, &record, &version).await;
-        let kept = matches!(written, Ok(Some(_)));
-        if let Some(media) = stored.filter(|_| !kept || interrupted) {
-            // Cancelled or taken over at the last moment, or interrupted: nobody
-            // will be given this media.
-            self.discard(&media).await;
-        }
-        match written {
-            Ok(Some(_)) => {
-                tracing::info!(task = %record.id, status = record.status.as_str(), "task finished");
-                metrics::counter!("runway_tasks_finished_total", "status" => record.status.as_str())
-                    .increment(1);
-            }
-            Ok(None) => {
-                tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
-            }
-            Err(err) => {
-                tracing::error!(task = %record.id, %err, "cannot write the end of a task");
-            }
-        }
-    }
-
-    /// Deletes media a cancelled job stored before it saw the cancellation.
-    async fn discard(&self, media: &MediaRecord) {
-        if let Err(err) = self.store.delete(media).await {
-            tracing::warn!(id = %media.id, %err, "cannot delete the media of a cancelled task");
-        }
     }
 
     /// The record of `owner`'s task `id`, as it stands: a task whose runner stopped
@@ -455,39 +332,6 @@ impl App {
         })
     }
 
-    /// At start-up on the local store: every task that was pending or running when
-    /// the server stopped reads `failed`/`interrupted` (nothing else can run them).
-    pub(crate) async fn interrupt_unfinished_tasks(&self) -> Result<usize> {
-        let now = Utc::now();
-        let mut interrupted = 0;
-        for path in self.store.list_docs("tasks").await? {
-            let Some(Versioned {
-                doc: mut record, ..
-            }) = self.readable_task(&path).await
-            else {
-                continue;
-            };
-            if !record.is_finished() {
-                interrupt(&mut record, now);
-                self.store.put_doc(&path, &record).await?;
-                interrupted += 1;
-            }
-        }
-        Ok(interrupted)
-    }
-
-    /// The task record at `path`; one that cannot be read is logged and skipped, so
-    /// that it stops no sweep.
-    async fn readable_task(&self, path: &str) -> Option<Versioned<TaskRecord>> {
-        match self.store.get_doc_versioned::<TaskRecord>(path).await {
-            Ok(record) => record,
-            Err(err) => {
-                tracing::warn!(%path, %err, "unreadable task record skipped");
-                None
-            }
-        }
-    }
-
     /// Cancels every task this server runs, as the server stops: each is recorded
     /// `failed` / `interrupted`. Waits up to `within` for their records.
     pub(crate) async fn stop_tasks(&self, within: Duration) {
@@ -496,39 +340,6 @@ impl App {
         while !self.tasks.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// Removes finished tasks past their time, at most `budget` of them, and marks
-    /// tasks whose runner is gone `failed`/`interrupted` (so that they expire too).
-    pub(crate) async fn sweep_expired_tasks(&self, budget: usize) -> Result<usize> {
-        let now = Utc::now();
-        let mut removed = 0;
-        for path in self.store.list_docs("tasks").await? {
-            if removed == budget {
-                break;
-            }
-            let Some(found) = self.readable_task(&path).await else {
-                continue;
-            };
-            let record = &found.doc;
-            if !record.is_finished() {
-                if self.is_lapsed(record, now) {
-                    let mut record = found.doc;
-                    interrupt(&mut record, now);
-                    // Lost to a writer that came first: fine, the next pass looks again.
-                    self.store
-                        .replace_doc(&path, &record, &found.version)
-                        .await?;
-                }
-                continue;
-            }
-            let finished = record.finished_at.unwrap_or(record.heartbeat_at);
-            if now - finished >= self.task_ttl() {
-                self.store.delete_doc(&path).await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
     }
 }
 
