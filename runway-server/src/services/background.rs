@@ -1,7 +1,9 @@
 //! Background upkeep, once a minute (or every half media lifetime, when that is
 //! shorter, down to a second): each sweep removes a bounded amount of expired
 //! state per pass, and every replica may run each at any time (each step is
-//! idempotent). One trait, one implementation per sweep.
+//! idempotent). One trait; each sweep is implemented beside what it sweeps:
+//! `lifecycle::ExpiredMedia`, `tasks::sweep::ExpiredTasks`,
+//! `idempotency::ExpiredKeys`.
 
 use std::time::Duration;
 
@@ -12,41 +14,11 @@ use crate::domain::Result;
 const BUDGET: usize = 1000;
 
 /// A periodic clean-up.
-trait Sweep {
+pub(crate) trait Sweep {
     /// What it removes, for the log.
     const REMOVES: &'static str;
     /// Runs one pass, removing at most `budget`; how many it removed.
     async fn pass(app: &App, budget: usize) -> Result<usize>;
-}
-
-/// Media past `--media-ttl-secs`.
-struct ExpiredMedia;
-
-impl Sweep for ExpiredMedia {
-    const REMOVES: &'static str = "expired media";
-    async fn pass(app: &App, budget: usize) -> Result<usize> {
-        Ok(app.store.sweep_expired_media(budget).await?)
-    }
-}
-
-/// Finished task records past `--task-ttl-secs` (and tasks whose runner died).
-struct ExpiredTasks;
-
-impl Sweep for ExpiredTasks {
-    const REMOVES: &'static str = "expired task records";
-    async fn pass(app: &App, budget: usize) -> Result<usize> {
-        app.sweep_expired_tasks(budget).await
-    }
-}
-
-/// Idempotency records past their 24 h.
-struct ExpiredKeys;
-
-impl Sweep for ExpiredKeys {
-    const REMOVES: &'static str = "expired idempotency keys";
-    async fn pass(app: &App, budget: usize) -> Result<usize> {
-        app.sweep_expired_keys(budget).await
-    }
 }
 
 /// Runs one pass of `S`, logging what it did.
@@ -72,8 +44,8 @@ pub(crate) async fn run(app: App) {
             () = app.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        sweep::<ExpiredMedia>(&app).await;
-        sweep::<ExpiredTasks>(&app).await;
-        sweep::<ExpiredKeys>(&app).await;
+        sweep::<super::lifecycle::ExpiredMedia>(&app).await;
+        sweep::<super::tasks::sweep::ExpiredTasks>(&app).await;
+        sweep::<super::idempotency::ExpiredKeys>(&app).await;
     }
 }

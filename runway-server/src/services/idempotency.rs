@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::App;
+use super::background::Sweep;
 use crate::domain::media::format_1;
 use crate::domain::{Error, ErrorCode, Owner, Result};
 use crate::storage::{DocVersion, Versioned};
@@ -262,6 +263,16 @@ impl App {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Idempotency records past their 24 h.
+pub(crate) struct ExpiredKeys;
+
+impl Sweep for ExpiredKeys {
+    const REMOVES: &'static str = "expired idempotency keys";
+    async fn pass(app: &App, budget: usize) -> Result<usize> {
+        app.sweep_expired_keys(budget).await
     }
 }
 

@@ -22,6 +22,7 @@ use crate::domain::media::{MediaKind, MediaRecord};
 use crate::domain::{Error, Result};
 use crate::services::App;
 use crate::services::auth::owner_of;
+use crate::services::background::Sweep;
 use crate::storage::IndexEntry;
 
 /// What a page of media is filtered by.
@@ -193,6 +194,16 @@ pub(crate) fn is_valid_cursor(cursor: &str) -> bool {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
             && crate::domain::media::is_valid_id(id)
     })
+}
+
+/// Media past `--media-ttl-secs`.
+pub(crate) struct ExpiredMedia;
+
+impl Sweep for ExpiredMedia {
+    const REMOVES: &'static str = "expired media";
+    async fn pass(app: &App, budget: usize) -> Result<usize> {
+        Ok(app.store.sweep_expired_media(budget).await?)
+    }
 }
 
 #[cfg(test)]

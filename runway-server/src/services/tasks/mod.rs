@@ -21,7 +21,7 @@
 //!   read as gone as soon as they are due.
 
 mod runner;
-mod sweep;
+pub(crate) mod sweep;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -8,7 +8,18 @@ use super::interrupt;
 use crate::domain::Result;
 use crate::domain::task::TaskRecord;
 use crate::services::App;
+use crate::services::background::Sweep;
 use crate::storage::Versioned;
+
+/// Finished task records past `--task-ttl-secs` (and tasks whose runner died).
+pub(crate) struct ExpiredTasks;
+
+impl Sweep for ExpiredTasks {
+    const REMOVES: &'static str = "expired task records";
+    async fn pass(app: &App, budget: usize) -> Result<usize> {
+        app.sweep_expired_tasks(budget).await
+    }
+}
 
 impl App {
     /// At start-up on the local store: every task that was pending or running when
