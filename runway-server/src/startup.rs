@@ -127,20 +127,21 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     // request still holds an idempotency key. A shared store has other servers
     // at work: there, a lapsed heartbeat or claim lease tells what was cut short.
     if !state.store.is_shared() {
-        let interrupted = state
-            .interrupt_unfinished_tasks()
-            .await
-            .map_err(|e| StartError::Other(format!("task records: {}", e.message)))?;
+        let interrupted = state.interrupt_unfinished_tasks().await.map_err(|e| {
+            StartError::Other(format!("task records: {}", e.detail.unwrap_or(e.message)))
+        })?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
                 "tasks interrupted by the last stop are marked failed"
             );
         }
-        let released = state
-            .release_unanswered_keys()
-            .await
-            .map_err(|e| StartError::Other(format!("idempotency records: {}", e.message)))?;
+        let released = state.release_unanswered_keys().await.map_err(|e| {
+            StartError::Other(format!(
+                "idempotency records: {}",
+                e.detail.unwrap_or(e.message)
+            ))
+        })?;
         if released > 0 {
             tracing::warn!(
                 released,

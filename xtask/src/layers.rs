@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Only `http/` and the composition root name `axum` or `runway_api` (the
-//! generated wire types). No file is over [`MAX_LINES`] lines.
+//! generated wire types), under any alias. A name the crate root re-exports
+//! (`crate::App`) is no way around a layer, nor is a glob of the crate root. A
+//! file's test module (from its `#[cfg(test)]` on) is not checked: tests use
+//! what they test. No file is over [`MAX_LINES`] lines.
 
 use std::path::{Path, PathBuf};
 
@@ -109,38 +112,63 @@ fn first_segments(rest: &str) -> Vec<String> {
         .collect()
 }
 
-/// The layers of the crate that `line` names, seen from the file at `module`.
-fn layers_named(line: &str, module: &[String]) -> Vec<String> {
+/// Whether `c` can be part of an identifier.
+fn ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// What the code at byte `at` of `code` names from the crate, with where:
+/// after `crate::`, or after a `super::` chain that climbs to the crate root
+/// from the file at `module`. `*` stands for a glob.
+fn crate_paths(code: &str, module: &[String]) -> Vec<(usize, String)> {
     let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().last();
-        rest = &rest[at + "crate::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+    let named = |rest: &str| -> Vec<String> {
+        if rest.trim_start().starts_with('*') {
+            vec!["*".to_owned()]
+        } else {
+            first_segments(rest)
+        }
+    };
+    for (at, _) in code.match_indices("crate::") {
+        let before = code[..at].chars().last();
+        if before.is_some_and(|c| ident_char(c) || c == '$') {
             continue; // `$crate::` or a longer identifier
         }
-        found.extend(first_segments(rest));
+        for name in named(&code[at + "crate::".len()..]) {
+            found.push((at, name));
+        }
     }
-    // `super::` chains that climb to the crate root.
-    let mut rest = line;
-    while let Some(at) = rest.find("super::") {
-        let before = rest[..at].chars().last();
-        let tail = &rest[at..];
-        rest = &rest[at + "super::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+    for (at, _) in code.match_indices("super::") {
+        let before = code[..at].chars().last();
+        if before.is_some_and(|c| ident_char(c) || c == ':') {
             continue; // part of a chain counted from its start
         }
         let mut climbs = 0;
-        let mut after = tail;
+        let mut after = &code[at..];
         while let Some(next) = after.strip_prefix("super::") {
             climbs += 1;
             after = next;
         }
         if climbs >= module.len() {
-            found.extend(first_segments(after));
+            for name in named(after) {
+                found.push((at, name));
+            }
         }
     }
     found
+}
+
+/// Where `word` stands as a whole identifier in `code` (not inside a longer
+/// one, not right after a quote).
+fn word_at(code: &str, word: &str) -> Vec<usize> {
+    code.match_indices(word)
+        .filter(|(at, _)| {
+            let before = code[..*at].chars().last();
+            let after = code[at + word.len()..].chars().next();
+            !before.is_some_and(|c| ident_char(c) || c == '"') && !after.is_some_and(ident_char)
+        })
+        .map(|(at, _)| at)
+        .collect()
 }
 
 /// Checks one file's text; `relative` is its path under `src`.
@@ -157,45 +185,42 @@ pub fn check_file(relative: &Path, text: &str) -> Vec<Violation> {
             what: format!("{lines} lines, over {MAX_LINES}: split it by concern"),
         });
     }
-    let layers = [
-        "domain", "media", "storage", "net", "services", "http", "config", "startup",
-    ];
-    for (number, line) in text.lines().enumerate() {
-        let code = line.trim_start();
-        if code.starts_with("//") {
-            continue;
+    // The code without its comment lines and its test module (which uses what
+    // it tests), read whole: a `use` may span lines.
+    let code: String = text
+        .lines()
+        .take_while(|line| line.trim() != "#[cfg(test)]")
+        .map(|line| match line.trim_start().starts_with("//") {
+            true => "",
+            false => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let line_of = |at: usize| code[..at].matches('\n').count() + 1;
+    if let Some(allowed) = allowed(&layer) {
+        for (at, named) in crate_paths(&code, &module) {
+            let what = if named == "*" {
+                format!("{layer}/ imports the crate root with a glob: name the layers it uses")
+            } else if named != layer && !allowed.contains(&named.as_str()) {
+                format!("{layer}/ uses crate::{named}, which is not a layer below it")
+            } else {
+                continue;
+            };
+            found.push(Violation {
+                file: file.clone(),
+                line: line_of(at),
+                what,
+            });
         }
-        if let Some(allowed) = allowed(&layer) {
-            for named in layers_named(code, &module) {
-                if named != layer
-                    && layers.contains(&named.as_str())
-                    && !allowed.contains(&named.as_str())
-                {
-                    found.push(Violation {
-                        file: file.clone(),
-                        line: number + 1,
-                        what: format!("{layer}/ uses {named}, a layer above it or beside it"),
-                    });
-                }
-            }
-        }
-        if !at_the_edge(&layer) {
-            for edge in ["axum", "runway_api"] {
-                let names_it = code.match_indices(edge).any(|(at, _)| {
-                    let before = code[..at].chars().last();
-                    let after = code[at + edge.len()..].chars().next();
-                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"')
-                        && after == Some(':')
+    }
+    if !at_the_edge(&layer) {
+        for edge in ["axum", "runway_api"] {
+            for at in word_at(&code, edge) {
+                found.push(Violation {
+                    file: file.clone(),
+                    line: line_of(at),
+                    what: format!("{layer}/ names {edge}: only http/ and the composition root may"),
                 });
-                if names_it {
-                    found.push(Violation {
-                        file: file.clone(),
-                        line: number + 1,
-                        what: format!(
-                            "{layer}/ names {edge}: only http/ and the composition root may"
-                        ),
-                    });
-                }
             }
         }
     }
@@ -257,30 +282,52 @@ mod tests {
             .is_empty()
         );
         assert!(check("startup.rs", "use crate::http::router;\nuse axum::Router;").is_empty());
-        assert!(check("services/mod.rs", "use super::jobs::JobQueue;").is_empty());
+        assert!(check("services/tasks.rs", "use super::jobs::JobQueue;").is_empty());
+        assert!(check("services/mod.rs", "use jobs::JobQueue;").is_empty());
     }
 
     #[test]
     fn an_upward_import_fails() {
-        let found = check("domain/op.rs", "use crate::services::App;");
+        let above = |layer: &str, named: &str| {
+            vec![format!(
+                "{layer}/ uses crate::{named}, which is not a layer below it"
+            )]
+        };
         assert_eq!(
-            found,
-            ["domain/ uses services, a layer above it or beside it"]
+            check("domain/op.rs", "use crate::services::App;"),
+            above("domain", "services")
         );
-        let found = check(
-            "storage/mod.rs",
-            "use crate::{domain::Error, media::engine};",
+        let group = "use crate::{domain::Error, media::engine};";
+        assert_eq!(check("storage/mod.rs", group), above("storage", "media"));
+        assert_eq!(
+            check("media/mod.rs", "use super::http::error;"),
+            above("media", "http")
+        );
+        let call = "let x = crate::http::wire::thing();";
+        assert_eq!(check("services/jobs.rs", call), above("services", "http"));
+        // rustfmt's long groups span lines.
+        let long = "use crate::{\n    domain::Error,\n    http::wire,\n};";
+        assert_eq!(check("services/jobs.rs", long), above("services", "http"));
+        // A name the crate root re-exports is not a way around the layers.
+        assert_eq!(
+            check("storage/mod.rs", "fn f(app: crate::App) {}"),
+            above("storage", "App")
         );
         assert_eq!(
-            found,
-            ["storage/ uses media, a layer above it or beside it"]
+            check("net/mod.rs", "use super::*;"),
+            ["net/ imports the crate root with a glob: name the layers it uses"]
         );
-        let found = check("media/mod.rs", "use super::http::error;");
-        assert_eq!(found, ["media/ uses http, a layer above it or beside it"]);
-        let found = check("services/jobs.rs", "let x = crate::http::wire::thing();");
-        assert_eq!(
-            found,
-            ["services/ uses http, a layer above it or beside it"]
+        assert!(
+            check("net/fetch.rs", "use super::*;").is_empty(),
+            "its own layer"
+        );
+        // Test modules (from `#[cfg(test)]` on) use what they test.
+        assert!(
+            check(
+                "config.rs",
+                "fn f() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n}"
+            )
+            .is_empty()
         );
     }
 
@@ -296,6 +343,10 @@ mod tests {
         );
         assert!(check("domain/task.rs", "// runway_api::types::Task is the wire's").is_empty());
         assert!(check("domain/task.rs", "let s = \"axum::x\";").is_empty());
+        assert_eq!(
+            check("media/video.rs", "use runway_api as api;"),
+            ["media/ names runway_api: only http/ and the composition root may"]
+        );
     }
 
     #[test]

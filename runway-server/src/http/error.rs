@@ -48,6 +48,23 @@ pub(crate) struct Answered {
     pub(crate) detail: Option<String>,
 }
 
+/// Logs and counts the error an answer carries, once: takes it out of the
+/// answer, so a second call does nothing. The request-id middleware calls it
+/// for every answer; work that outlives its client (an idempotent request runs
+/// in its own task) calls it itself.
+pub(crate) fn report(response: &mut Response) {
+    let Some(answered) = response.extensions_mut().remove::<Answered>() else {
+        return;
+    };
+    metrics::counter!("runway_errors_total", "code" => answered.code.as_str()).increment(1);
+    let detail = answered.detail.as_deref().unwrap_or_default();
+    match answered.code {
+        ErrorCode::InternalError => tracing::error!(%detail, "internal error"),
+        ErrorCode::StorageFull => tracing::warn!(%detail, "out of storage space"),
+        _ => {}
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut detail = serde_json::json!({ "code": self.code.as_str(), "message": self.message });

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use crate::domain::{Error, Owner, Result};
 use crate::services::App;
@@ -90,34 +91,42 @@ pub(crate) async fn run_once(
         Err(err) => return err.into_response(),
     };
     let (keeper, kept) = (app.clone(), claimed.clone());
-    let running = tokio::spawn(super::request_id::scope(async move {
-        let response = work.await;
-        let status = response.status();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            keeper.release_key(&claimed).await;
-            return response;
+    // In the request's span, so that its lines keep the request id.
+    let span = tracing::Span::current();
+    let running = tokio::spawn(super::request_id::scope(
+        async move {
+            let mut response = work.await;
+            // The client may be gone by now: the error is logged here, not by the
+            // request-id middleware.
+            super::error::report(&mut response);
+            let status = response.status();
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                keeper.release_key(&claimed).await;
+                return response;
+            }
+            let (parts, body) = response.into_parts();
+            let Ok(body) = to_bytes(body, MAX_KEPT_BODY).await else {
+                keeper.release_key(&claimed).await;
+                return Error::internal("an answer too large to keep").into_response();
+            };
+            let header = |name| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|v: &HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let answer = KeptAnswer {
+                status: status.as_u16(),
+                content_type: header(header::CONTENT_TYPE),
+                location: header(header::LOCATION),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            keeper.keep_answer(&claimed, answer).await;
+            Response::from_parts(parts, Body::from(body))
         }
-        let (parts, body) = response.into_parts();
-        let Ok(body) = to_bytes(body, MAX_KEPT_BODY).await else {
-            keeper.release_key(&claimed).await;
-            return Error::internal("an answer too large to keep").into_response();
-        };
-        let header = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let answer = KeptAnswer {
-            status: status.as_u16(),
-            content_type: header(header::CONTENT_TYPE),
-            location: header(header::LOCATION),
-            body: String::from_utf8_lossy(&body).into_owned(),
-        };
-        keeper.keep_answer(&claimed, answer).await;
-        Response::from_parts(parts, Body::from(body))
-    }));
+        .instrument(span),
+    ));
     match running.await {
         Ok(response) => response,
         Err(err) => {

@@ -11,8 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::error::Answered;
-use crate::domain::ErrorCode;
+use super::error::report;
 
 /// The header, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,15 +68,7 @@ pub async fn request_id(request: Request, next: Next) -> Response {
     }
     span.in_scope(|| {
         // Errors are logged and counted here, once, not where they are made.
-        if let Some(answered) = response.extensions().get::<Answered>() {
-            metrics::counter!("runway_errors_total", "code" => answered.code.as_str()).increment(1);
-            let detail = answered.detail.as_deref().unwrap_or_default();
-            match answered.code {
-                ErrorCode::InternalError => tracing::error!(%detail, "internal error"),
-                ErrorCode::StorageFull => tracing::warn!(%detail, "out of storage space"),
-                _ => {}
-            }
-        }
+        report(&mut response);
         tracing::info!(
             status = response.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1e3,

@@ -26,9 +26,7 @@ async fn sweep<S: Sweep>(app: &App) {
     match S::pass(app, BUDGET).await {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "removed {}", S::REMOVES),
-        Err(err) => {
-            tracing::warn!(%err, detail = err.detail.as_deref(), "sweep of {} failed", S::REMOVES)
-        }
+        Err(err) => super::log_failure(&format!("the sweep of {}", S::REMOVES), &err),
     }
 }
 

@@ -28,12 +28,25 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::ServerConfig;
 use crate::domain::op::MediaOp;
-use crate::domain::{Error, MediaRecord, Owner};
+use crate::domain::{Error, ErrorCode, MediaRecord, Owner};
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::Fetcher;
 use crate::storage::MediaStore;
 use jobs::{JobContext, JobQueue};
 use tasks::TaskRegistry;
+
+/// Logs the failure of work that no answer reports (a task, a sweep, an error
+/// replaced by a clearer one): an internal error at `error` with its detail, as
+/// an answered one is logged; a full disk at `warn`; anything else at `info`.
+pub(crate) fn log_failure(what: &str, err: &Error) {
+    let detail = err.detail.as_deref().unwrap_or_default();
+    let code = err.code.as_str();
+    match err.code {
+        ErrorCode::InternalError => tracing::error!(%what, %detail, "internal error"),
+        ErrorCode::StorageFull => tracing::warn!(%what, %detail, "out of storage space"),
+        _ => tracing::info!(%what, code, message = %err.message, "failed"),
+    }
+}
 
 /// The application: what the operations need (store, engine, fetcher, job
 /// slots, tasks, keys) and, in the files of this folder, the operations

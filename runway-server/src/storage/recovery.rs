@@ -30,24 +30,51 @@ pub(super) fn clean_leftovers(root: &FsPath) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-/// Staged files (`name#n`) anywhere under `dir` (which may not exist).
+/// Staged files (`name#n`) anywhere under `dir` (which may not exist). Links
+/// are not followed, and a folder this server may not read (a mount's
+/// `lost+found`) is passed over: neither holds the store's writes.
 fn staged_files(dir: &FsPath) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!(dir = %dir.display(), "not readable: passed over when looking for leftovers");
+            return Ok(found);
+        }
         Err(err) => return Err(err),
     };
     for entry in entries {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
             found.extend(staged_files(&path)?);
-        } else if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains('#'))
-        {
+        } else if kind.is_file() && entry.file_name().to_string_lossy().contains('#') {
             found.push(path);
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn leftovers_are_found_everywhere_without_following_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for folder in ["images", "videos", "audios", "records", "tasks/owner"] {
+            std::fs::create_dir_all(root.join(folder)).expect("mkdir");
+        }
+        std::fs::write(root.join("tasks/owner/t.json#3"), b"half").expect("write");
+        std::fs::write(root.join("tasks/owner/t.json"), b"{}").expect("write");
+        // A link back to the root: followed, it would never end.
+        std::os::unix::fs::symlink(root, root.join("tasks/loop")).expect("link");
+        assert_eq!(clean_leftovers(root).expect("cleans"), 1);
+        assert!(!root.join("tasks/owner/t.json#3").exists());
+        assert!(root.join("tasks/owner/t.json").exists());
+    }
 }

@@ -110,6 +110,7 @@ impl App {
         };
         // ffmpeg stops when its output cannot be written: say why.
         if failed.code != ErrorCode::Cancelled && scratch.is_full().await {
+            super::super::log_failure("ffmpeg, with the scratch disk full", &failed);
             return Err(Error::storage_full());
         }
         // Stored media deleted while ffmpeg opened it: as if it had never been there.
@@ -120,6 +121,7 @@ impl App {
         }) = &input
             && self.store.record(record.kind, &record.id).await?.is_none()
         {
+            super::super::log_failure("ffmpeg, on media deleted meanwhile", &failed);
             return Err(Error::media_not_found(param));
         }
         Err(failed)

@@ -100,9 +100,7 @@ impl App {
                     record.output = Some(TaskOutput::new(record.operation, self.media_url(&media)));
                 }
                 Err(err) => {
-                    if let Some(detail) = &err.detail {
-                        tracing::warn!(task = %record.id, code = err.code.as_str(), %detail, "task failed");
-                    }
+                    crate::services::log_failure(&format!("task {}", record.id), &err);
                     record.status = TaskStatus::Failed;
                     record.error = Some(task_error(&in_input(err)));
                 }
