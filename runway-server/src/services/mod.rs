@@ -8,12 +8,16 @@
 //! - `ops`: a `MediaOp` run through the pipeline;
 //! - `upload`: uploads streamed to disk and stored;
 //! - `tasks`: task records, the runner, cancellation, listing, expiry;
-//! - `lifecycle`: listing, usage, quota;
+//! - `lifecycle`: listing, usage, quota, delete;
+//! - `health`: readiness;
+//! - `downloads`: stored media found, redirected or read for download;
 //! - `auth`: API keys and rate limits;
 //! - `background`: the periodic sweeps.
 
 pub(crate) mod auth;
 pub(crate) mod background;
+pub(crate) mod downloads;
+pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod input;
 pub(crate) mod jobs;

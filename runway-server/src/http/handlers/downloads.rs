@@ -3,20 +3,15 @@
 //! `--download-redirect-secs`, a download is a 307 to a presigned URL of the bucket
 //! instead (the client sends its `Range` there), so media bytes skip the server.
 
+use crate::domain::media::MediaKind;
+use crate::domain::{Error, Result};
+use crate::http::range::{RangeRequest, parse_range};
+use crate::services::App;
+use crate::services::downloads::MediaBytes;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
-use std::time::Duration;
-
-use crate::domain::media::{MediaKind, parse_file_name};
-use crate::domain::{Error, ErrorCode, Result};
-use crate::http::range::{RangeRequest, parse_range};
-use crate::services::App;
-
-/// Downloads up to this size are read in one call rather than streamed.
-const SMALL_DOWNLOAD_BYTES: u64 = 1024 * 1024;
 
 async fn download(
     state: App,
@@ -24,16 +19,9 @@ async fn download(
     file: String,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let not_found = || Error::new(ErrorCode::NotFound, "no media at this URL");
-    let id = parse_file_name(kind, &file).ok_or_else(not_found)?;
-    let record = state.store.record(kind, id).await?.ok_or_else(not_found)?;
-    if let Some(secs) = state.config.download_redirect_secs
-        && let Some(url) = state
-            .store
-            .presigned_url(&record, Duration::from_secs(secs))
-            .await?
-    {
-        return Ok(redirect(url.as_str()));
+    let record = state.media_to_download(kind, &file).await?;
+    if let Some(url) = state.download_redirect(&record).await? {
+        return Ok(redirect(&url));
     }
     let size = record.size_bytes;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -49,17 +37,9 @@ async fn download(
         }
     };
     let length = range.as_ref().map_or(size, |r| r.end - r.start);
-    // Small bodies are read in one call; larger ones stream, so memory stays flat.
-    let body = if length <= SMALL_DOWNLOAD_BYTES {
-        let span = range.clone().unwrap_or(0..size);
-        Body::from(state.store.read_range(&record, span).await?)
-    } else {
-        let stream = state
-            .store
-            .stream(&record, range.clone())
-            .await?
-            .map_err(std::io::Error::other);
-        Body::from_stream(stream)
+    let body = match state.media_bytes(&record, range.clone()).await? {
+        MediaBytes::Read(bytes) => Body::from(bytes),
+        MediaBytes::Stream(stream) => Body::from_stream(stream),
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;

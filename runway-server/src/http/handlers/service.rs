@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use runway_api::types;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Error, ErrorCode};
+use crate::domain::Error;
 use crate::services::App;
 
 /// The contract the server was built from, byte for byte.
@@ -107,43 +107,16 @@ pub(crate) async fn health(State(state): State<App>) -> Json<types::Health> {
     Json(types::Health {
         status: "ok".to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        media_engine: state.engine.is_some(),
+        media_engine: state.has_media_engine(),
     })
 }
 
 pub(crate) async fn readiness(State(state): State<App>) -> Result<Json<types::Readiness>, Error> {
-    let mut problems = Vec::new();
-    match state.store.check_writable().await {
-        Ok(()) => {}
-        Err(err) if err.is_storage_full() => {
-            problems.push("the storage is full: delete media or add space".to_owned());
-        }
-        Err(err) => problems.push(format!("the store is not writable ({err})")),
-    }
-    if let Err(err) = state.work.check_room().await {
-        problems.push(format!(
-            "the storage is full (the scratch disk: {err}): delete media, cancel work or add space"
-        ));
-    }
-    if state.engine.is_none() {
-        problems.push("ffmpeg and ffprobe were not found".to_owned());
-    }
-    let (queued, max) = (state.jobs.queued_tasks(), state.config.max_queued_tasks);
-    if queued >= max {
-        problems.push(format!("the task queue is full ({queued} of {max})"));
-    }
-    if !problems.is_empty() {
-        let mut err = Error::new(
-            ErrorCode::NotReady,
-            format!("not ready: {}", problems.join("; ")),
-        );
-        err.retry_after = Some(5);
-        return Err(err);
-    }
+    let ready = state.readiness().await?;
     Ok(Json(types::Readiness {
         status: "ready".to_owned(),
-        queued_tasks: queued as i64,
-        max_queued_tasks: max as i64,
+        queued_tasks: ready.queued_tasks as i64,
+        max_queued_tasks: ready.max_queued_tasks as i64,
     }))
 }
 
