@@ -58,7 +58,12 @@ impl fmt::Debug for ApiKey {
 /// Not retried: failures of the request itself (a body that could not be read),
 /// answers that are not HTTP, and requests whose body is a stream (which cannot be
 /// replayed).
+///
+/// Built from its default and changed with the `with_` methods (fields may be
+/// added):
+/// `RetryPolicy::default().with_max_retries(5).with_initial_backoff(Duration::from_millis(100))`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 turns retries off.
     pub max_retries: u32,
@@ -72,6 +77,38 @@ pub struct RetryPolicy {
     /// server (answers `409 idempotency_key_in_use`) before it gives up; such waits
     /// are not counted as retries.
     pub max_in_progress_wait: Duration,
+}
+
+impl RetryPolicy {
+    /// Sets [`Self::max_retries`].
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets [`Self::initial_backoff`].
+    pub fn with_initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// Sets [`Self::max_backoff`].
+    pub fn with_max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// Sets [`Self::max_retry_after`].
+    pub fn with_max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// Sets [`Self::max_in_progress_wait`].
+    pub fn with_max_in_progress_wait(mut self, wait: Duration) -> Self {
+        self.max_in_progress_wait = wait;
+        self
+    }
 }
 
 impl Default for RetryPolicy {

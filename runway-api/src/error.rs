@@ -6,13 +6,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::StatusCode;
 
+use crate::ErrorCode;
 use crate::types;
 
 /// Everything that can go wrong when calling the API.
 ///
-/// Convert a generated operation's error with `?` or [`From`]:
-/// `client.generate_image().body(...).send().await.map_err(RunwayError::from)?`.
+/// A generated operation's error (`.send()`) converts with `?` or [`From`], and
+/// answers the same questions as it is, through [`SendErrorExt`] (in the
+/// [`prelude`](crate::prelude)): `code()`, `error_code()`, `param()`,
+/// `request_id()`. New variants may come: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunwayError {
     /// The server answered with the contract's error body.
     #[error("{status}: {message} (code `{code}`{}{})", param.as_deref().map(|p| format!(", parameter `{p}`")).unwrap_or_default(), request_id.as_deref().map(|id| format!(", request {id}")).unwrap_or_default())]
@@ -49,7 +53,7 @@ pub enum RunwayError {
     },
     /// The request could not be sent or its answer not received (connection,
     /// timeout, TLS, body read).
-    #[error("request failed: {0}")]
+    #[error("request failed: {}", with_causes(.0))]
     Transport(#[source] reqwest::Error),
     /// The request was not sent because it breaks the contract (a missing required
     /// parameter, a value out of bounds).
@@ -135,6 +139,11 @@ impl RunwayError {
         }
     }
 
+    /// The contract's error code as a type to match on (see [`Self::code`]).
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code().map(ErrorCode::from)
+    }
+
     /// The request parameter the server named as at fault, if any.
     pub fn param(&self) -> Option<&str> {
         match self {
@@ -177,6 +186,88 @@ impl RunwayError {
             param: body.error.param,
             retry_after: crate::retry::retry_after(headers),
             request_id,
+        }
+    }
+}
+
+/// An error's message followed by its causes (`error sending request: connection
+/// refused`): reqwest keeps the reason two `source()`s down.
+fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// What the error of a generated operation's `.send()` says, asked as
+/// [`RunwayError`] is asked, with no conversion: in the
+/// [`prelude`](crate::prelude).
+///
+/// ```no_run
+/// use runway_api::prelude::*;
+///
+/// # async fn run(client: Client) {
+/// match client.generate_image().body_map(|b| b.prompt("a fox")).send().await {
+///     Ok(generated) => println!("{}", generated.image_url),
+///     Err(err) if err.error_code() == Some(ErrorCode::RateLimited) => println!("later"),
+///     Err(err) => println!("{} at {:?}", err, err.param()),
+/// }
+/// # }
+/// ```
+pub trait SendErrorExt {
+    /// The contract's error code (`invalid_parameter`), when the server sent one.
+    fn code(&self) -> Option<&str>;
+    /// The error code as a type to match on.
+    fn error_code(&self) -> Option<ErrorCode> {
+        self.code().map(ErrorCode::from)
+    }
+    /// The server's explanation, when it sent one.
+    fn message(&self) -> Option<&str>;
+    /// The request parameter the server named as at fault.
+    fn param(&self) -> Option<&str>;
+    /// The id the server gave the request (`X-Request-Id`).
+    fn request_id(&self) -> Option<&str>;
+}
+
+impl SendErrorExt for progenitor_client::Error<types::ErrorResponse> {
+    fn code(&self) -> Option<&str> {
+        match self {
+            progenitor_client::Error::ErrorResponse(value) => Some(&value.error.code),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> Option<&str> {
+        match self {
+            progenitor_client::Error::ErrorResponse(value) => Some(&value.error.message),
+            _ => None,
+        }
+    }
+
+    fn param(&self) -> Option<&str> {
+        match self {
+            progenitor_client::Error::ErrorResponse(value) => value.error.param.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        fn header(headers: &reqwest::header::HeaderMap) -> Option<&str> {
+            headers.get(crate::retry::REQUEST_ID)?.to_str().ok()
+        }
+        match self {
+            progenitor_client::Error::ErrorResponse(value) => {
+                header(value.headers()).or(value.error.request_id.as_deref())
+            }
+            progenitor_client::Error::UnexpectedResponse(response) => header(response.headers()),
+            _ => None,
         }
     }
 }
@@ -239,6 +330,7 @@ mod tests {
             "422 Unprocessable Entity: resize_width must be between 1 and 8192 (code `invalid_parameter`, parameter `resize_width`)"
         );
         assert_eq!(err.code(), Some("invalid_parameter"));
+        assert_eq!(err.error_code(), Some(ErrorCode::InvalidParameter));
         assert_eq!(err.param(), Some("resize_width"));
     }
 

@@ -63,13 +63,15 @@ mod config;
 mod convenience;
 mod download;
 mod error;
+mod error_code;
 mod hooks;
 mod media;
 mod retry;
 mod tasks;
 mod upload;
 
-#[allow(missing_docs, dead_code, clippy::all, clippy::unwrap_used)]
+// `unused_imports`: the generated `prelude` is replaced by the fuller one below.
+#[allow(missing_docs, dead_code, unused_imports, clippy::all, clippy::unwrap_used)]
 #[rustfmt::skip]
 mod generated;
 
@@ -78,7 +80,13 @@ pub use client_builder::{
     DEFAULT_TIMEOUT, default_user_agent,
 };
 pub use config::{ApiKey, Config, RetryPolicy};
-pub use error::RunwayError;
+pub use error::{RunwayError, SendErrorExt};
+pub use error_code::ErrorCode;
 pub use generated::*;
 pub use retry::IDEMPOTENCY_KEY;
 pub use tasks::{DEFAULT_TASK_TIMEOUT, TaskWait};
+
+/// What a program using the client needs: `use runway_api::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Client, ErrorCode, RetryPolicy, RunwayError, SendErrorExt, types};
+}

@@ -11,13 +11,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const KEY: &str = "test-key-5d41402abc4b2a76";
 
 fn fast_retries(max_retries: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_retries,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(5),
-        max_in_progress_wait: Duration::from_secs(5),
-    }
+    RetryPolicy::default()
+        .with_max_retries(max_retries)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_max_retry_after(Duration::from_secs(5))
+        .with_max_in_progress_wait(Duration::from_secs(5))
 }
 
 fn client_for(server: &MockServer, retries: u32) -> Client {
@@ -261,10 +260,47 @@ async fn connection_errors_are_retried_then_reported() {
         .build()
         .expect("client");
     let err = generate(&client).await.expect_err("nothing listens");
+    // The message says why, not only "error sending request".
+    let message = err.to_string();
+    assert!(message.to_lowercase().contains("refused"), "{message}");
     match err {
         RunwayError::Transport(e) => assert!(e.is_connect(), "{e}"),
         other => panic!("expected a connection error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_send_error_is_matched_by_its_code_as_it_is() {
+    use runway_api::prelude::*;
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/generate-image"))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .insert_header("x-request-id", "req_5f2b")
+                .set_body_json(error_body("invalid_parameter", "too small", Some("width"))),
+        )
+        .mount(&server)
+        .await;
+    let client = client_for(&server, 0);
+    let answer = client
+        .generate_image()
+        .body_map(|b| b.prompt("a red fox"))
+        .send()
+        .await;
+    // No conversion: the error of `.send()` answers as RunwayError does.
+    let (param, request_id) = match answer {
+        Err(err) if err.error_code() == Some(ErrorCode::InvalidParameter) => {
+            assert_eq!(err.code(), Some("invalid_parameter"));
+            assert_eq!(err.message(), Some("too small"));
+            (
+                err.param().map(str::to_owned),
+                err.request_id().map(str::to_owned),
+            )
+        }
+        other => panic!("expected invalid_parameter, got {other:?}"),
+    };
+    assert_eq!(param.as_deref(), Some("width"));
+    assert_eq!(request_id.as_deref(), Some("req_5f2b"));
 }
 
 /// Reads one request head (to the blank line) from `stream`.

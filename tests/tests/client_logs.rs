@@ -37,10 +37,7 @@ async fn logs_and_errors_never_show_the_key_or_auth_token() {
     let client = Client::builder()
         .base_url(server.uri())
         .api_key(KEY)
-        .retry_policy(RetryPolicy {
-            max_retries: 0,
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::none())
         .build()
         .expect("client");
     let err = client

@@ -66,10 +66,7 @@ async fn over_the_limit_is_429_and_the_sdk_waits_it_out() {
     let patient = Client::builder()
         .base_url(&t.server.base_url)
         .api_key(KEY)
-        .retry_policy(RetryPolicy {
-            max_retries: 3,
-            ..RetryPolicy::default()
-        })
+        .retry_policy(RetryPolicy::default().with_max_retries(3))
         .build()
         .expect("client");
     let started = Instant::now();
