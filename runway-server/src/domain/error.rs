@@ -57,6 +57,33 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 23] = [
+        Self::InvalidRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::QuotaExceeded,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::IdempotencyKeyInUse,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::RangeNotSatisfiable,
+        Self::InvalidParameter,
+        Self::MediaUnreachable,
+        Self::NoAudioStream,
+        Self::IdempotencyKeyReused,
+        Self::RateLimited,
+        Self::InternalError,
+        Self::StorageFull,
+        Self::MediaEngineUnavailable,
+        Self::Overloaded,
+        Self::NotReady,
+        Self::Interrupted,
+        Self::Cancelled,
+    ];
+
     /// The code as the contract spells it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -97,6 +97,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_code_the_server_sends_is_one_the_sdk_knows() {
+        for code in ErrorCode::ALL {
+            if code == ErrorCode::Cancelled {
+                continue; // a job's state, never answered nor kept
+            }
+            let known = runway_api::ErrorCode::from(code.as_str());
+            assert!(
+                !matches!(known, runway_api::ErrorCode::Other(_)),
+                "the SDK does not know `{code}`: add it to runway_api::ErrorCode"
+            );
+            assert_eq!(known.as_str(), code.as_str());
+        }
+    }
+
+    #[test]
     fn answering_an_error_logs_nothing_and_carries_it_for_the_log() {
         let response = Error::internal("disk on fire").into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
