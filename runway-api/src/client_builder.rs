@@ -54,6 +54,8 @@ fn proxy_configured(set: impl Fn(&str) -> bool) -> bool {
 pub struct ClientBuilder {
     base_url: String,
     api_key: Option<ApiKey>,
+    /// Built without a key on purpose ([`ClientBuilder::without_key`]).
+    keyless: bool,
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
@@ -66,6 +68,7 @@ impl Default for ClientBuilder {
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
             api_key: None,
+            keyless: false,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             retry: RetryPolicy::default(),
@@ -154,8 +157,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails when the base URL is not an absolute http(s) URL or
-    /// the key cannot be sent in a header.
+    /// Builds a client with no API key, for a server that needs none (media
+    /// downloads, `/healthz`); without this, [`build`](Self::build) asks for a key.
+    pub fn without_key(mut self) -> Self {
+        self.api_key = None;
+        self.keyless = true;
+        self
+    }
+
+    /// Builds the client. Fails when the base URL is not an absolute http(s) URL,
+    /// when no key was given (every `/v1/` call would answer 401; see
+    /// [`without_key`](Self::without_key)), or when the key cannot be sent in a
+    /// header.
     pub fn build(self) -> Result<Client, RunwayError> {
         let base_url = self.base_url.trim_end_matches('/').to_owned();
         let parsed = reqwest::Url::parse(&base_url)
@@ -163,6 +176,12 @@ impl ClientBuilder {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(RunwayError::Config(format!(
                 "base URL `{base_url}` must start with http:// or https://"
+            )));
+        }
+        if self.api_key.is_none() && !self.keyless {
+            return Err(RunwayError::Config(format!(
+                "no API key: call .api_key(...) on the builder, or set {API_KEY_ENV} and use \
+                 Client::from_env(); for a server that needs none, call .without_key()"
             )));
         }
         if let Some(key) = &self.api_key
@@ -271,6 +290,15 @@ mod tests {
             .and_then(ClientBuilder::build)
             .expect("client");
         assert_eq!(client.baseurl(), DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn a_client_without_a_key_is_refused_unless_asked_for() {
+        let err = Client::builder().build().expect_err("no key");
+        assert!(err.to_string().contains(".api_key("), "{err}");
+        assert!(err.to_string().contains(".without_key()"), "{err}");
+        assert!(Client::builder().without_key().build().is_ok());
+        assert!(Client::builder().api_key("k").build().is_ok());
     }
 
     #[test]

@@ -561,6 +561,7 @@ async fn a_download_cut_short_leaves_nothing_behind() {
     });
     let client = Client::builder()
         .base_url(format!("http://{addr}"))
+        .without_key()
         .retry_policy(RetryPolicy::none())
         .build()
         .expect("client");
