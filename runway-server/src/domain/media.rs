@@ -170,11 +170,7 @@ mod tests {
 
     #[test]
     fn media_records_of_contract_1_1_are_read() {
-        let path = format!(
-            "{}/tests/fixtures/stored-1.1/media-record.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("fixture");
+        let text = crate::domain::stored_fixture("media-record");
         let record: MediaRecord = serde_json::from_str(&text).expect("reads");
         assert_eq!(record.format, 1);
         assert_eq!(record.kind, MediaKind::Image);

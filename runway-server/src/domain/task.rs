@@ -222,12 +222,8 @@ mod tests {
 
     /// Each record a contract 1.1.x server wrote, and what it must read as.
     fn fixture(name: &str) -> TaskRecord {
-        let path = format!(
-            "{}/tests/fixtures/stored-1.1/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} does not read: {e}"))
+        let text = crate::domain::stored_fixture(name);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} does not read: {e}"))
     }
 
     #[test]
@@ -273,11 +269,7 @@ mod tests {
         let record = fixture("task-succeeded");
         let json = serde_json::to_value(&record).expect("json");
         assert_eq!(json["format"], TASK_FORMAT);
-        let text = std::fs::read_to_string(format!(
-            "{}/tests/fixtures/stored-1.1/task-succeeded.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture");
+        let text = crate::domain::stored_fixture("task-succeeded");
         let mut written: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         written["format"] = TASK_FORMAT.into();
         assert_eq!(json, written, "the same fields, the same values");

@@ -10,7 +10,7 @@ use crate::domain::op::{
     ColorAdjust, Filter, ImageEdit, MAX_RENDER_SECONDS, MediaOp, Motion, Position, Style,
     VideoFilter, even_in_range, finite_in_range, in_range,
 };
-use crate::domain::task::{Operation, TaskRecord, TaskStatus};
+use crate::domain::task::{Operation, TaskOutput, TaskRecord, TaskStatus};
 use crate::domain::{Error, Result};
 use crate::media::imaging;
 use crate::services::App;
@@ -170,22 +170,11 @@ impl From<TaskStatus> for types::TaskStatus {
 
 /// Exactly the response body of `operation` for the media at `url`.
 fn task_output(operation: Operation, url: String) -> types::TaskOutput {
-    let mut output = types::TaskOutput::default();
-    let field = match operation {
-        Operation::GenerateImage => &mut output.image_url,
-        Operation::EditImage => &mut output.edited_image_url,
-        Operation::AddTextToImage => &mut output.text_image_url,
-        Operation::StyleTransfer => &mut output.styled_image_url,
-        Operation::GenerateVideo | Operation::ImageToVideo => &mut output.video_url,
-        Operation::EditVideo => &mut output.edited_video_url,
-        Operation::VideoFilter => &mut output.filtered_video_url,
-        Operation::ResizeVideo => &mut output.resized_video_url,
-        Operation::SpeedAdjust => &mut output.adjusted_speed_video_url,
-        Operation::GenerateThumbnail => &mut output.thumbnail_url,
-        Operation::ExtractAudio => &mut output.audio_url,
-    };
-    *field = Some(url);
-    output
+    // The stored output is already in the answer's shape: one field, named by
+    // `Operation::output_field`, the one place that says which.
+    serde_json::to_value(TaskOutput::new(operation, url))
+        .and_then(serde_json::from_value)
+        .unwrap_or_default()
 }
 
 impl From<TaskRecord> for types::Task {
@@ -518,7 +507,6 @@ impl From<types::CameraMotion> for Motion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::task::TaskOutput;
 
     #[test]
     fn outputs_name_the_operation_field() {

@@ -281,12 +281,8 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> KeyRecord {
-        let path = format!(
-            "{}/tests/fixtures/stored-1.1/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).expect("fixture");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+        let text = crate::domain::stored_fixture(name);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
     #[test]
