@@ -743,7 +743,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
-        pub fn image_url(self, value: &types::GetImageMetadataImageUrl) -> Self {
+        pub fn image_url(self, value: &::runway_api::MediaUrl) -> Self {
             Self(self.0.query_param("image_url", value.to_string()))
         }
     }
@@ -831,7 +831,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
-        pub fn video_url(self, value: &types::GetVideoMetadataVideoUrl) -> Self {
+        pub fn video_url(self, value: &::runway_api::MediaUrl) -> Self {
             Self(self.0.query_param("video_url", value.to_string()))
         }
     }
@@ -1995,7 +1995,7 @@ pub mod operations {
         pub fn auth_token(self, value: &types::DeleteMediaAuthToken) -> Self {
             Self(self.0.query_param("auth_token", value.to_string()))
         }
-        pub fn media_url(self, value: &types::DeleteMediaMediaUrl) -> Self {
+        pub fn media_url(self, value: &::runway_api::MediaUrl) -> Self {
             Self(self.0.query_param("media_url", value.to_string()))
         }
     }
@@ -2254,9 +2254,9 @@ pub mod operations {
                 Self(self.0.query_param_missing("cursor"))
             }
         }
-        pub fn limit<T>(self, value: T) -> Self
+        pub fn limit<'a, T>(self, value: T) -> Self
         where
-            T: Into<Option<::std::num::NonZeroU32>>,
+            T: Into<Option<&'a ::runway_api::Int<1, 100>>>,
         {
             if let Some(value) = value.into() {
                 Self(self.0.query_param("limit", value.to_string()))
@@ -2474,7 +2474,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
-        pub fn task_id(self, value: &types::TaskId) -> Self {
+        pub fn task_id(self, value: &::runway_api::TaskId) -> Self {
             let re = regex::Regex::new(&format!("^/v1/tasks/{}$", value.to_string()))
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2555,7 +2555,7 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
-        pub fn task_id(self, value: &types::TaskId) -> Self {
+        pub fn task_id(self, value: &::runway_api::TaskId) -> Self {
             let re = regex::Regex::new(&format!("^/v1/tasks/{}$", value.to_string()))
                 .unwrap();
             Self(self.0.path_matches(re))
@@ -2676,9 +2676,9 @@ pub mod operations {
                 Self(self.0.query_param_missing("kind"))
             }
         }
-        pub fn limit<T>(self, value: T) -> Self
+        pub fn limit<'a, T>(self, value: T) -> Self
         where
-            T: Into<Option<::std::num::NonZeroU32>>,
+            T: Into<Option<&'a ::runway_api::Int<1, 100>>>,
         {
             if let Some(value) = value.into() {
                 Self(self.0.query_param("limit", value.to_string()))

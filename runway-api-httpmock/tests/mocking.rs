@@ -18,7 +18,7 @@ async fn poster_frame(client: &Client, video_url: &str) -> Result<String, Runway
 
 fn thumbnail_request(video_url: &str) -> Result<types::GenerateThumbnailRequest, RunwayError> {
     Ok(types::GenerateThumbnailRequest::builder()
-        .video_url(video_url.parse::<types::MediaUrl>()?)
+        .video_url(video_url.parse::<runway_api::MediaUrl>()?)
         .time_position(2)
         .try_into()?)
 }

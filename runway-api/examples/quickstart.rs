@@ -26,10 +26,10 @@ async fn main() -> Result<(), RunwayError> {
 
     let edited = client
         .edit_image()
-        .body(types::EditImageRequest::AddFilter {
-            image_url: generated.image_url.parse()?,
-            filter: types::ImageFilter::Sepia,
-        })
+        .body(types::EditImageRequest::add_filter(
+            &generated.image_url,
+            types::ImageFilter::Sepia,
+        ))
         .send()
         .await?;
     println!("edited    {}", edited.edited_image_url);

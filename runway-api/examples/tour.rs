@@ -8,10 +8,9 @@
 //!     cargo run -p runway-api --example tour -- tour-output
 //! ```
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
-use runway_api::{Client, RunwayError, types};
+use runway_api::prelude::*;
 
 /// Saves the media at `url` as `name` in `dir`, and says so.
 async fn save(client: &Client, dir: &Path, name: &str, url: &str) -> Result<PathBuf, RunwayError> {
@@ -80,33 +79,27 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
         .into_inner()
         .image_url;
 
-    // 2. Edit it: colour, filter, resize.
-    let source: types::MediaUrl = image_url.parse()?;
-    let edits = [
+    // 2. Edit it: colour, filter, resize. A URL from an answer goes into the next
+    // request as it is; each edit takes only the fields it needs.
+    let edits: [(&str, types::EditImageRequest); 3] = [
         (
             "02-edit-color-adjust.jpg",
-            types::EditImageRequest::ColorAdjust {
-                image_url: source.clone(),
-                brightness: 0.0,
-                contrast: 0.0,
-                saturation: 0.6,
-                hue_rotate: 40,
-            },
+            types::EditImageRequest::color_adjust(&image_url)
+                .saturation(0.6)
+                .hue_rotate(40)
+                .try_into()?,
         ),
         (
             "02-edit-sepia.jpg",
-            types::EditImageRequest::AddFilter {
-                image_url: source.clone(),
-                filter: types::ImageFilter::Sepia,
-            },
+            types::EditImageRequest::add_filter(&image_url, types::ImageFilter::Sepia)
+                .try_into()?,
         ),
         (
             "02-edit-resize.jpg",
-            types::EditImageRequest::Resize {
-                image_url: source.clone(),
-                resize_width: NonZeroU32::new(320),
-                resize_height: NonZeroU32::new(200),
-            },
+            types::EditImageRequest::resize(&image_url)
+                .width(320)
+                .height(200)
+                .try_into()?,
         ),
     ];
     for (name, edit) in edits {
@@ -124,7 +117,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     let url = client
         .add_text_to_image()
         .body_map(|b| {
-            b.image_url(image_url.as_str())
+            b.image_url(&image_url)
                 .text("Runway")
                 .position(types::TextPosition::BottomRight)
         })
@@ -135,10 +128,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "09-add-text.jpg", &url).await?;
     let url = client
         .style_transfer()
-        .body_map(|b| {
-            b.image_url(image_url.as_str())
-                .style_reference(reference_url.as_str())
-        })
+        .body_map(|b| b.image_url(&image_url).style_reference(&reference_url))
         .send()
         .await?
         .into_inner()
@@ -146,7 +136,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "10-style-transfer.jpg", &url).await?;
     let meta = client
         .get_image_metadata()
-        .image_url(image_url.as_str())
+        .image_url(&image_url)
         .send()
         .await?;
     println!(
@@ -157,10 +147,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     // 3. Generate a video, 7. its metadata.
     let video_url = client
         .generate_video()
-        .body_map(|b| {
-            b.prompt("waves rolling in")
-                .duration(types::VideoDuration(NonZeroU32::MIN.saturating_add(2)))
-        })
+        .body_map(|b| b.prompt("waves rolling in").duration(3))
         .send()
         .await?
         .into_inner()
@@ -168,7 +155,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "03-generate-video.mp4", &video_url).await?;
     let meta = client
         .get_video_metadata()
-        .video_url(video_url.as_str())
+        .video_url(&video_url)
         .send()
         .await?;
     println!(
@@ -179,10 +166,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     // 8. Image to video.
     let url = client
         .image_to_video()
-        .body_map(|b| {
-            b.image_url(image_url.as_str())
-                .duration(types::VideoDuration(NonZeroU32::MIN.saturating_add(2)))
-        })
+        .body_map(|b| b.image_url(&image_url).duration(3))
         .send()
         .await?
         .into_inner()
@@ -192,11 +176,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     // 4. Edit video, 5. filter, 11. resize, 14. speed.
     let url = client
         .edit_video()
-        .body(types::EditVideoRequest::Trim {
-            video_url: video_url.parse()?,
-            start_time: 1,
-            end_time: None,
-        })
+        .body(types::EditVideoRequest::trim(&video_url).start_time(1))
         .send()
         .await?
         .into_inner()
@@ -204,10 +184,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "04-edit-video-trim.mp4", &url).await?;
     let url = client
         .apply_video_filter()
-        .body_map(|b| {
-            b.video_url(video_url.as_str())
-                .filter(types::VideoFilter::Vintage)
-        })
+        .body_map(|b| b.video_url(&video_url).filter(types::VideoFilter::Vintage))
         .send()
         .await?
         .into_inner()
@@ -215,11 +192,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "05-video-filter.mp4", &url).await?;
     let url = client
         .resize_video()
-        .body_map(|b| {
-            b.video_url(video_url.as_str())
-                .new_width(320)
-                .new_height(180)
-        })
+        .body_map(|b| b.video_url(&video_url).new_width(320).new_height(180))
         .send()
         .await?
         .into_inner()
@@ -227,10 +200,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "11-resize-video.mp4", &url).await?;
     let url = client
         .adjust_video_speed()
-        .body_map(|b| {
-            b.video_url(video_url.as_str())
-                .speed_factor(types::SpeedFactor(2.0))
-        })
+        .body_map(|b| b.video_url(&video_url).speed_factor(2))
         .send()
         .await?
         .into_inner()
@@ -240,7 +210,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     // 12. Thumbnail, 13. audio.
     let url = client
         .generate_thumbnail()
-        .body_map(|b| b.video_url(video_url.as_str()).time_position(1))
+        .body_map(|b| b.video_url(&video_url).time_position(1))
         .send()
         .await?
         .into_inner()
@@ -248,7 +218,7 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     save(&client, dir, "12-thumbnail.jpg", &url).await?;
     let url = client
         .extract_audio()
-        .body_map(|b| b.video_url(video_url.as_str()))
+        .body_map(|b| b.video_url(&video_url))
         .send()
         .await?
         .into_inner()
@@ -266,23 +236,25 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
     let deleted = client.delete_own_media(&uploaded.media_url).await?;
     println!("{:<30} {}", "15-delete-media", deleted.message);
 
-    // The same work as a task: created at once, then awaited with its progress.
+    // The same work as a task: started at once, then awaited with its progress;
+    // the wait gives the operation's own response.
     let task = client
-        .create_task()
-        .body(types::CreateTaskRequest::GenerateVideo(
+        .start_task(
             types::GenerateVideoRequest::builder()
                 .prompt("a slow sunrise")
-                .duration(types::VideoDuration(NonZeroU32::MIN.saturating_add(4)))
+                .duration(5)
                 .width(1280)
-                .height(720)
-                .try_into()?,
-        ))
-        .send()
-        .await?
-        .into_inner();
-    println!("{:<30} {} ({})", "task created", task.id, task.status);
-    let done = client
-        .wait_for_task(&task.id)
+                .height(720),
+        )
+        .await?;
+    println!(
+        "{:<30} {} ({})",
+        "task started",
+        task.id(),
+        task.task().status
+    );
+    let video = task
+        .wait()
         .on_progress(|task| {
             println!(
                 "{:<30} {} {:>3.0}%",
@@ -292,12 +264,20 @@ async fn tour(dir: &Path) -> Result<(), RunwayError> {
             )
         })
         .await?;
-    if let Some(url) = done
-        .output
-        .as_ref()
-        .and_then(|output| output.video_url.as_deref())
-    {
-        save(&client, dir, "task-generate-video.mp4", url).await?;
+    save(&client, dir, "task-generate-video.mp4", &video.video_url).await?;
+
+    // A value out of bounds is refused before anything is sent, naming its field.
+    let refused = client
+        .generate_video()
+        .body_map(|b| b.prompt("too long").duration(20))
+        .send()
+        .await;
+    if let Err(err) = refused {
+        println!(
+            "{:<30} `{}`: {err}",
+            "refused before sending",
+            err.param().unwrap_or("?")
+        );
     }
     println!("\nall outputs are in {}", dir.display());
     Ok(())

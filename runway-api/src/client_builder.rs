@@ -178,6 +178,18 @@ impl ClientBuilder {
                 "base URL `{base_url}` must start with http:// or https://"
             )));
         }
+        if parsed.scheme() == "https"
+            && !cfg!(any(
+                feature = "rustls",
+                feature = "rustls-ring",
+                feature = "native-tls"
+            ))
+        {
+            return Err(RunwayError::Config(format!(
+                "base URL `{base_url}` needs TLS: build runway-api with one of its features \
+                 `rustls`, `rustls-ring` or `native-tls`"
+            )));
+        }
         if self.api_key.is_none() && !self.keyless {
             return Err(RunwayError::Config(format!(
                 "no API key: call .api_key(...) on the builder, or set {API_KEY_ENV} and use \
@@ -194,6 +206,11 @@ impl ClientBuilder {
         let http = match self.http {
             Some(client) => client,
             None => {
+                #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+                {
+                    // Fails only when a provider is installed already: that one is used.
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                }
                 let builder = reqwest::Client::builder()
                     .timeout(self.timeout)
                     .connect_timeout(self.connect_timeout)

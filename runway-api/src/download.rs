@@ -43,8 +43,10 @@ impl Client {
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
-        let url = reqwest::Url::parse(media_url)
-            .map_err(|e| RunwayError::InvalidRequest(format!("media URL `{media_url}`: {e}")))?;
+        let url = reqwest::Url::parse(media_url).map_err(|e| RunwayError::InvalidRequest {
+            param: None,
+            message: format!("media URL `{media_url}`: {e}"),
+        })?;
         let same_origin =
             reqwest::Url::parse(self.baseurl()).is_ok_and(|base| base.origin() == url.origin());
         let request = self.client().get(url).build()?;

@@ -56,9 +56,14 @@ pub enum RunwayError {
     #[error("request failed: {}", with_causes(.0))]
     Transport(#[source] reqwest::Error),
     /// The request was not sent because it breaks the contract (a missing required
-    /// parameter, a value out of bounds).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
+    /// field, a value out of bounds, a malformed media URL).
+    #[error("invalid request: {}{message}", param.as_deref().map(|p| format!("`{p}` ")).unwrap_or_default())]
+    InvalidRequest {
+        /// The field or parameter at fault, when one is.
+        param: Option<String>,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The client is misconfigured.
     #[error("configuration error: {0}")]
     Config(String),
@@ -144,10 +149,13 @@ impl RunwayError {
         self.code().map(ErrorCode::from)
     }
 
-    /// The request parameter the server named as at fault, if any.
+    /// The request parameter at fault, if any: the one the server named, or the
+    /// field of a request refused before sending.
     pub fn param(&self) -> Option<&str> {
         match self {
-            RunwayError::Api { param, .. } => param.as_deref(),
+            RunwayError::Api { param, .. } | RunwayError::InvalidRequest { param, .. } => {
+                param.as_deref()
+            }
             RunwayError::TaskFailed { task } => task.error.as_ref()?.param.as_deref(),
             _ => None,
         }
@@ -188,6 +196,43 @@ impl RunwayError {
             request_id,
         }
     }
+}
+
+/// The field named by the message of a request the generated code refused before
+/// sending, and what is wrong with it. The builders of the generated code say
+/// `error converting supplied value for FIELD: WHY` (a body field),
+/// `no value supplied for FIELD` (a required body field left out) and
+/// `conversion to `TYPE` for PARAM failed: WHY` (a parameter, or the body as a
+/// whole, whose WHY is one of the first two).
+pub(crate) fn refused_field(message: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = message.strip_prefix("conversion to `")
+        && let Some((_, rest)) = rest.split_once("` for ")
+        && let Some((name, why)) = rest
+            .split_once(" failed: ")
+            .or_else(|| rest.strip_suffix(" failed").map(|name| (name, "")))
+    {
+        if name == "body" {
+            return refused_field(why);
+        }
+        let why = if why.is_empty() {
+            "the value is not one the contract takes"
+        } else {
+            why
+        };
+        return (Some(name), why);
+    }
+    for prefix in [
+        "error converting supplied value for ",
+        "no value supplied for ",
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (field, why) = rest
+                .split_once(": ")
+                .unwrap_or((rest, "a value is required"));
+            return (Some(field), why);
+        }
+    }
+    (None, message)
 }
 
 /// An error's message followed by its causes (`error sending request: connection
@@ -254,6 +299,7 @@ impl SendErrorExt for progenitor_client::Error<types::ErrorResponse> {
     fn param(&self) -> Option<&str> {
         match self {
             progenitor_client::Error::ErrorResponse(value) => value.error.param.as_deref(),
+            progenitor_client::Error::InvalidRequest(message) => refused_field(message).0,
             _ => None,
         }
     }
@@ -292,16 +338,37 @@ impl From<progenitor_client::Error<types::ErrorResponse>> for RunwayError {
             E::CommunicationError(e) | E::InvalidUpgrade(e) | E::ResponseBodyError(e) => {
                 RunwayError::Transport(e)
             }
-            E::InvalidRequest(message) | E::Custom(message) => RunwayError::InvalidRequest(message),
+            E::InvalidRequest(message) | E::Custom(message) => {
+                let (param, why) = refused_field(&message);
+                RunwayError::InvalidRequest {
+                    param: param.map(str::to_owned),
+                    message: why.to_owned(),
+                }
+            }
         }
     }
 }
 
-/// A value that breaks the contract's bounds, found while building a request body
-/// (e.g. `"".parse::<types::MediaUrl>()`).
+/// A request body the generated builders refused (`.try_into()` of a builder).
 impl From<types::error::ConversionError> for RunwayError {
     fn from(err: types::error::ConversionError) -> Self {
-        RunwayError::InvalidRequest(err.to_string())
+        let message = err.to_string();
+        let (param, why) = refused_field(&message);
+        RunwayError::InvalidRequest {
+            param: param.map(str::to_owned),
+            message: why.to_owned(),
+        }
+    }
+}
+
+/// A value that breaks the contract, found while building it
+/// (`VideoDuration::new(20)`, `MediaUrl::try_from("not a url")`).
+impl From<crate::InvalidValue> for RunwayError {
+    fn from(err: crate::InvalidValue) -> Self {
+        RunwayError::InvalidRequest {
+            param: None,
+            message: err.to_string(),
+        }
     }
 }
 
@@ -332,6 +399,41 @@ mod tests {
         assert_eq!(err.code(), Some("invalid_parameter"));
         assert_eq!(err.error_code(), Some(ErrorCode::InvalidParameter));
         assert_eq!(err.param(), Some("resize_width"));
+    }
+
+    #[test]
+    fn a_refused_request_names_its_field() {
+        let cases = [
+            (
+                "error converting supplied value for duration: must be from 1 to 10, got 20",
+                Some("duration"),
+                "must be from 1 to 10, got 20",
+            ),
+            (
+                "no value supplied for prompt",
+                Some("prompt"),
+                "a value is required",
+            ),
+            (
+                "conversion to `EditImageRequest` for body failed: error converting supplied value for resize_width: must be from 1 to 8192, got 0",
+                Some("resize_width"),
+                "must be from 1 to 8192, got 0",
+            ),
+            (
+                "conversion to `Int<1, 100>` for limit failed: must be from 1 to 100, got 0",
+                Some("limit"),
+                "must be from 1 to 100, got 0",
+            ),
+            (
+                "conversion to `IdempotencyKey` for idempotency_key failed",
+                Some("idempotency_key"),
+                "the value is not one the contract takes",
+            ),
+            ("something else", None, "something else"),
+        ];
+        for (message, param, why) in cases {
+            assert_eq!(refused_field(message), (param, why), "{message}");
+        }
     }
 
     #[test]

@@ -9,19 +9,13 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`AddTextToImageRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AddTextToImageRequest {
         ///The font size in pixels, from 6 to 512; default one twelfth of the image height (at least 12).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub font_size: ::std::option::Option<i32>,
-        pub image_url: MediaUrl,
+        pub font_size: ::std::option::Option<::runway_api::Int<6, 512>>,
+        pub image_url: ::runway_api::MediaUrl,
         pub position: TextPosition,
         ///The text to overlay (1 to 500 characters; line breaks are kept).
         pub text: AddTextToImageRequestText,
@@ -32,18 +26,9 @@ pub mod types {
         }
     }
     ///The text to overlay (1 to 500 characters; line breaks are kept).
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AddTextToImageRequestText(::std::string::String);
     impl ::std::ops::Deref for AddTextToImageRequestText {
         type Target = ::std::string::String;
@@ -99,14 +84,8 @@ pub mod types {
         }
     }
     ///`AddTextToImageResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AddTextToImageResponse {
         ///The URL of the JPEG image with the text.
         pub text_image_url: ::std::string::String,
@@ -129,9 +108,9 @@ pub mod types {
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CameraMotion {
         #[serde(rename = "zoom-in")]
         ZoomIn,
@@ -185,15 +164,9 @@ pub mod types {
     /**A media operation to run as a task: `operation` names it by its path and
 `input` is exactly its request body.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(tag = "operation", content = "input")]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum CreateTaskRequest {
         /**GenerateImageTask
 
@@ -317,18 +290,9 @@ A `speed-adjust` task.*/
         }
     }
     ///`DeleteMediaAuthToken`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DeleteMediaAuthToken(::std::string::String);
     impl ::std::ops::Deref for DeleteMediaAuthToken {
         type Target = ::std::string::String;
@@ -383,82 +347,9 @@ A `speed-adjust` task.*/
                 })
         }
     }
-    ///`DeleteMediaMediaUrl`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct DeleteMediaMediaUrl(::std::string::String);
-    impl ::std::ops::Deref for DeleteMediaMediaUrl {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<DeleteMediaMediaUrl> for ::std::string::String {
-        fn from(value: DeleteMediaMediaUrl) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for DeleteMediaMediaUrl {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 2048usize {
-                return Err("longer than 2048 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DeleteMediaMediaUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DeleteMediaMediaUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DeleteMediaMediaUrl {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`DeleteMediaResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DeleteMediaResponse {
         ///Always `Media successfully deleted`.
         pub message: ::std::string::String,
@@ -469,18 +360,9 @@ A `speed-adjust` task.*/
         }
     }
     ///`DownloadAudioFile`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DownloadAudioFile(::std::string::String);
     impl ::std::ops::Deref for DownloadAudioFile {
         type Target = ::std::string::String;
@@ -537,18 +419,9 @@ A `speed-adjust` task.*/
         }
     }
     ///`DownloadImageFile`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DownloadImageFile(::std::string::String);
     impl ::std::ops::Deref for DownloadImageFile {
         type Target = ::std::string::String;
@@ -605,18 +478,9 @@ A `speed-adjust` task.*/
         }
     }
     ///`DownloadVideoFile`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DownloadVideoFile(::std::string::String);
     impl ::std::ops::Deref for DownloadVideoFile {
         type Target = ::std::string::String;
@@ -679,15 +543,9 @@ A `speed-adjust` task.*/
 `color-adjust` with every value 0, or a `resize` with neither size, gives an
 unchanged copy. Fields of other edits are ignored.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(tag = "edit_type")]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum EditImageRequest {
         /**ColorAdjustImage
 
@@ -696,23 +554,23 @@ Adjust brightness, contrast, saturation and hue.*/
         ColorAdjust {
             ///Added to every channel as a fraction of full scale (-1 black, 0 unchanged, 1 white).
             #[serde(default = "defaults::edit_image_request_color_adjust_brightness")]
-            brightness: f64,
+            brightness: ::runway_api::Adjustment,
             ///The contrast change around mid-grey (-1 flat grey, 0 unchanged, 1 twice the contrast).
             #[serde(default = "defaults::edit_image_request_color_adjust_contrast")]
-            contrast: f64,
+            contrast: ::runway_api::Adjustment,
             ///Degrees to rotate every hue by, from -180 to 180.
-            #[serde(default)]
-            hue_rotate: i32,
-            image_url: MediaUrl,
+            #[serde(default = "defaults::edit_image_request_color_adjust_hue_rotate")]
+            hue_rotate: ::runway_api::Int<-180, 180>,
+            image_url: ::runway_api::MediaUrl,
             ///The saturation change (-1 grey, 0 unchanged, 1 twice as saturated).
             #[serde(default = "defaults::edit_image_request_color_adjust_saturation")]
-            saturation: f64,
+            saturation: ::runway_api::Adjustment,
         },
         /**FilterImage
 
 Apply one filter.*/
         #[serde(rename = "add-filter")]
-        AddFilter { filter: ImageFilter, image_url: MediaUrl },
+        AddFilter { filter: ImageFilter, image_url: ::runway_api::MediaUrl },
         /**ResizeImage
 
 Resize. With one side given the other follows the aspect ratio; with both
@@ -720,24 +578,18 @@ the image is scaled to exactly that size.
 */
         #[serde(rename = "resize")]
         Resize {
-            image_url: MediaUrl,
+            image_url: ::runway_api::MediaUrl,
             ///New height in pixels, from 1 to 8192.
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            resize_height: ::std::option::Option<::std::num::NonZeroU32>,
+            resize_height: ::std::option::Option<::runway_api::Int<1, 8192>>,
             ///New width in pixels, from 1 to 8192.
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            resize_width: ::std::option::Option<::std::num::NonZeroU32>,
+            resize_width: ::std::option::Option<::runway_api::Int<1, 8192>>,
         },
     }
     ///`EditImageResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EditImageResponse {
         ///The URL of the edited JPEG image.
         pub edited_image_url: ::std::string::String,
@@ -754,15 +606,9 @@ the image is scaled to exactly that size.
 before `end_time` and before the end of the video. Fields of other edits are
 ignored.
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(tag = "edit_type")]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum EditVideoRequest {
         /**TrimVideo
 
@@ -771,11 +617,11 @@ Keep one part of the video.*/
         Trim {
             ///The end of the kept part in seconds; default the end of the video. Must be after `start_time`.
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            end_time: ::std::option::Option<::std::num::NonZeroU32>,
+            end_time: ::std::option::Option<::runway_api::Int<1, 3600>>,
             ///The start of the kept part in seconds; default 0.
-            #[serde(default)]
-            start_time: i32,
-            video_url: MediaUrl,
+            #[serde(default = "defaults::edit_video_request_trim_start_time")]
+            start_time: ::runway_api::Int<0, 3600>,
+            video_url: ::runway_api::MediaUrl,
         },
         /**FilterVideo
 
@@ -784,7 +630,7 @@ Apply one filter.*/
         AddFilter {
             ///The filter to apply.
             filter: VideoFilter,
-            video_url: MediaUrl,
+            video_url: ::runway_api::MediaUrl,
         },
         /**AdjustVideoSpeed
 
@@ -792,19 +638,13 @@ Play faster or slower, picture and sound together.*/
         #[serde(rename = "adjust-speed")]
         AdjustSpeed {
             ///How many times as fast to play.
-            speed_factor: SpeedFactor,
-            video_url: MediaUrl,
+            speed_factor: ::runway_api::SpeedFactor,
+            video_url: ::runway_api::MediaUrl,
         },
     }
     ///`EditVideoResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EditVideoResponse {
         ///The URL of the edited MP4 video.
         pub edited_video_url: ::std::string::String,
@@ -815,14 +655,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///What went wrong.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ErrorDetail {
         ///A stable, machine-readable code; see the table in the API description.
         pub code: ::std::string::String,
@@ -841,14 +675,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///The body of every 4xx and 5xx answer.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ErrorResponse {
         pub error: ErrorDetail,
     }
@@ -858,16 +686,10 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`ExtractAudioRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExtractAudioRequest {
-        pub video_url: MediaUrl,
+        pub video_url: ::runway_api::MediaUrl,
     }
     impl ExtractAudioRequest {
         pub fn builder() -> builder::ExtractAudioRequest {
@@ -875,14 +697,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`ExtractAudioResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ExtractAudioResponse {
         ///The URL of the MP3 audio file.
         pub audio_url: ::std::string::String,
@@ -892,76 +708,20 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
-    ///Frames per second, from 1 to 60; default 24.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct Fps(pub ::std::num::NonZeroU32);
-    impl ::std::ops::Deref for Fps {
-        type Target = ::std::num::NonZeroU32;
-        fn deref(&self) -> &::std::num::NonZeroU32 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<Fps> for ::std::num::NonZeroU32 {
-        fn from(value: Fps) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::num::NonZeroU32> for Fps {
-        fn from(value: ::std::num::NonZeroU32) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for Fps {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for Fps {
-        type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Fps {
-        type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for Fps {
-        type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
     ///`GenerateImageRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateImageRequest {
         ///The image height in pixels, from 16 to 2048; default 768.
-        #[serde(default = "defaults::default_u64::<i32, 768>")]
-        pub height: i32,
+        #[serde(default = "defaults::generate_image_request_height")]
+        pub height: ::runway_api::Int<16, 2048>,
         pub prompt: Prompt,
         ///The artistic style; default `photorealistic`.
         #[serde(default = "defaults::generate_image_request_style")]
         pub style: ImageStyle,
         ///The image width in pixels, from 16 to 2048; default 1024.
-        #[serde(default = "defaults::default_u64::<i32, 1024>")]
-        pub width: i32,
+        #[serde(default = "defaults::generate_image_request_width")]
+        pub width: ::runway_api::Int<16, 2048>,
     }
     impl GenerateImageRequest {
         pub fn builder() -> builder::GenerateImageRequest {
@@ -969,14 +729,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`GenerateImageResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateImageResponse {
         ///The URL of the generated JPEG image.
         pub image_url: ::std::string::String,
@@ -987,19 +741,13 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`GenerateThumbnailRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateThumbnailRequest {
         ///The time in seconds of the frame to take; default 0 (the first frame). Must be before the end of the video.
-        #[serde(default)]
-        pub time_position: i32,
-        pub video_url: MediaUrl,
+        #[serde(default = "defaults::generate_thumbnail_request_time_position")]
+        pub time_position: ::runway_api::Int<0, 3600>,
+        pub video_url: ::runway_api::MediaUrl,
     }
     impl GenerateThumbnailRequest {
         pub fn builder() -> builder::GenerateThumbnailRequest {
@@ -1007,14 +755,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`GenerateThumbnailResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateThumbnailResponse {
         ///The URL of the JPEG thumbnail.
         pub thumbnail_url: ::std::string::String,
@@ -1025,25 +767,19 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`GenerateVideoRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateVideoRequest {
-        pub duration: VideoDuration,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fps: ::std::option::Option<Fps>,
+        pub duration: ::runway_api::VideoDuration,
+        #[serde(default = "defaults::generate_video_request_fps")]
+        pub fps: ::runway_api::Fps,
         ///The video height in pixels, even, from 16 to 720; default 360.
-        #[serde(default = "defaults::default_u64::<i64, 360>")]
-        pub height: i64,
+        #[serde(default = "defaults::generate_video_request_height")]
+        pub height: ::runway_api::Int<16, 720, 2>,
         pub prompt: Prompt,
         ///The video width in pixels, even, from 16 to 1280; default 640.
-        #[serde(default = "defaults::default_u64::<i64, 640>")]
-        pub width: i64,
+        #[serde(default = "defaults::generate_video_request_width")]
+        pub width: ::runway_api::Int<16, 1280, 2>,
     }
     impl GenerateVideoRequest {
         pub fn builder() -> builder::GenerateVideoRequest {
@@ -1051,14 +787,8 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///`GenerateVideoResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GenerateVideoResponse {
         ///The URL of the generated MP4 video.
         pub video_url: ::std::string::String,
@@ -1068,149 +798,9 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
-    ///`GetImageMetadataImageUrl`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct GetImageMetadataImageUrl(::std::string::String);
-    impl ::std::ops::Deref for GetImageMetadataImageUrl {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<GetImageMetadataImageUrl> for ::std::string::String {
-        fn from(value: GetImageMetadataImageUrl) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for GetImageMetadataImageUrl {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 2048usize {
-                return Err("longer than 2048 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetImageMetadataImageUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for GetImageMetadataImageUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for GetImageMetadataImageUrl {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`GetVideoMetadataVideoUrl`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct GetVideoMetadataVideoUrl(::std::string::String);
-    impl ::std::ops::Deref for GetVideoMetadataVideoUrl {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<GetVideoMetadataVideoUrl> for ::std::string::String {
-        fn from(value: GetVideoMetadataVideoUrl) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for GetVideoMetadataVideoUrl {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 2048usize {
-                return Err("longer than 2048 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetVideoMetadataVideoUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for GetVideoMetadataVideoUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for GetVideoMetadataVideoUrl {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`Health`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Health {
         ///Whether ffmpeg and ffprobe were found, so video and audio work is available.
         pub media_engine: bool,
@@ -1225,18 +815,9 @@ Play faster or slower, picture and sound together.*/
         }
     }
     ///A key that makes a retried `POST` safe (see the `Idempotency-Key` header); 1 to 255 visible ASCII characters or spaces.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct IdempotencyKey(::std::string::String);
     impl ::std::ops::Deref for IdempotencyKey {
         type Target = ::std::string::String;
@@ -1310,9 +891,9 @@ only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ImageFilter {
         #[serde(rename = "sepia")]
         Sepia,
@@ -1368,14 +949,8 @@ only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
         }
     }
     ///`ImageMetadata`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ImageMetadata {
         ///The media type of the stored file, `image/jpeg`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1417,9 +992,9 @@ geometric shapes in a bold palette.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ImageStyle {
         #[serde(rename = "photorealistic")]
         Photorealistic,
@@ -1467,20 +1042,14 @@ geometric shapes in a bold palette.
         }
     }
     ///`ImageToVideoRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ImageToVideoRequest {
-        pub duration: VideoDuration,
+        pub duration: ::runway_api::VideoDuration,
         ///Frames per second, from 1 to 60; default 24.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fps: ::std::option::Option<Fps>,
-        pub image_url: MediaUrl,
+        #[serde(default = "defaults::image_to_video_request_fps")]
+        pub fps: ::runway_api::Fps,
+        pub image_url: ::runway_api::MediaUrl,
         ///The camera move; default `zoom-in`.
         #[serde(default = "defaults::image_to_video_request_motion")]
         pub motion: CameraMotion,
@@ -1491,14 +1060,8 @@ geometric shapes in a bold palette.
         }
     }
     ///`ImageToVideoResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ImageToVideoResponse {
         ///The URL of the MP4 video.
         pub video_url: ::std::string::String,
@@ -1509,18 +1072,9 @@ geometric shapes in a bold palette.
         }
     }
     ///`ListMediaCursor`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListMediaCursor(::std::string::String);
     impl ::std::ops::Deref for ListMediaCursor {
         type Target = ::std::string::String;
@@ -1578,18 +1132,9 @@ geometric shapes in a bold palette.
         }
     }
     ///`ListTasksCursor`
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ListTasksCursor(::std::string::String);
     impl ::std::ops::Deref for ListTasksCursor {
         type Target = ::std::string::String;
@@ -1644,14 +1189,8 @@ geometric shapes in a bold palette.
         }
     }
     ///A stored media, as listed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MediaItem {
         ///When it was stored (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -1697,9 +1236,9 @@ geometric shapes in a bold palette.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum MediaKind {
         #[serde(rename = "image")]
         Image,
@@ -1743,14 +1282,8 @@ geometric shapes in a bold palette.
         }
     }
     ///A page of media, newest first.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MediaList {
         ///The media of this page.
         pub data: ::std::vec::Vec<MediaItem>,
@@ -1763,92 +1296,10 @@ geometric shapes in a bold palette.
             Default::default()
         }
     }
-    /**Media to read: a URL returned by this API, a `data:` URI with the bytes
-(base64 or percent-encoded), or an `http(s)` URL of another host (fetched by
-the server with a size cap, at most 5 redirects and a timeout; private and
-loopback addresses are refused). Limits of the media themselves, answered
-`413`: an image at most 8192x8192 pixels, a video at most 600 seconds; the
-bytes within the server's `--max-input-bytes` (48 MiB by default).
-*/
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct MediaUrl(::std::string::String);
-    impl ::std::ops::Deref for MediaUrl {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<MediaUrl> for ::std::string::String {
-        fn from(value: MediaUrl) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for MediaUrl {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 70000000usize {
-                return Err("longer than 70000000 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for MediaUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for MediaUrl {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for MediaUrl {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///The textual description of what to draw (1 to 2000 characters).
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Prompt(::std::string::String);
     impl ::std::ops::Deref for Prompt {
         type Target = ::std::string::String;
@@ -1904,14 +1355,8 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
         }
     }
     ///A service ready to take work.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Readiness {
         ///How many tasks may wait before new ones are refused.
         pub max_queued_tasks: i64,
@@ -1926,20 +1371,14 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
         }
     }
     ///`ResizeVideoRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ResizeVideoRequest {
         ///The new height in pixels, even, from 16 to 1920.
-        pub new_height: i64,
+        pub new_height: ::runway_api::Int<16, 1920, 2>,
         ///The new width in pixels, even, from 16 to 1920.
-        pub new_width: i64,
-        pub video_url: MediaUrl,
+        pub new_width: ::runway_api::Int<16, 1920, 2>,
+        pub video_url: ::runway_api::MediaUrl,
     }
     impl ResizeVideoRequest {
         pub fn builder() -> builder::ResizeVideoRequest {
@@ -1947,14 +1386,8 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
         }
     }
     ///`ResizeVideoResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ResizeVideoResponse {
         ///The URL of the resized MP4 video.
         pub resized_video_url: ::std::string::String,
@@ -1965,17 +1398,11 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
         }
     }
     ///`SpeedAdjustRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SpeedAdjustRequest {
-        pub speed_factor: SpeedFactor,
-        pub video_url: MediaUrl,
+        pub speed_factor: ::runway_api::SpeedFactor,
+        pub video_url: ::runway_api::MediaUrl,
     }
     impl SpeedAdjustRequest {
         pub fn builder() -> builder::SpeedAdjustRequest {
@@ -1983,14 +1410,8 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
         }
     }
     ///`SpeedAdjustResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct SpeedAdjustResponse {
         ///The URL of the MP4 video at its new speed.
         pub adjusted_speed_video_url: ::std::string::String,
@@ -1998,59 +1419,6 @@ bytes within the server's `--max-input-bytes` (48 MiB by default).
     impl SpeedAdjustResponse {
         pub fn builder() -> builder::SpeedAdjustResponse {
             Default::default()
-        }
-    }
-    /**How many times as fast to play (0.5 is half speed, 2 double speed), from 0.25
-to 4. The result may last at most 1200 seconds (`422` naming `speed_factor`
-otherwise).
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct SpeedFactor(pub f64);
-    impl ::std::ops::Deref for SpeedFactor {
-        type Target = f64;
-        fn deref(&self) -> &f64 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SpeedFactor> for f64 {
-        fn from(value: SpeedFactor) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<f64> for SpeedFactor {
-        fn from(value: f64) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for SpeedFactor {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for SpeedFactor {
-        type Err = <f64 as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SpeedFactor {
-        type Error = <f64 as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for SpeedFactor {
-        type Error = <f64 as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
         }
     }
     ///What a stored media is.
@@ -2064,9 +1432,9 @@ otherwise).
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum StoredMediaKind {
         #[serde(rename = "image")]
         Image,
@@ -2114,20 +1482,14 @@ otherwise).
         }
     }
     ///`StyleTransferRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StyleTransferRequest {
-        pub image_url: MediaUrl,
+        pub image_url: ::runway_api::MediaUrl,
         ///How far to move towards the reference, from 0 (unchanged) to 1 (full transfer); default 1.
         #[serde(default = "defaults::style_transfer_request_strength")]
-        pub strength: f64,
-        pub style_reference: MediaUrl,
+        pub strength: ::runway_api::Strength,
+        pub style_reference: ::runway_api::MediaUrl,
     }
     impl StyleTransferRequest {
         pub fn builder() -> builder::StyleTransferRequest {
@@ -2135,14 +1497,8 @@ otherwise).
         }
     }
     ///`StyleTransferResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StyleTransferResponse {
         ///The URL of the styled JPEG image.
         pub styled_image_url: ::std::string::String,
@@ -2153,14 +1509,8 @@ otherwise).
         }
     }
     ///A media operation running, or run, in the background.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Task {
         ///When the task was created (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -2191,81 +1541,9 @@ reports ffmpeg's progress through the output; image work goes from 0 to 1.
             Default::default()
         }
     }
-    ///A task's id.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct TaskId(::std::string::String);
-    impl ::std::ops::Deref for TaskId {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<TaskId> for ::std::string::String {
-        fn from(value: TaskId) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for TaskId {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,64}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TaskId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TaskId {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for TaskId {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///A page of tasks, newest first.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TaskList {
         ///The tasks of this page.
         pub data: ::std::vec::Vec<Task>,
@@ -2289,9 +1567,9 @@ reports ffmpeg's progress through the output; image work goes from 0 to 1.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TaskOperation {
         #[serde(rename = "generate-image")]
         GenerateImage,
@@ -2378,15 +1656,8 @@ reports ffmpeg's progress through the output; image work goes from 0 to 1.
 operation answers (`image_url` for `generate-image`, `edited_video_url` for
 `edit-video`, ...).
 */
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TaskOutput {
         ///The MP4 video made by `speed-adjust`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2440,9 +1711,9 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TaskStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -2508,9 +1779,9 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum TextPosition {
         #[serde(rename = "top-left")]
         TopLeft,
@@ -2582,14 +1853,8 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         }
     }
     ///`UploadMediaResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UploadMediaResponse {
         pub media_type: MediaKind,
         ///The URL of the stored media, to use wherever a media URL is taken.
@@ -2603,14 +1868,8 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         }
     }
     ///A key's storage use.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Usage {
         ///How many media the key has stored.
         pub media_count: i64,
@@ -2623,56 +1882,6 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
     impl Usage {
         pub fn builder() -> builder::Usage {
             Default::default()
-        }
-    }
-    ///The duration of the video in seconds, from 1 to 10 (longer renders would hold a media job for minutes).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
-    #[serde(transparent)]
-    pub struct VideoDuration(pub ::std::num::NonZeroU32);
-    impl ::std::ops::Deref for VideoDuration {
-        type Target = ::std::num::NonZeroU32;
-        fn deref(&self) -> &::std::num::NonZeroU32 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<VideoDuration> for ::std::num::NonZeroU32 {
-        fn from(value: VideoDuration) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::num::NonZeroU32> for VideoDuration {
-        fn from(value: ::std::num::NonZeroU32) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for VideoDuration {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for VideoDuration {
-        type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for VideoDuration {
-        type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for VideoDuration {
-        type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
         }
     }
     /**A video filter. `vintage`: faded, warm colours with a vignette and grain.
@@ -2689,9 +1898,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum VideoFilter {
         #[serde(rename = "vintage")]
         Vintage,
@@ -2743,17 +1952,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
     }
     ///`VideoFilterRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VideoFilterRequest {
         pub filter: VideoFilter,
-        pub video_url: MediaUrl,
+        pub video_url: ::runway_api::MediaUrl,
     }
     impl VideoFilterRequest {
         pub fn builder() -> builder::VideoFilterRequest {
@@ -2761,14 +1964,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
     }
     ///`VideoFilterResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VideoFilterResponse {
         ///The URL of the filtered MP4 video.
         pub filtered_video_url: ::std::string::String,
@@ -2779,14 +1976,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
     }
     ///`VideoMetadata`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct VideoMetadata {
         ///When the video was stored (RFC 3339, UTC).
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -2828,10 +2019,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         #[derive(Clone, Debug)]
         pub struct AddTextToImageRequest {
             font_size: ::std::result::Result<
-                ::std::option::Option<i32>,
+                ::std::option::Option<::runway_api::Int<6, 512>>,
                 ::std::string::String,
             >,
-            image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            image_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
             position: ::std::result::Result<super::TextPosition, ::std::string::String>,
             text: ::std::result::Result<
                 super::AddTextToImageRequestText,
@@ -2851,11 +2045,12 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl AddTextToImageRequest {
             pub fn font_size<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<::runway_api::Int<6, 512>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.font_size = value
                     .try_into()
+                    .map(Some)
                     .map_err(|e| {
                         format!("error converting supplied value for font_size: {e}")
                     });
@@ -2863,7 +2058,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn image_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_url = value
@@ -3247,7 +2442,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct ExtractAudioRequest {
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            video_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ExtractAudioRequest {
             fn default() -> Self {
@@ -3259,7 +2457,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl ExtractAudioRequest {
             pub fn video_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.video_url = value
@@ -3336,25 +2534,31 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct GenerateImageRequest {
-            height: ::std::result::Result<i32, ::std::string::String>,
+            height: ::std::result::Result<
+                ::runway_api::Int<16, 2048>,
+                ::std::string::String,
+            >,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
             style: ::std::result::Result<super::ImageStyle, ::std::string::String>,
-            width: ::std::result::Result<i32, ::std::string::String>,
+            width: ::std::result::Result<
+                ::runway_api::Int<16, 2048>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateImageRequest {
             fn default() -> Self {
                 Self {
-                    height: Ok(super::defaults::default_u64::<i32, 768>()),
+                    height: Ok(super::defaults::generate_image_request_height()),
                     prompt: Err("no value supplied for prompt".to_string()),
                     style: Ok(super::defaults::generate_image_request_style()),
-                    width: Ok(super::defaults::default_u64::<i32, 1024>()),
+                    width: Ok(super::defaults::generate_image_request_width()),
                 }
             }
         }
         impl GenerateImageRequest {
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i32>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 2048>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
@@ -3390,7 +2594,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i32>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 2048>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
@@ -3474,13 +2678,21 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct GenerateThumbnailRequest {
-            time_position: ::std::result::Result<i32, ::std::string::String>,
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            time_position: ::std::result::Result<
+                ::runway_api::Int<0, 3600>,
+                ::std::string::String,
+            >,
+            video_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateThumbnailRequest {
             fn default() -> Self {
                 Self {
-                    time_position: Ok(Default::default()),
+                    time_position: Ok(
+                        super::defaults::generate_thumbnail_request_time_position(),
+                    ),
                     video_url: Err("no value supplied for video_url".to_string()),
                 }
             }
@@ -3488,7 +2700,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl GenerateThumbnailRequest {
             pub fn time_position<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i32>,
+                T: ::std::convert::TryInto<::runway_api::Int<0, 3600>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.time_position = value
@@ -3500,7 +2712,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn video_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.video_url = value
@@ -3581,30 +2793,36 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct GenerateVideoRequest {
-            duration: ::std::result::Result<super::VideoDuration, ::std::string::String>,
-            fps: ::std::result::Result<
-                ::std::option::Option<super::Fps>,
+            duration: ::std::result::Result<
+                ::runway_api::VideoDuration,
                 ::std::string::String,
             >,
-            height: ::std::result::Result<i64, ::std::string::String>,
+            fps: ::std::result::Result<::runway_api::Fps, ::std::string::String>,
+            height: ::std::result::Result<
+                ::runway_api::Int<16, 720, 2>,
+                ::std::string::String,
+            >,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
-            width: ::std::result::Result<i64, ::std::string::String>,
+            width: ::std::result::Result<
+                ::runway_api::Int<16, 1280, 2>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for GenerateVideoRequest {
             fn default() -> Self {
                 Self {
                     duration: Err("no value supplied for duration".to_string()),
-                    fps: Ok(Default::default()),
-                    height: Ok(super::defaults::default_u64::<i64, 360>()),
+                    fps: Ok(super::defaults::generate_video_request_fps()),
+                    height: Ok(super::defaults::generate_video_request_height()),
                     prompt: Err("no value supplied for prompt".to_string()),
-                    width: Ok(super::defaults::default_u64::<i64, 640>()),
+                    width: Ok(super::defaults::generate_video_request_width()),
                 }
             }
         }
         impl GenerateVideoRequest {
             pub fn duration<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::VideoDuration>,
+                T: ::std::convert::TryInto<::runway_api::VideoDuration>,
                 T::Error: ::std::fmt::Display,
             {
                 self.duration = value
@@ -3616,7 +2834,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn fps<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Fps>>,
+                T: ::std::convert::TryInto<::runway_api::Fps>,
                 T::Error: ::std::fmt::Display,
             {
                 self.fps = value
@@ -3628,7 +2846,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 720, 2>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
@@ -3652,7 +2870,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 1280, 2>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
@@ -3983,19 +3201,22 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct ImageToVideoRequest {
-            duration: ::std::result::Result<super::VideoDuration, ::std::string::String>,
-            fps: ::std::result::Result<
-                ::std::option::Option<super::Fps>,
+            duration: ::std::result::Result<
+                ::runway_api::VideoDuration,
                 ::std::string::String,
             >,
-            image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            fps: ::std::result::Result<::runway_api::Fps, ::std::string::String>,
+            image_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
             motion: ::std::result::Result<super::CameraMotion, ::std::string::String>,
         }
         impl ::std::default::Default for ImageToVideoRequest {
             fn default() -> Self {
                 Self {
                     duration: Err("no value supplied for duration".to_string()),
-                    fps: Ok(Default::default()),
+                    fps: Ok(super::defaults::image_to_video_request_fps()),
                     image_url: Err("no value supplied for image_url".to_string()),
                     motion: Ok(super::defaults::image_to_video_request_motion()),
                 }
@@ -4004,7 +3225,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl ImageToVideoRequest {
             pub fn duration<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::VideoDuration>,
+                T: ::std::convert::TryInto<::runway_api::VideoDuration>,
                 T::Error: ::std::fmt::Display,
             {
                 self.duration = value
@@ -4016,7 +3237,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn fps<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Fps>>,
+                T: ::std::convert::TryInto<::runway_api::Fps>,
                 T::Error: ::std::fmt::Display,
             {
                 self.fps = value
@@ -4028,7 +3249,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn image_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_url = value
@@ -4494,9 +3715,18 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct ResizeVideoRequest {
-            new_height: ::std::result::Result<i64, ::std::string::String>,
-            new_width: ::std::result::Result<i64, ::std::string::String>,
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            new_height: ::std::result::Result<
+                ::runway_api::Int<16, 1920, 2>,
+                ::std::string::String,
+            >,
+            new_width: ::std::result::Result<
+                ::runway_api::Int<16, 1920, 2>,
+                ::std::string::String,
+            >,
+            video_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ResizeVideoRequest {
             fn default() -> Self {
@@ -4510,7 +3740,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl ResizeVideoRequest {
             pub fn new_height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 1920, 2>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.new_height = value
@@ -4522,7 +3752,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn new_width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::runway_api::Int<16, 1920, 2>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.new_width = value
@@ -4534,7 +3764,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn video_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.video_url = value
@@ -4619,10 +3849,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         #[derive(Clone, Debug)]
         pub struct SpeedAdjustRequest {
             speed_factor: ::std::result::Result<
-                super::SpeedFactor,
+                ::runway_api::SpeedFactor,
                 ::std::string::String,
             >,
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            video_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SpeedAdjustRequest {
             fn default() -> Self {
@@ -4635,7 +3868,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl SpeedAdjustRequest {
             pub fn speed_factor<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SpeedFactor>,
+                T: ::std::convert::TryInto<::runway_api::SpeedFactor>,
                 T::Error: ::std::fmt::Display,
             {
                 self.speed_factor = value
@@ -4647,7 +3880,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn video_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.video_url = value
@@ -4729,10 +3962,16 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         }
         #[derive(Clone, Debug)]
         pub struct StyleTransferRequest {
-            image_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
-            strength: ::std::result::Result<f64, ::std::string::String>,
+            image_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
+            strength: ::std::result::Result<
+                ::runway_api::Strength,
+                ::std::string::String,
+            >,
             style_reference: ::std::result::Result<
-                super::MediaUrl,
+                ::runway_api::MediaUrl,
                 ::std::string::String,
             >,
         }
@@ -4750,7 +3989,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         impl StyleTransferRequest {
             pub fn image_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_url = value
@@ -4762,7 +4001,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn strength<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<f64>,
+                T: ::std::convert::TryInto<::runway_api::Strength>,
                 T::Error: ::std::fmt::Display,
             {
                 self.strength = value
@@ -4774,7 +4013,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn style_reference<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.style_reference = value
@@ -5521,7 +4760,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         #[derive(Clone, Debug)]
         pub struct VideoFilterRequest {
             filter: ::std::result::Result<super::VideoFilter, ::std::string::String>,
-            video_url: ::std::result::Result<super::MediaUrl, ::std::string::String>,
+            video_url: ::std::result::Result<
+                ::runway_api::MediaUrl,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for VideoFilterRequest {
             fn default() -> Self {
@@ -5546,7 +4788,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
             pub fn video_url<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::MediaUrl>,
+                T: ::std::convert::TryInto<::runway_api::MediaUrl>,
                 T::Error: ::std::fmt::Display,
             {
                 self.video_url = value
@@ -5869,37 +5111,59 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
     }
     /// Generation of default values for serde.
     pub mod defaults {
-        pub(super) fn default_i64<T, const V: i64>() -> T
-        where
-            T: ::std::convert::TryFrom<i64>,
-            <T as ::std::convert::TryFrom<i64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
+        pub(super) fn edit_image_request_color_adjust_brightness() -> ::runway_api::Adjustment {
+            ::serde_json::from_str::<::runway_api::Adjustment>("0").unwrap()
         }
-        pub(super) fn default_u64<T, const V: u64>() -> T
-        where
-            T: ::std::convert::TryFrom<u64>,
-            <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
+        pub(super) fn edit_image_request_color_adjust_contrast() -> ::runway_api::Adjustment {
+            ::serde_json::from_str::<::runway_api::Adjustment>("0").unwrap()
         }
-        pub(super) fn edit_image_request_color_adjust_brightness() -> f64 {
-            0_f64
+        pub(super) fn edit_image_request_color_adjust_hue_rotate() -> ::runway_api::Int<
+            -180,
+            180,
+        > {
+            ::serde_json::from_str::<::runway_api::Int<-180, 180>>("0").unwrap()
         }
-        pub(super) fn edit_image_request_color_adjust_contrast() -> f64 {
-            0_f64
+        pub(super) fn edit_image_request_color_adjust_saturation() -> ::runway_api::Adjustment {
+            ::serde_json::from_str::<::runway_api::Adjustment>("0").unwrap()
         }
-        pub(super) fn edit_image_request_color_adjust_saturation() -> f64 {
-            0_f64
+        pub(super) fn edit_video_request_trim_start_time() -> ::runway_api::Int<
+            0,
+            3600,
+        > {
+            ::serde_json::from_str::<::runway_api::Int<0, 3600>>("0").unwrap()
+        }
+        pub(super) fn generate_image_request_height() -> ::runway_api::Int<16, 2048> {
+            ::serde_json::from_str::<::runway_api::Int<16, 2048>>("768").unwrap()
         }
         pub(super) fn generate_image_request_style() -> super::ImageStyle {
             super::ImageStyle::Photorealistic
         }
+        pub(super) fn generate_image_request_width() -> ::runway_api::Int<16, 2048> {
+            ::serde_json::from_str::<::runway_api::Int<16, 2048>>("1024").unwrap()
+        }
+        pub(super) fn generate_thumbnail_request_time_position() -> ::runway_api::Int<
+            0,
+            3600,
+        > {
+            ::serde_json::from_str::<::runway_api::Int<0, 3600>>("0").unwrap()
+        }
+        pub(super) fn generate_video_request_fps() -> ::runway_api::Fps {
+            ::serde_json::from_str::<::runway_api::Fps>("24").unwrap()
+        }
+        pub(super) fn generate_video_request_height() -> ::runway_api::Int<16, 720, 2> {
+            ::serde_json::from_str::<::runway_api::Int<16, 720, 2>>("360").unwrap()
+        }
+        pub(super) fn generate_video_request_width() -> ::runway_api::Int<16, 1280, 2> {
+            ::serde_json::from_str::<::runway_api::Int<16, 1280, 2>>("640").unwrap()
+        }
+        pub(super) fn image_to_video_request_fps() -> ::runway_api::Fps {
+            ::serde_json::from_str::<::runway_api::Fps>("24").unwrap()
+        }
         pub(super) fn image_to_video_request_motion() -> super::CameraMotion {
             super::CameraMotion::ZoomIn
         }
-        pub(super) fn style_transfer_request_strength() -> f64 {
-            1_f64
+        pub(super) fn style_transfer_request_strength() -> ::runway_api::Strength {
+            ::serde_json::from_str::<::runway_api::Strength>("1").unwrap()
         }
     }
     /// Error types.
@@ -6067,14 +5331,7 @@ style and size always give the same image. The result is 1024x768 unless
 Sends a `POST` request to `/v1/generate-image`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.generate_image()
@@ -6104,14 +5361,7 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 Sends a `POST` request to `/v1/edit-image`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.edit_image()
@@ -6135,14 +5385,7 @@ prompt, so `extract-audio` works on it. The same prompt gives the same video.
 Sends a `POST` request to `/v1/generate-video`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.generate_video()
@@ -6172,14 +5415,7 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 Sends a `POST` request to `/v1/edit-video`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.edit_video()
@@ -6201,14 +5437,7 @@ if any, is kept unchanged.
 Sends a `POST` request to `/v1/video-filter`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.apply_video_filter()
@@ -6273,14 +5502,7 @@ Makes an H.264 MP4 of exactly `duration` seconds from the image at
 Sends a `POST` request to `/v1/image-to-video`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.image_to_video()
@@ -6304,14 +5526,7 @@ replacement glyph.
 Sends a `POST` request to `/v1/add-text-to-image`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.add_text_to_image()
@@ -6335,14 +5550,7 @@ are matched to the reference's (Reinhard et al., 2001). `strength`
 Sends a `POST` request to `/v1/style-transfer`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.style_transfer()
@@ -6364,14 +5572,7 @@ even, as H.264 with yuv420p requires. Duration, frame rate and audio are kept.
 Sends a `POST` request to `/v1/resize-video`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.resize_video()
@@ -6393,14 +5594,7 @@ the end of the video is answered 422.
 Sends a `POST` request to `/v1/generate-thumbnail`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.generate_thumbnail()
@@ -6422,14 +5616,7 @@ same duration. A video without an audio track is answered 422
 Sends a `POST` request to `/v1/extract-audio`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.extract_audio()
@@ -6452,14 +5639,7 @@ dropped or repeated).
 Sends a `POST` request to `/v1/speed-adjust`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.adjust_video_speed()
@@ -6518,14 +5698,7 @@ received do; images, decoded in memory, are limited to `--max-body-bytes`
 Sends a `POST` request to `/v1/upload-media`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.upload_media()
@@ -6577,14 +5750,7 @@ answer is `503 overloaded` with `Retry-After`.
 Sends a `POST` request to `/v1/tasks`
 
 Arguments:
-- `idempotency_key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
-safe: the first answer for a key is kept for 24 hours and replayed for a
-repeat with the same body (same media URL, no second job), with the header
-`Idempotent-Replayed: true`. The same key with another body is `422
-idempotency_key_reused`; a repeat while the first request still runs is `409
-idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
-not kept, so a retry after them runs the request again. Keys are per API key.
-
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
 - `body`
 ```ignore
 let response = client.create_task()
@@ -6890,13 +6056,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -7066,24 +6234,27 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditImageRequest>,
+            V::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `EditImageRequest` for body failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `EditImageRequest` for body failed: {e}")
                 });
             self
         }
@@ -7237,13 +6408,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -7413,24 +6586,27 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::EditVideoRequest>,
+            V::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `EditVideoRequest` for body failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `EditVideoRequest` for body failed: {e}")
                 });
             self
         }
@@ -7584,13 +6760,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -7758,7 +6936,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetImageMetadata<'a> {
         client: &'a super::Client,
-        image_url: Result<types::GetImageMetadataImageUrl, String>,
+        image_url: Result<::runway_api::MediaUrl, String>,
     }
     impl<'a> GetImageMetadata<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7769,13 +6947,15 @@ pub mod builder {
         }
         pub fn image_url<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::GetImageMetadataImageUrl>,
+            V: std::convert::TryInto<::runway_api::MediaUrl>,
+            V::Error: std::fmt::Display,
         {
             self.image_url = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `GetImageMetadataImageUrl` for image_url failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: MediaUrl` for image_url failed: {e}"
+                    )
                 });
             self
         }
@@ -7866,7 +7046,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetVideoMetadata<'a> {
         client: &'a super::Client,
-        video_url: Result<types::GetVideoMetadataVideoUrl, String>,
+        video_url: Result<::runway_api::MediaUrl, String>,
     }
     impl<'a> GetVideoMetadata<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7877,13 +7057,15 @@ pub mod builder {
         }
         pub fn video_url<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::GetVideoMetadataVideoUrl>,
+            V: std::convert::TryInto<::runway_api::MediaUrl>,
+            V::Error: std::fmt::Display,
         {
             self.video_url = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `GetVideoMetadataVideoUrl` for video_url failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: MediaUrl` for video_url failed: {e}"
+                    )
                 });
             self
         }
@@ -7995,13 +7177,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -8183,13 +7367,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -8373,13 +7559,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -8563,13 +7751,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -8751,13 +7941,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -8942,13 +8134,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -9130,13 +8324,15 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
@@ -9305,7 +8501,7 @@ pub mod builder {
     pub struct DeleteMedia<'a> {
         client: &'a super::Client,
         auth_token: Result<types::DeleteMediaAuthToken, String>,
-        media_url: Result<types::DeleteMediaMediaUrl, String>,
+        media_url: Result<::runway_api::MediaUrl, String>,
     }
     impl<'a> DeleteMedia<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9318,24 +8514,28 @@ pub mod builder {
         pub fn auth_token<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::DeleteMediaAuthToken>,
+            V::Error: std::fmt::Display,
         {
             self.auth_token = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `DeleteMediaAuthToken` for auth_token failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `DeleteMediaAuthToken` for auth_token failed: {e}"
+                    )
                 });
             self
         }
         pub fn media_url<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::DeleteMediaMediaUrl>,
+            V: std::convert::TryInto<::runway_api::MediaUrl>,
+            V::Error: std::fmt::Display,
         {
             self.media_url = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `DeleteMediaMediaUrl` for media_url failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: MediaUrl` for media_url failed: {e}"
+                    )
                 });
             self
         }
@@ -9459,24 +8659,27 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
         pub fn body<B>(mut self, value: B) -> Self
         where
             B: std::convert::TryInto<reqwest::Body>,
+            B::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `reqwest::Body` for body failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `reqwest::Body` for body failed: {e}")
                 });
             self
         }
@@ -9616,7 +8819,7 @@ pub mod builder {
     pub struct ListTasks<'a> {
         client: &'a super::Client,
         cursor: Result<Option<types::ListTasksCursor>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<::runway_api::Int<1, 100>>, String>,
     }
     impl<'a> ListTasks<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9629,25 +8832,28 @@ pub mod builder {
         pub fn cursor<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ListTasksCursor>,
+            V::Error: std::fmt::Display,
         {
             self.cursor = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `ListTasksCursor` for cursor failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `ListTasksCursor` for cursor failed: {e}")
                 });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<::runway_api::Int<1, 100>>,
+            V::Error: std::fmt::Display,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: Int < 1 , 100 >` for limit failed: {e}"
+                    )
                 });
             self
         }
@@ -9747,24 +8953,27 @@ pub mod builder {
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::IdempotencyKey>,
+            V::Error: std::fmt::Display,
         {
             self.idempotency_key = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `IdempotencyKey` for idempotency_key failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `IdempotencyKey` for idempotency_key failed: {e}"
+                    )
                 });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateTaskRequest>,
+            V::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `CreateTaskRequest` for body failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `CreateTaskRequest` for body failed: {e}")
                 });
             self
         }
@@ -9887,7 +9096,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetTask<'a> {
         client: &'a super::Client,
-        task_id: Result<types::TaskId, String>,
+        task_id: Result<::runway_api::TaskId, String>,
     }
     impl<'a> GetTask<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9898,11 +9107,16 @@ pub mod builder {
         }
         pub fn task_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TaskId>,
+            V: std::convert::TryInto<::runway_api::TaskId>,
+            V::Error: std::fmt::Display,
         {
             self.task_id = value
                 .try_into()
-                .map_err(|_| "conversion to `TaskId` for task_id failed".to_string());
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: TaskId` for task_id failed: {e}"
+                    )
+                });
             self
         }
         ///Sends a `GET` request to `/v1/tasks/{task_id}`
@@ -9986,7 +9200,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteTask<'a> {
         client: &'a super::Client,
-        task_id: Result<types::TaskId, String>,
+        task_id: Result<::runway_api::TaskId, String>,
     }
     impl<'a> DeleteTask<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9997,11 +9211,16 @@ pub mod builder {
         }
         pub fn task_id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::TaskId>,
+            V: std::convert::TryInto<::runway_api::TaskId>,
+            V::Error: std::fmt::Display,
         {
             self.task_id = value
                 .try_into()
-                .map_err(|_| "conversion to `TaskId` for task_id failed".to_string());
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: TaskId` for task_id failed: {e}"
+                    )
+                });
             self
         }
         ///Sends a `DELETE` request to `/v1/tasks/{task_id}`
@@ -10092,7 +9311,7 @@ pub mod builder {
         >,
         cursor: Result<Option<types::ListMediaCursor>, String>,
         kind: Result<Option<types::StoredMediaKind>, String>,
-        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        limit: Result<Option<::runway_api::Int<1, 100>>, String>,
     }
     impl<'a> ListMedia<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -10108,63 +9327,71 @@ pub mod builder {
         pub fn created_after<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V::Error: std::fmt::Display,
         {
             self.created_after = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed: {e}"
+                    )
                 });
             self
         }
         pub fn created_before<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V::Error: std::fmt::Display,
         {
             self.created_before = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed: {e}"
+                    )
                 });
             self
         }
         pub fn cursor<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::ListMediaCursor>,
+            V::Error: std::fmt::Display,
         {
             self.cursor = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `ListMediaCursor` for cursor failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `ListMediaCursor` for cursor failed: {e}")
                 });
             self
         }
         pub fn kind<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::StoredMediaKind>,
+            V::Error: std::fmt::Display,
         {
             self.kind = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `StoredMediaKind` for kind failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `StoredMediaKind` for kind failed: {e}")
                 });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU32>,
+            V: std::convert::TryInto<::runway_api::Int<1, 100>>,
+            V::Error: std::fmt::Display,
         {
             self.limit = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: Int < 1 , 100 >` for limit failed: {e}"
+                    )
                 });
             self
         }
@@ -10346,24 +9573,27 @@ pub mod builder {
         pub fn file<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::DownloadImageFile>,
+            V::Error: std::fmt::Display,
         {
             self.file = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `DownloadImageFile` for file failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `DownloadImageFile` for file failed: {e}")
                 });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
+            V::Error: std::fmt::Display,
         {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for range failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: std :: string :: String` for range failed: {e}"
+                    )
                 });
             self
         }
@@ -10452,24 +9682,27 @@ pub mod builder {
         pub fn file<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::DownloadVideoFile>,
+            V::Error: std::fmt::Display,
         {
             self.file = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `DownloadVideoFile` for file failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `DownloadVideoFile` for file failed: {e}")
                 });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
+            V::Error: std::fmt::Display,
         {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for range failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: std :: string :: String` for range failed: {e}"
+                    )
                 });
             self
         }
@@ -10558,24 +9791,27 @@ pub mod builder {
         pub fn file<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::DownloadAudioFile>,
+            V::Error: std::fmt::Display,
         {
             self.file = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `DownloadAudioFile` for file failed".to_string()
+                .map_err(|e| {
+                    format!("conversion to `DownloadAudioFile` for file failed: {e}")
                 });
             self
         }
         pub fn range<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
+            V::Error: std::fmt::Display,
         {
             self.range = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for range failed"
-                        .to_string()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: std :: string :: String` for range failed: {e}"
+                    )
                 });
             self
         }

@@ -43,10 +43,7 @@
 //! // Edit it: a sepia filter.
 //! let edited = client
 //!     .edit_image()
-//!     .body(types::EditImageRequest::AddFilter {
-//!         image_url: generated.image_url.parse()?,
-//!         filter: types::ImageFilter::Sepia,
-//!     })
+//!     .body(types::EditImageRequest::add_filter(&generated.image_url, types::ImageFilter::Sepia))
 //!     .send()
 //!     .await?;
 //!
@@ -58,17 +55,24 @@
 //!
 //! Errors of generated operations convert into [`RunwayError`] with `?`.
 
+// The generated code names the hand-written types as `::runway_api::...`, a path
+// that works here and in the crates generated over this one (CLI, mocks).
+extern crate self as runway_api;
+
 mod client_builder;
 mod config;
 mod convenience;
 mod download;
+mod edits;
 mod error;
 mod error_code;
 mod hooks;
-mod media;
+mod listings;
 mod retry;
 mod tasks;
+mod typed_tasks;
 mod upload;
+mod values;
 
 // `unused_imports`: the generated `prelude` is replaced by the fuller one below.
 #[allow(missing_docs, dead_code, unused_imports, clippy::all, clippy::unwrap_used)]
@@ -80,11 +84,19 @@ pub use client_builder::{
     DEFAULT_TIMEOUT, default_user_agent,
 };
 pub use config::{ApiKey, Config, RetryPolicy};
+pub use edits::{
+    AdjustVideoSpeed, ColorAdjustImage, FilterImage, FilterVideo, ResizeImage, TrimVideo,
+};
 pub use error::{RunwayError, SendErrorExt};
 pub use error_code::ErrorCode;
 pub use generated::*;
+pub use listings::MediaFilter;
 pub use retry::IDEMPOTENCY_KEY;
 pub use tasks::{DEFAULT_TASK_TIMEOUT, TaskWait};
+pub use typed_tasks::{OutputWait, StartedTask, TaskRequest};
+pub use values::{
+    Adjustment, Fps, Int, InvalidValue, MediaUrl, SpeedFactor, Strength, TaskId, VideoDuration,
+};
 
 /// What a program using the client needs: `use runway_api::prelude::*;`.
 pub mod prelude {

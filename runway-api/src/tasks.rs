@@ -17,26 +17,21 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3);
 type ProgressCallback<'a> = Box<dyn FnMut(&types::Task) + Send + 'a>;
 
 /// A wait for a task to finish, from [`Client::wait_for_task`]; `.await` it.
+/// ([`Client::start_task`] waits for a task as its operation's response.)
 ///
 /// ```no_run
 /// # use runway_api::{Client, RunwayError, types};
-/// # use std::num::NonZeroU32;
 /// # async fn run(client: Client) -> Result<(), RunwayError> {
 /// let task = client
 ///     .create_task()
-///     .body(types::CreateTaskRequest::GenerateVideo(
-///         types::GenerateVideoRequest::builder()
-///             .prompt("waves rolling onto a beach")
-///             .duration(types::VideoDuration(NonZeroU32::new(5).expect("not zero")))
-///             .try_into()?,
-///     ))
+///     .body(types::GenerateVideoRequest::builder().prompt("waves onto a beach").duration(5))
 ///     .send()
 ///     .await?;
 /// let done = client
 ///     .wait_for_task(&task.id)
 ///     .on_progress(|task| println!("{:.0}%", task.progress * 100.0))
 ///     .await?;
-/// println!("{:?}", done.output);
+/// println!("{:?}", done.output.as_ref().and_then(|o| o.media_url()));
 /// # Ok(()) }
 /// ```
 #[must_use = "a task wait does nothing until it is awaited"]
@@ -146,10 +141,10 @@ impl Client {
     /// task and its error body) otherwise, [`RunwayError::TaskTimedOut`] after the
     /// timeout (10 min unless set). Reads the task with growing, jittered pauses
     /// (250 ms up to 3 s); reads that meet 429 or 503 wait as `Retry-After` says.
-    pub fn wait_for_task(&self, task_id: &str) -> TaskWait<'_> {
+    pub fn wait_for_task(&self, task_id: impl AsRef<str>) -> TaskWait<'_> {
         TaskWait {
             client: self,
-            task_id: task_id.to_owned(),
+            task_id: task_id.as_ref().to_owned(),
             timeout: Some(DEFAULT_TASK_TIMEOUT),
             on_progress: None,
         }

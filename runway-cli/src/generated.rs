@@ -44,7 +44,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("height")
                     .long("height")
-                    .value_parser(::clap::value_parser!(i32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 16, 2048 >))
                     .required(false)
                     .help("The image height in pixels, from 16 to 2048; default 768."),
             )
@@ -54,7 +54,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
@@ -82,7 +82,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("width")
                     .long("width")
-                    .value_parser(::clap::value_parser!(i32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 16, 2048 >))
                     .required(false)
                     .help("The image width in pixels, from 16 to 2048; default 1024."),
             )
@@ -112,7 +112,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
@@ -138,19 +138,21 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("duration")
                     .long("duration")
-                    .value_parser(::clap::value_parser!(types::VideoDuration))
+                    .value_parser(::clap::value_parser!(::runway_api::VideoDuration))
                     .required_unless_present("json-body"),
             )
             .arg(
                 ::clap::Arg::new("fps")
                     .long("fps")
-                    .value_parser(::clap::value_parser!(types::Fps))
+                    .value_parser(::clap::value_parser!(::runway_api::Fps))
                     .required(false),
             )
             .arg(
                 ::clap::Arg::new("height")
                     .long("height")
-                    .value_parser(::clap::value_parser!(i64))
+                    .value_parser(
+                        ::clap::value_parser!(::runway_api::Int < 16, 720, 2 >),
+                    )
                     .required(false)
                     .help(
                         "The video height in pixels, even, from 16 to 720; default 360.",
@@ -162,7 +164,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
@@ -174,7 +176,9 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("width")
                     .long("width")
-                    .value_parser(::clap::value_parser!(i64))
+                    .value_parser(
+                        ::clap::value_parser!(::runway_api::Int < 16, 1280, 2 >),
+                    )
                     .required(false)
                     .help(
                         "The video width in pixels, even, from 16 to 1280; default 640.",
@@ -206,7 +210,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
@@ -251,13 +255,13 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -283,7 +287,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("image-url")
                     .long("image-url")
-                    .value_parser(::clap::value_parser!(types::GetImageMetadataImageUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required(true)
                     .help("The URL of the image to retrieve metadata for."),
             )
@@ -296,7 +300,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::GetVideoMetadataVideoUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required(true)
                     .help("The URL of the video to retrieve metadata for."),
             )
@@ -309,13 +313,13 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("duration")
                     .long("duration")
-                    .value_parser(::clap::value_parser!(types::VideoDuration))
+                    .value_parser(::clap::value_parser!(::runway_api::VideoDuration))
                     .required_unless_present("json-body"),
             )
             .arg(
                 ::clap::Arg::new("fps")
                     .long("fps")
-                    .value_parser(::clap::value_parser!(types::Fps))
+                    .value_parser(::clap::value_parser!(::runway_api::Fps))
                     .required(false)
                     .help("Frames per second, from 1 to 60; default 24."),
             )
@@ -325,13 +329,13 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("image-url")
                     .long("image-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -374,7 +378,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("font-size")
                     .long("font-size")
-                    .value_parser(::clap::value_parser!(i32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 6, 512 >))
                     .required(false)
                     .help(
                         "The font size in pixels, from 6 to 512; default one twelfth of the image height (at least 12).",
@@ -386,13 +390,13 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("image-url")
                     .long("image-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -453,19 +457,19 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("image-url")
                     .long("image-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
                 ::clap::Arg::new("strength")
                     .long("strength")
-                    .value_parser(::clap::value_parser!(f64))
+                    .value_parser(::clap::value_parser!(::runway_api::Strength))
                     .required(false)
                     .help(
                         "How far to move towards the reference, from 0 (unchanged) to 1 (full transfer); default 1.",
@@ -474,7 +478,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("style-reference")
                     .long("style-reference")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -503,27 +507,31 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("new-height")
                     .long("new-height")
-                    .value_parser(::clap::value_parser!(i64))
+                    .value_parser(
+                        ::clap::value_parser!(::runway_api::Int < 16, 1920, 2 >),
+                    )
                     .required_unless_present("json-body")
                     .help("The new height in pixels, even, from 16 to 1920."),
             )
             .arg(
                 ::clap::Arg::new("new-width")
                     .long("new-width")
-                    .value_parser(::clap::value_parser!(i64))
+                    .value_parser(
+                        ::clap::value_parser!(::runway_api::Int < 16, 1920, 2 >),
+                    )
                     .required_unless_present("json-body")
                     .help("The new width in pixels, even, from 16 to 1920."),
             )
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -552,13 +560,13 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("time-position")
                     .long("time-position")
-                    .value_parser(::clap::value_parser!(i32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 0, 3600 >))
                     .required(false)
                     .help(
                         "The time in seconds of the frame to take; default 0 (the first frame). Must be before the end of the video.",
@@ -567,7 +575,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -596,13 +604,13 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -631,19 +639,19 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
                 ::clap::Arg::new("speed-factor")
                     .long("speed-factor")
-                    .value_parser(::clap::value_parser!(types::SpeedFactor))
+                    .value_parser(::clap::value_parser!(::runway_api::SpeedFactor))
                     .required_unless_present("json-body"),
             )
             .arg(
                 ::clap::Arg::new("video-url")
                     .long("video-url")
-                    .value_parser(::clap::value_parser!(types::MediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required_unless_present("json-body"),
             )
             .arg(
@@ -676,7 +684,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("media-url")
                     .long("media-url")
-                    .value_parser(::clap::value_parser!(types::DeleteMediaMediaUrl))
+                    .value_parser(::clap::value_parser!(::runway_api::MediaUrl))
                     .required(true)
                     .help("The URL of the image, video or audio file to delete."),
             )
@@ -698,7 +706,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("limit")
                     .long("limit")
-                    .value_parser(::clap::value_parser!(::std::num::NonZeroU32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 1, 100 >))
                     .required(false)
                     .help("How many tasks to return, from 1 to 100; default 20."),
             )
@@ -714,7 +722,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "A key of the caller's choosing (a UUID, say) that makes a retried `POST`\nsafe: the first answer for a key is kept for 24 hours and replayed for a\nrepeat with the same body (same media URL, no second job), with the header\n`Idempotent-Replayed: true`. The same key with another body is `422\nidempotency_key_reused`; a repeat while the first request still runs is `409\nidempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are\nnot kept, so a retry after them runs the request again. Keys are per API key.\n",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
                     ),
             )
             .arg(
@@ -740,7 +748,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("task-id")
                     .long("task-id")
-                    .value_parser(::clap::value_parser!(types::TaskId))
+                    .value_parser(::clap::value_parser!(::runway_api::TaskId))
                     .required(true)
                     .help("The task's id, as `create_task` answered it."),
             )
@@ -753,7 +761,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("task-id")
                     .long("task-id")
-                    .value_parser(::clap::value_parser!(types::TaskId))
+                    .value_parser(::clap::value_parser!(::runway_api::TaskId))
                     .required(true)
                     .help("The task's id, as `create_task` answered it."),
             )
@@ -811,7 +819,7 @@ impl<T: CliConfig> Cli<T> {
             .arg(
                 ::clap::Arg::new("limit")
                     .long("limit")
-                    .value_parser(::clap::value_parser!(::std::num::NonZeroU32))
+                    .value_parser(::clap::value_parser!(::runway_api::Int < 1, 100 >))
                     .required(false)
                     .help("How many media to return, from 1 to 100; default 20."),
             )
@@ -890,7 +898,7 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.generate_image();
-        if let Some(value) = matches.get_one::<i32>("height") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<16, 2048>>("height") {
             request = request.body_map(|body| { body.height(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::IdempotencyKey>("idempotency-key")
@@ -903,7 +911,7 @@ impl<T: CliConfig> Cli<T> {
         if let Some(value) = matches.get_one::<types::ImageStyle>("style") {
             request = request.body_map(|body| { body.style(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<i32>("width") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<16, 2048>>("width") {
             request = request.body_map(|body| { body.width(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -962,13 +970,13 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.generate_video();
-        if let Some(value) = matches.get_one::<types::VideoDuration>("duration") {
+        if let Some(value) = matches.get_one::<::runway_api::VideoDuration>("duration") {
             request = request.body_map(|body| { body.duration(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::Fps>("fps") {
+        if let Some(value) = matches.get_one::<::runway_api::Fps>("fps") {
             request = request.body_map(|body| { body.fps(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<i64>("height") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<16, 720, 2>>("height") {
             request = request.body_map(|body| { body.height(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::IdempotencyKey>("idempotency-key")
@@ -978,7 +986,7 @@ impl<T: CliConfig> Cli<T> {
         if let Some(value) = matches.get_one::<types::Prompt>("prompt") {
             request = request.body_map(|body| { body.prompt(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<i64>("width") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<16, 1280, 2>>("width") {
             request = request.body_map(|body| { body.width(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1044,7 +1052,7 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("video-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.body_map(|body| { body.video_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1072,9 +1080,7 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.get_image_metadata();
-        if let Some(value) = matches
-            .get_one::<types::GetImageMetadataImageUrl>("image-url")
-        {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("image-url") {
             request = request.image_url(value.clone());
         }
         self.config.execute_get_image_metadata(matches, &mut request)?;
@@ -1095,9 +1101,7 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.get_video_metadata();
-        if let Some(value) = matches
-            .get_one::<types::GetVideoMetadataVideoUrl>("video-url")
-        {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.video_url(value.clone());
         }
         self.config.execute_get_video_metadata(matches, &mut request)?;
@@ -1118,17 +1122,17 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.image_to_video();
-        if let Some(value) = matches.get_one::<types::VideoDuration>("duration") {
+        if let Some(value) = matches.get_one::<::runway_api::VideoDuration>("duration") {
             request = request.body_map(|body| { body.duration(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::Fps>("fps") {
+        if let Some(value) = matches.get_one::<::runway_api::Fps>("fps") {
             request = request.body_map(|body| { body.fps(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::IdempotencyKey>("idempotency-key")
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("image-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("image-url") {
             request = request.body_map(|body| { body.image_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::CameraMotion>("motion") {
@@ -1161,14 +1165,14 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.add_text_to_image();
-        if let Some(value) = matches.get_one::<i32>("font-size") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<6, 512>>("font-size") {
             request = request.body_map(|body| { body.font_size(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::IdempotencyKey>("idempotency-key")
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("image-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("image-url") {
             request = request.body_map(|body| { body.image_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::TextPosition>("position") {
@@ -1209,13 +1213,14 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("image-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("image-url") {
             request = request.body_map(|body| { body.image_url(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<f64>("strength") {
+        if let Some(value) = matches.get_one::<::runway_api::Strength>("strength") {
             request = request.body_map(|body| { body.strength(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("style-reference") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("style-reference")
+        {
             request = request.body_map(|body| { body.style_reference(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1249,13 +1254,17 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<i64>("new-height") {
+        if let Some(value) = matches
+            .get_one::<::runway_api::Int<16, 1920, 2>>("new-height")
+        {
             request = request.body_map(|body| { body.new_height(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<i64>("new-width") {
+        if let Some(value) = matches
+            .get_one::<::runway_api::Int<16, 1920, 2>>("new-width")
+        {
             request = request.body_map(|body| { body.new_width(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("video-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.body_map(|body| { body.video_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1287,10 +1296,12 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<i32>("time-position") {
+        if let Some(value) = matches
+            .get_one::<::runway_api::Int<0, 3600>>("time-position")
+        {
             request = request.body_map(|body| { body.time_position(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("video-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.body_map(|body| { body.video_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1324,7 +1335,7 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("video-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.body_map(|body| { body.video_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1358,10 +1369,11 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::SpeedFactor>("speed-factor") {
+        if let Some(value) = matches.get_one::<::runway_api::SpeedFactor>("speed-factor")
+        {
             request = request.body_map(|body| { body.speed_factor(value.clone()) });
         }
-        if let Some(value) = matches.get_one::<types::MediaUrl>("video-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("video-url") {
             request = request.body_map(|body| { body.video_url(value.clone()) });
         }
         if let Some(value) = matches.get_one::<std::path::PathBuf>("json-body") {
@@ -1393,7 +1405,7 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.auth_token(value.clone());
         }
-        if let Some(value) = matches.get_one::<types::DeleteMediaMediaUrl>("media-url") {
+        if let Some(value) = matches.get_one::<::runway_api::MediaUrl>("media-url") {
             request = request.media_url(value.clone());
         }
         self.config.execute_delete_media(matches, &mut request)?;
@@ -1417,7 +1429,7 @@ impl<T: CliConfig> Cli<T> {
         if let Some(value) = matches.get_one::<types::ListTasksCursor>("cursor") {
             request = request.cursor(value.clone());
         }
-        if let Some(value) = matches.get_one::<::std::num::NonZeroU32>("limit") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<1, 100>>("limit") {
             request = request.limit(value.clone());
         }
         self.config.execute_list_tasks(matches, &mut request)?;
@@ -1467,7 +1479,7 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.get_task();
-        if let Some(value) = matches.get_one::<types::TaskId>("task-id") {
+        if let Some(value) = matches.get_one::<::runway_api::TaskId>("task-id") {
             request = request.task_id(value.clone());
         }
         self.config.execute_get_task(matches, &mut request)?;
@@ -1488,7 +1500,7 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.delete_task();
-        if let Some(value) = matches.get_one::<types::TaskId>("task-id") {
+        if let Some(value) = matches.get_one::<::runway_api::TaskId>("task-id") {
             request = request.task_id(value.clone());
         }
         self.config.execute_delete_task(matches, &mut request)?;
@@ -1525,7 +1537,7 @@ impl<T: CliConfig> Cli<T> {
         if let Some(value) = matches.get_one::<types::StoredMediaKind>("kind") {
             request = request.kind(value.clone());
         }
-        if let Some(value) = matches.get_one::<::std::num::NonZeroU32>("limit") {
+        if let Some(value) = matches.get_one::<::runway_api::Int<1, 100>>("limit") {
             request = request.limit(value.clone());
         }
         self.config.execute_list_media(matches, &mut request)?;

@@ -29,7 +29,7 @@ pub fn failure(err: &RunwayError) -> (Failure, String) {
     let kind = match err {
         RunwayError::Transport(err) => Failure::of_transport(err),
         RunwayError::Io { .. } => Failure::Other,
-        RunwayError::InvalidRequest(_) | RunwayError::Config(_) => Failure::Usage,
+        RunwayError::InvalidRequest { .. } | RunwayError::Config(_) => Failure::Usage,
         _ if err.status().is_some() || err.task().is_some() => Failure::Api,
         _ => Failure::Other,
     };

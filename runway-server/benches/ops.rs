@@ -370,8 +370,8 @@ fn make_inputs(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 async fn send(client: &runway_api::Client, request: &Request, video: &str, image: &str) -> String {
-    let video: types::MediaUrl = video.parse().expect("url");
-    let image: types::MediaUrl = image.parse().expect("url");
+    let video: runway_api::MediaUrl = video.parse().expect("url");
+    let image: runway_api::MediaUrl = image.parse().expect("url");
     let result = match request {
         Request::Filter => client
             .apply_video_filter()
@@ -390,17 +390,17 @@ async fn send(client: &runway_api::Client, request: &Request, video: &str, image
             .map(|r| r.resized_video_url.clone()),
         Request::Trim => client
             .edit_video()
-            .body(types::EditVideoRequest::Trim {
-                video_url: video,
-                start_time: 1,
-                end_time: std::num::NonZeroU32::new(4),
-            })
+            .body(
+                types::EditVideoRequest::trim(video)
+                    .start_time(1)
+                    .end_time(4),
+            )
             .send()
             .await
             .map(|r| r.edited_video_url.clone()),
         Request::Speed => client
             .adjust_video_speed()
-            .body_map(|b| b.video_url(video).speed_factor(types::SpeedFactor(2.0)))
+            .body_map(|b| b.video_url(video).speed_factor(2.0))
             .send()
             .await
             .map(|r| r.adjusted_speed_video_url.clone()),
@@ -408,9 +408,7 @@ async fn send(client: &runway_api::Client, request: &Request, video: &str, image
             .image_to_video()
             .body_map(|b| {
                 b.image_url(image)
-                    .duration(types::VideoDuration(
-                        std::num::NonZeroU32::new(3).expect("3"),
-                    ))
+                    .duration(3)
                     .motion(types::CameraMotion::ZoomIn)
             })
             .send()
@@ -439,11 +437,11 @@ async fn send(client: &runway_api::Client, request: &Request, video: &str, image
             .map(|r| r.edited_image_url.clone()),
         Request::ImageResize => client
             .edit_image()
-            .body(types::EditImageRequest::Resize {
-                image_url: image,
-                resize_width: std::num::NonZeroU32::new(960),
-                resize_height: std::num::NonZeroU32::new(540),
-            })
+            .body(
+                types::EditImageRequest::resize(image)
+                    .width(960)
+                    .height(540),
+            )
             .send()
             .await
             .map(|r| r.edited_image_url.clone()),
@@ -774,7 +772,7 @@ async fn memory(client: &runway_api::Client, server: &Server, dir: &Path, mib: u
         }
     };
     step("upload", started.elapsed());
-    let video: types::MediaUrl = uploaded.parse().expect("url");
+    let video: runway_api::MediaUrl = uploaded.parse().expect("url");
     let started = Instant::now();
     client
         .generate_thumbnail()
@@ -786,11 +784,7 @@ async fn memory(client: &runway_api::Client, server: &Server, dir: &Path, mib: u
     let started = Instant::now();
     client
         .edit_video()
-        .body(types::EditVideoRequest::Trim {
-            video_url: video,
-            start_time: 0,
-            end_time: std::num::NonZeroU32::new(2),
-        })
+        .body(types::EditVideoRequest::trim(video).end_time(2))
         .send()
         .await
         .expect("trim");

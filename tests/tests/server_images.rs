@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::num::NonZeroU32;
-
 use common::*;
 use runway_api::types;
 
@@ -118,22 +116,24 @@ async fn edits_really_change_the_pixels() {
             fetch_image(&client, &url).await
         }
     };
-    let image_url: types::MediaUrl = source_url.parse().expect("a media URL");
-    let filter = |filter| types::EditImageRequest::AddFilter {
-        image_url: image_url.clone(),
-        filter,
+    let image_url: runway_api::MediaUrl = source_url.parse().expect("a media URL");
+    let request = |built: Result<types::EditImageRequest, _>| built.expect("a valid edit");
+    let filter =
+        |filter| request(types::EditImageRequest::add_filter(&image_url, filter).try_into());
+    let resize = |width: u32, height: Option<u32>| {
+        let resize = types::EditImageRequest::resize(&image_url).width(width);
+        request(match height {
+            Some(height) => resize.height(height).try_into(),
+            None => resize.try_into(),
+        })
     };
-    let resize = |width: u32, height: u32| types::EditImageRequest::Resize {
-        image_url: image_url.clone(),
-        resize_width: NonZeroU32::new(width),
-        resize_height: NonZeroU32::new(height),
-    };
-    let adjust = |brightness: f64, saturation: f64| types::EditImageRequest::ColorAdjust {
-        image_url: image_url.clone(),
-        brightness,
-        contrast: 0.0,
-        saturation,
-        hue_rotate: 0,
+    let adjust = |brightness: f64, saturation: f64| {
+        request(
+            types::EditImageRequest::color_adjust(&image_url)
+                .brightness(brightness)
+                .saturation(saturation)
+                .try_into(),
+        )
     };
 
     let sepia = edit(filter(types::ImageFilter::Sepia)).await;
@@ -166,13 +166,13 @@ async fn edits_really_change_the_pixels() {
         );
     }
 
-    let resized = edit(resize(150, 0)).await;
+    let resized = edit(resize(150, None)).await;
     assert_eq!(
         resized.dimensions(),
         (150, 100),
         "one side keeps the aspect ratio"
     );
-    let exact = edit(resize(320, 200)).await;
+    let exact = edit(resize(320, Some(200))).await;
     assert_eq!(exact.dimensions(), (320, 200));
 
     let brighter = edit(adjust(0.3, 0.0)).await;
@@ -194,20 +194,14 @@ async fn edits_with_nothing_to_change_give_an_unchanged_copy() {
     )
     .await;
     let source = fetch_image(&client, &source_url).await;
-    let image_url: types::MediaUrl = source_url.parse().expect("a media URL");
-    let copies = [
-        types::EditImageRequest::Resize {
-            image_url: image_url.clone(),
-            resize_width: None,
-            resize_height: None,
-        },
-        types::EditImageRequest::ColorAdjust {
-            image_url: image_url.clone(),
-            brightness: 0.0,
-            contrast: 0.0,
-            saturation: 0.0,
-            hue_rotate: 0,
-        },
+    let image_url: runway_api::MediaUrl = source_url.parse().expect("a media URL");
+    let copies: [types::EditImageRequest; 2] = [
+        types::EditImageRequest::resize(&image_url)
+            .try_into()
+            .expect("a request"),
+        types::EditImageRequest::color_adjust(&image_url)
+            .try_into()
+            .expect("a request"),
     ];
     for body in copies {
         let url = client

@@ -112,8 +112,13 @@ async fn a_video_of_hundreds_of_megabytes_is_uploaded_edited_and_downloaded() {
     let thumbnail = client
         .generate_thumbnail()
         .body_map(|b| {
-            b.video_url(uploaded.media_url.parse::<types::MediaUrl>().expect("url"))
-                .time_position(5)
+            b.video_url(
+                uploaded
+                    .media_url
+                    .parse::<runway_api::MediaUrl>()
+                    .expect("url"),
+            )
+            .time_position(5)
         })
         .send()
         .await
@@ -127,11 +132,7 @@ async fn a_video_of_hundreds_of_megabytes_is_uploaded_edited_and_downloaded() {
     );
     let trimmed = client
         .edit_video()
-        .body(types::EditVideoRequest::Trim {
-            video_url: uploaded.media_url.parse().expect("url"),
-            start_time: 0,
-            end_time: std::num::NonZeroU32::new(2),
-        })
+        .body(types::EditVideoRequest::trim(&uploaded.media_url).end_time(2))
         .send()
         .await
         .expect("trim")
@@ -258,7 +259,7 @@ async fn every_output_is_described_as_ffprobe_describes_it() {
     let t = TestServer::start().await;
     let client = t.client();
     let source = common::upload_test_video(&client, 3).await;
-    let source_url: types::MediaUrl = source.parse().expect("url");
+    let source_url: runway_api::MediaUrl = source.parse().expect("url");
     let image =
         common::generate_image(&client, "a harbour", types::ImageStyle::Sketch, 333, 250).await;
 
@@ -266,14 +267,7 @@ async fn every_output_is_described_as_ffprobe_describes_it() {
     videos.push(
         client
             .generate_video()
-            .body_map(|b| {
-                b.prompt("waves")
-                    .duration(types::VideoDuration(
-                        std::num::NonZeroU32::new(2).expect("2"),
-                    ))
-                    .width(320)
-                    .height(180)
-            })
+            .body_map(|b| b.prompt("waves").duration(2).width(320).height(180))
             .send()
             .await
             .expect("generate-video")
@@ -284,11 +278,9 @@ async fn every_output_is_described_as_ffprobe_describes_it() {
         client
             .image_to_video()
             .body_map(|b| {
-                b.image_url(image.parse::<types::MediaUrl>().expect("url"))
-                    .duration(types::VideoDuration(
-                        std::num::NonZeroU32::new(2).expect("2"),
-                    ))
-                    .fps(types::Fps(std::num::NonZeroU32::new(30).expect("30")))
+                b.image_url(image.parse::<runway_api::MediaUrl>().expect("url"))
+                    .duration(2)
+                    .fps(30)
             })
             .send()
             .await
@@ -326,11 +318,7 @@ async fn every_output_is_described_as_ffprobe_describes_it() {
     videos.push(
         client
             .edit_video()
-            .body(types::EditVideoRequest::Trim {
-                video_url: source_url.clone(),
-                start_time: 1,
-                end_time: None,
-            })
+            .body(types::EditVideoRequest::trim(&source_url).start_time(1))
             .send()
             .await
             .expect("trim")
@@ -340,10 +328,7 @@ async fn every_output_is_described_as_ffprobe_describes_it() {
     videos.push(
         client
             .adjust_video_speed()
-            .body_map(|b| {
-                b.video_url(source_url.clone())
-                    .speed_factor(types::SpeedFactor(1.5))
-            })
+            .body_map(|b| b.video_url(source_url.clone()).speed_factor(1.5))
             .send()
             .await
             .expect("speed-adjust")

@@ -29,7 +29,7 @@ async fn media_are_listed_newest_first_page_by_page_and_filtered() {
         .generate_video()
         .body_map(|b| {
             b.prompt("listed video")
-                .duration(types::VideoDuration(1u32.try_into().expect("nonzero")))
+                .duration(1u32)
                 .width(160)
                 .height(120)
         })

@@ -182,11 +182,7 @@ async fn remote_urls_are_fetched_only_when_allowed() {
     let client = open.client();
     let edited = client
         .edit_image()
-        .body(types::EditImageRequest::Resize {
-            image_url: remote_url.parse().expect("a media URL"),
-            resize_width: None,
-            resize_height: std::num::NonZeroU32::new(10),
-        })
+        .body(types::EditImageRequest::resize(&remote_url).height(10))
         .send()
         .await
         .expect("fetched and edited")

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use runway_api::{Client, RunwayError, types};
-use std::num::NonZeroU32;
 
 /// The length of one frame at `fps`, the tolerance of every duration check.
 fn frame(fps: f64) -> f64 {
@@ -17,8 +16,8 @@ async fn generate_video(client: &Client, prompt: &str, seconds: u32, fps: u32) -
         .generate_video()
         .body_map(|b| {
             b.prompt(prompt)
-                .duration(types::VideoDuration(seconds.try_into().expect("nonzero")))
-                .fps(Some(types::Fps(fps.try_into().expect("nonzero"))))
+                .duration(seconds)
+                .fps(fps)
                 .width(320)
                 .height(240)
         })
@@ -66,12 +65,7 @@ async fn generated_videos_have_exactly_the_requested_shape() {
     // The default frame rate is 24.
     let default_fps = client
         .generate_video()
-        .body_map(|b| {
-            b.prompt("rain")
-                .duration(types::VideoDuration(1.try_into().expect("nonzero")))
-                .width(64)
-                .height(48)
-        })
+        .body_map(|b| b.prompt("rain").duration(1).width(64).height(48))
         .send()
         .await
         .expect("generate-video")
@@ -113,11 +107,7 @@ async fn image_to_video_moves_over_the_image_and_is_silent() {
     .await;
     let url = client
         .image_to_video()
-        .body_map(|b| {
-            b.image_url(image_url.as_str())
-                .duration(types::VideoDuration(2.try_into().expect("nonzero")))
-                .fps(Some(types::Fps(10.try_into().expect("nonzero"))))
-        })
+        .body_map(|b| b.image_url(image_url.as_str()).duration(2).fps(10))
         .send()
         .await
         .expect("image-to-video")
@@ -171,15 +161,16 @@ async fn edits_trim_filter_resize_and_change_speed() {
     assert_eq!(source_probe.audio_codec(), Some("aac"));
 
     // trim 1..3 keeps two seconds, with sound; a trim with neither bound keeps all.
-    let video_url: types::MediaUrl = source.parse().expect("a media URL");
-    for (start_time, end_time, kept) in [(1, NonZeroU32::new(3), 2.0), (0, None, 4.0)] {
+    let video_url: runway_api::MediaUrl = source.parse().expect("a media URL");
+    for (start_time, end_time, kept) in [(1, Some(3), 2.0), (0, None, 4.0)] {
+        let trim = types::EditVideoRequest::trim(&video_url).start_time(start_time);
+        let trim = match end_time {
+            Some(end) => trim.end_time(end),
+            None => trim,
+        };
         let trimmed = client
             .edit_video()
-            .body(types::EditVideoRequest::Trim {
-                video_url: video_url.clone(),
-                start_time,
-                end_time,
-            })
+            .body(trim)
             .send()
             .await
             .expect("trim")
@@ -259,10 +250,7 @@ async fn edits_trim_filter_resize_and_change_speed() {
     for (factor, expected) in [(2.0, 2.0), (0.5, 8.0), (4.0, 1.0), (0.25, 16.0)] {
         let url = client
             .adjust_video_speed()
-            .body_map(|b| {
-                b.video_url(source.as_str())
-                    .speed_factor(types::SpeedFactor(factor))
-            })
+            .body_map(|b| b.video_url(source.as_str()).speed_factor(factor))
             .send()
             .await
             .expect("speed-adjust")
@@ -286,10 +274,7 @@ async fn edits_trim_filter_resize_and_change_speed() {
     }
     let url = client
         .edit_video()
-        .body(types::EditVideoRequest::AdjustSpeed {
-            video_url: source.parse().expect("a media URL"),
-            speed_factor: types::SpeedFactor(2.0),
-        })
+        .body(types::EditVideoRequest::adjust_speed(&source, 2))
         .send()
         .await
         .expect("edit-video adjust-speed")

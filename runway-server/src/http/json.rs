@@ -169,33 +169,53 @@ where
         }
         let document: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::bad_request(format!("the body is not valid JSON: {e}")))?;
-        let Some(fields) = document.as_object() else {
-            return Err(Error::invalid("body", "the body must be a JSON object"));
-        };
-        // The contract has no nullable fields: an explicit null for one of the
-        // operation's fields is a wrong type, not an absent field. Unknown fields (and
-        // those of another variant of a union) are ignored, whatever their value.
-        let shape = shape_of::<T>(fields);
-        let known = match &shape {
-            Shape::Object(fields) | Shape::Tagged { fields, .. } => fields,
-        };
-        if let Some((name, _)) = fields
-            .iter()
-            .find(|(name, value)| value.is_null() && known.contains(name.as_str()))
-        {
-            return Err(Error::invalid(
-                name,
-                format!("{name} must not be null; leave it out instead"),
-            ));
-        }
-        let value = serde_path_to_error::deserialize(&document).map_err(|err| {
-            let path = err.path().to_string();
-            let message = err.into_inner().to_string();
-            let param = param_at_fault::<T>(&shape, fields, &path, &message);
-            Error::invalid(&param, format!("{param}: {message}"))
-        })?;
-        Ok(ApiJson(value))
+        from_document(&document, "").map(ApiJson)
     }
+}
+
+/// Reads `document` as a `T`, answering as the extractor does; `prefix` is put
+/// before every parameter named (`input.` for the input of a task).
+pub(crate) fn from_document<T>(document: &serde_json::Value, prefix: &str) -> Result<T, Error>
+where
+    T: DeserializeOwned + schemars::JsonSchema + 'static,
+{
+    let body = if prefix.is_empty() {
+        "body"
+    } else {
+        prefix.trim_end_matches('.')
+    };
+    let Some(fields) = document.as_object() else {
+        return Err(Error::invalid(
+            body,
+            format!("{body} must be a JSON object"),
+        ));
+    };
+    // The contract has no nullable fields: an explicit null for one of the
+    // operation's fields is a wrong type, not an absent field. Unknown fields (and
+    // those of another variant of a union) are ignored, whatever their value.
+    let shape = shape_of::<T>(fields);
+    let known = match &shape {
+        Shape::Object(fields) | Shape::Tagged { fields, .. } => fields,
+    };
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(name, value)| value.is_null() && known.contains(name.as_str()))
+    {
+        let param = format!("{prefix}{name}");
+        return Err(Error::invalid(
+            &param,
+            format!("{param} must not be null; leave it out instead"),
+        ));
+    }
+    serde_path_to_error::deserialize(document).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let param = match param_at_fault::<T>(&shape, fields, &path, &message) {
+            param if param == "body" => body.to_owned(),
+            param => format!("{prefix}{param}"),
+        };
+        Error::invalid(&param, format!("{param}: {message}"))
+    })
 }
 
 #[cfg(test)]

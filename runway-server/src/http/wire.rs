@@ -118,6 +118,39 @@ impl From<Usage> for types::Usage {
     }
 }
 
+/// The body of `POST /v1/tasks` as read first: the operation, and its input read
+/// after as that operation's request, so that an error in the input names its
+/// field (`input.duration`): read in one go, serde stops at `input`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct TaskEnvelope {
+    operation: types::TaskOperation,
+    input: serde_json::Value,
+}
+
+impl TryFrom<TaskEnvelope> for types::CreateTaskRequest {
+    type Error = Error;
+    fn try_from(envelope: TaskEnvelope) -> Result<Self> {
+        use crate::http::json::from_document;
+        use types::{CreateTaskRequest as R, TaskOperation as O};
+        let input = &envelope.input;
+        const IN: &str = "input.";
+        Ok(match envelope.operation {
+            O::GenerateImage => R::GenerateImage(from_document(input, IN)?),
+            O::EditImage => R::EditImage(from_document(input, IN)?),
+            O::GenerateVideo => R::GenerateVideo(from_document(input, IN)?),
+            O::EditVideo => R::EditVideo(from_document(input, IN)?),
+            O::VideoFilter => R::VideoFilter(from_document(input, IN)?),
+            O::ImageToVideo => R::ImageToVideo(from_document(input, IN)?),
+            O::AddTextToImage => R::AddTextToImage(from_document(input, IN)?),
+            O::StyleTransfer => R::StyleTransfer(from_document(input, IN)?),
+            O::ResizeVideo => R::ResizeVideo(from_document(input, IN)?),
+            O::GenerateThumbnail => R::GenerateThumbnail(from_document(input, IN)?),
+            O::ExtractAudio => R::ExtractAudio(from_document(input, IN)?),
+            O::SpeedAdjust => R::SpeedAdjust(from_document(input, IN)?),
+        })
+    }
+}
+
 /// The operation a task request names.
 pub(super) fn operation_of(request: &types::CreateTaskRequest) -> Operation {
     use types::CreateTaskRequest as R;
@@ -203,25 +236,35 @@ impl From<TaskRecord> for types::Task {
 }
 
 // ---------------------------------------------------------------- requests
-// A wire request becomes a checked `MediaOp` before any media is read.
+// A wire request becomes a checked `MediaOp` before any media is read. The wire
+// types hold their contract bounds already; the domain checks them again (it
+// trusts no caller).
 
-fn fps_or_default(fps: Option<types::Fps>) -> Result<u32> {
-    in_range("fps", fps.map_or(24, |f| f.0.get()), 1, 60)
+/// A bounded wire integer as a count; a negative one (none of these types takes
+/// one) becomes 0, which the domain's range check refuses.
+fn unsigned<const MIN: i32, const MAX: i32, const STEP: i32>(
+    value: runway_api::Int<MIN, MAX, STEP>,
+) -> u32 {
+    u32::try_from(value.get()).unwrap_or(0)
 }
 
-fn render_seconds(duration: types::VideoDuration) -> Result<u32> {
-    in_range("duration", duration.0.get(), 1, MAX_RENDER_SECONDS)
+fn fps_of(fps: runway_api::Fps) -> Result<u32> {
+    in_range("fps", unsigned(fps), 1, 60)
 }
 
-fn speed_factor(factor: &types::SpeedFactor) -> Result<f64> {
-    finite_in_range("speed_factor", factor.0, 0.25, 4.0)
+fn render_seconds(duration: runway_api::VideoDuration) -> Result<u32> {
+    in_range("duration", unsigned(duration), 1, MAX_RENDER_SECONDS)
+}
+
+fn speed_factor(factor: runway_api::SpeedFactor) -> Result<f64> {
+    finite_in_range("speed_factor", factor.get(), 0.25, 4.0)
 }
 
 impl TryFrom<types::GenerateImageRequest> for MediaOp {
     type Error = Error;
     fn try_from(req: types::GenerateImageRequest) -> Result<Self> {
-        let width = in_range("width", i64::from(req.width), 16, 2048)?;
-        let height = in_range("height", i64::from(req.height), 16, 2048)?;
+        let width = in_range("width", req.width.get(), 16, 2048)?;
+        let height = in_range("height", req.height.get(), 16, 2048)?;
         let style = req.style;
         Ok(MediaOp::GenerateImage {
             prompt: req.prompt.to_string(),
@@ -246,10 +289,10 @@ impl TryFrom<types::EditImageRequest> for MediaOp {
                 hue_rotate,
             } => {
                 let adjust = ColorAdjust {
-                    brightness: finite_in_range("brightness", brightness, -1.0, 1.0)? as f32,
-                    contrast: finite_in_range("contrast", contrast, -1.0, 1.0)? as f32,
-                    saturation: finite_in_range("saturation", saturation, -1.0, 1.0)? as f32,
-                    hue_rotate: in_range("hue_rotate", hue_rotate, -180, 180)?,
+                    brightness: finite_in_range("brightness", brightness.get(), -1.0, 1.0)? as f32,
+                    contrast: finite_in_range("contrast", contrast.get(), -1.0, 1.0)? as f32,
+                    saturation: finite_in_range("saturation", saturation.get(), -1.0, 1.0)? as f32,
+                    hue_rotate: in_range("hue_rotate", hue_rotate.get(), -180, 180)?,
                 };
                 (image_url, ImageEdit::Adjust(adjust))
             }
@@ -259,8 +302,8 @@ impl TryFrom<types::EditImageRequest> for MediaOp {
                 resize_width,
                 resize_height,
             } => {
-                let side = |param: &str, v: Option<NonZeroU32>| {
-                    v.map(|v| in_range(param, v.get(), 1, imaging::MAX_DIMENSION))
+                let side = |param: &str, v: Option<runway_api::Int<1, 8192>>| {
+                    v.map(|v| in_range(param, unsigned(v), 1, imaging::MAX_DIMENSION))
                         .transpose()
                 };
                 let width = side("resize_width", resize_width)?;
@@ -280,7 +323,7 @@ impl TryFrom<types::AddTextToImageRequest> for MediaOp {
     fn try_from(req: types::AddTextToImageRequest) -> Result<Self> {
         let font_size = req
             .font_size
-            .map(|s| in_range("font_size", s, 6, 512))
+            .map(|s| in_range("font_size", s.get(), 6, 512))
             .transpose()?;
         Ok(MediaOp::AddText {
             image_url: req.image_url.to_string(),
@@ -295,7 +338,7 @@ impl TryFrom<types::StyleTransferRequest> for MediaOp {
     type Error = Error;
     fn try_from(req: types::StyleTransferRequest) -> Result<Self> {
         Ok(MediaOp::StyleTransfer {
-            strength: finite_in_range("strength", req.strength, 0.0, 1.0)? as f32,
+            strength: finite_in_range("strength", req.strength.get(), 0.0, 1.0)? as f32,
             image_url: req.image_url.to_string(),
             style_reference: req.style_reference.to_string(),
         })
@@ -307,9 +350,9 @@ impl TryFrom<types::GenerateVideoRequest> for MediaOp {
     fn try_from(req: types::GenerateVideoRequest) -> Result<Self> {
         Ok(MediaOp::GenerateVideo {
             duration: render_seconds(req.duration)?,
-            fps: fps_or_default(req.fps)?,
-            width: even_in_range("width", req.width, 16, 1280)?,
-            height: even_in_range("height", req.height, 16, 720)?,
+            fps: fps_of(req.fps)?,
+            width: even_in_range("width", req.width.get().into(), 16, 1280)?,
+            height: even_in_range("height", req.height.get().into(), 16, 720)?,
             prompt: req.prompt.to_string(),
         })
     }
@@ -320,7 +363,7 @@ impl TryFrom<types::ImageToVideoRequest> for MediaOp {
     fn try_from(req: types::ImageToVideoRequest) -> Result<Self> {
         Ok(MediaOp::ImageToVideo {
             duration: render_seconds(req.duration)?,
-            fps: fps_or_default(req.fps)?,
+            fps: fps_of(req.fps)?,
             motion: req.motion.into(),
             image_url: req.image_url.to_string(),
         })
@@ -337,9 +380,9 @@ impl TryFrom<types::EditVideoRequest> for MediaOp {
                 start_time,
                 end_time,
             } => {
-                let start = in_range("start_time", start_time, 0, 3600)?;
+                let start = in_range("start_time", start_time.get(), 0, 3600)?;
                 let end = end_time
-                    .map(|e| in_range("end_time", e.get(), 1, 3600))
+                    .map(|e| in_range("end_time", unsigned(e), 1, 3600))
                     .transpose()?;
                 if let Some(end) = end
                     && i64::from(start) >= i64::from(end)
@@ -363,7 +406,7 @@ impl TryFrom<types::EditVideoRequest> for MediaOp {
                 video_url,
                 speed_factor: factor,
             } => MediaOp::Speed {
-                factor: speed_factor(&factor)?,
+                factor: speed_factor(factor)?,
                 video_url: video_url.to_string(),
             },
         })
@@ -384,8 +427,8 @@ impl TryFrom<types::ResizeVideoRequest> for MediaOp {
     type Error = Error;
     fn try_from(req: types::ResizeVideoRequest) -> Result<Self> {
         Ok(MediaOp::ResizeVideo {
-            width: even_in_range("new_width", req.new_width, 16, 1920)?,
-            height: even_in_range("new_height", req.new_height, 16, 1920)?,
+            width: even_in_range("new_width", req.new_width.get().into(), 16, 1920)?,
+            height: even_in_range("new_height", req.new_height.get().into(), 16, 1920)?,
             video_url: req.video_url.to_string(),
         })
     }
@@ -395,7 +438,7 @@ impl TryFrom<types::SpeedAdjustRequest> for MediaOp {
     type Error = Error;
     fn try_from(req: types::SpeedAdjustRequest) -> Result<Self> {
         Ok(MediaOp::Speed {
-            factor: speed_factor(&req.speed_factor)?,
+            factor: speed_factor(req.speed_factor)?,
             video_url: req.video_url.to_string(),
         })
     }
@@ -405,7 +448,7 @@ impl TryFrom<types::GenerateThumbnailRequest> for MediaOp {
     type Error = Error;
     fn try_from(req: types::GenerateThumbnailRequest) -> Result<Self> {
         Ok(MediaOp::Thumbnail {
-            position: u32::try_from(in_range("time_position", req.time_position, 0, 3600)?)
+            position: u32::try_from(in_range("time_position", req.time_position.get(), 0, 3600)?)
                 .unwrap_or(0),
             video_url: req.video_url.to_string(),
         })

@@ -12,13 +12,15 @@ use crate::domain::Owner;
 use crate::domain::Result;
 use crate::domain::op::MediaOp;
 use crate::http::json::ApiJson;
+use crate::http::wire::TaskEnvelope;
 use crate::services::App;
 
 pub(crate) async fn create_task(
     State(state): State<App>,
     Extension(owner): Extension<Owner>,
-    ApiJson(req): ApiJson<types::CreateTaskRequest>,
+    ApiJson(envelope): ApiJson<TaskEnvelope>,
 ) -> Result<Response> {
+    let req = types::CreateTaskRequest::try_from(envelope)?;
     let operation = crate::http::wire::operation_of(&req);
     let op = MediaOp::try_from(req)?;
     let task = types::Task::from(state.create_task(&owner, operation, op).await?);
