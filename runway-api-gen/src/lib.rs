@@ -364,19 +364,29 @@ pub fn generate_httpmock(spec: &openapiv3::OpenAPI, origin: &str) -> Result<Stri
 
 /// The contract explains the `Idempotency-Key` header in full where it is defined,
 /// and progenitor repeats a parameter's text on every operation that takes it: in
-/// Rust the explanation is once, on the crate and on `Client`, and each `POST`
-/// points there.
+/// Rust the explanation is said once, in an *Idempotency* section of `Client`'s
+/// documentation (the contract's description), and each `POST` points there.
 fn shorten_idempotency_key_text(spec: &mut openapiv3::OpenAPI) {
     let Some(components) = spec.components.as_mut() else {
         return;
     };
-    if let Some(ReferenceOr::Item(openapiv3::Parameter::Header { parameter_data, .. })) =
+    let Some(ReferenceOr::Item(openapiv3::Parameter::Header { parameter_data, .. })) =
         components.parameters.get_mut("IdempotencyKey")
-    {
-        parameter_data.description = Some(
-            "Makes a retry of this `POST` safe; the client sets one on every `POST` \
-             (see the crate's *Idempotency* section)."
-                .to_owned(),
+    else {
+        return;
+    };
+    let full = parameter_data.description.replace(
+        "Makes a retry of this `POST` safe; the client sets one on every `POST` \
+         (see *Idempotency* on `Client`)."
+            .to_owned(),
+    );
+    if let Some(full) = full {
+        let description = spec.info.description.get_or_insert_with(String::new);
+        description.push_str("\n\n# Idempotency\n\nThe header `Idempotency-Key`: ");
+        description.push_str(full.trim_end());
+        description.push_str(
+            "\n\nThis client sends a new key with every `POST` (the same on each retry \
+             of it); set your own with `.idempotency_key(...)`.\n",
         );
     }
 }
@@ -409,6 +419,7 @@ fn render(
     rewrites::gate_schemars_derives(&mut file);
     rewrites::optional_setters_take_values(&mut file);
     rewrites::setters_keep_conversion_errors(&mut file);
+    rewrites::builders_named_apart(&mut file);
     let body = prettyplease::unparse(&file);
     Ok(format!("{GENERATED_HEADER}\n{body}"))
 }

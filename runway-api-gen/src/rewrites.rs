@@ -212,3 +212,98 @@ fn conversion_message(expr: &syn::Expr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Names the builders of `types::builder` apart from the types they build:
+/// typify calls both `GenerateVideoRequest`, so rustdoc listed two types of one
+/// name and an error message could not tell them apart. Each builder becomes
+/// `GenerateVideoRequestBuilder`, wherever it is named: bare inside
+/// `types::builder`, as `builder::X` inside `types`, as `types::builder::X`
+/// anywhere.
+pub(crate) fn builders_named_apart(file: &mut syn::File) {
+    let names = builder_names(file);
+    if names.is_empty() {
+        return;
+    }
+    struct Rename<'a> {
+        names: &'a std::collections::BTreeSet<String>,
+        modules: Vec<String>,
+    }
+    impl Rename<'_> {
+        fn renamed(&self, ident: &syn::Ident) -> Option<syn::Ident> {
+            self.names
+                .contains(&ident.to_string())
+                .then(|| quote::format_ident!("{}Builder", ident))
+        }
+        fn at(&self, path: &[&str]) -> bool {
+            self.modules
+                .iter()
+                .map(String::as_str)
+                .eq(path.iter().copied())
+        }
+    }
+    impl VisitMut for Rename<'_> {
+        fn visit_item_mod_mut(&mut self, module: &mut syn::ItemMod) {
+            self.modules.push(module.ident.to_string());
+            syn::visit_mut::visit_item_mod_mut(self, module);
+            self.modules.pop();
+        }
+        fn visit_item_struct_mut(&mut self, item: &mut syn::ItemStruct) {
+            if self.at(&["types", "builder"])
+                && let Some(new) = self.renamed(&item.ident)
+            {
+                item.ident = new;
+            }
+            syn::visit_mut::visit_item_struct_mut(self, item);
+        }
+        fn visit_path_mut(&mut self, path: &mut syn::Path) {
+            syn::visit_mut::visit_path_mut(self, path);
+            let idents: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let target = if self.at(&["types", "builder"]) {
+                (idents.len() == 1 && path.leading_colon.is_none()).then_some(0)
+            } else {
+                let after_builder = idents.windows(2).position(|pair| pair[0] == "builder");
+                match after_builder {
+                    Some(at) if at > 0 && idents[at - 1] == "types" => Some(at + 1),
+                    Some(0) if self.at(&["types"]) => Some(1),
+                    _ => None,
+                }
+            };
+            if let Some(at) = target
+                && let Some(segment) = path.segments.iter_mut().nth(at)
+                && let Some(new) = self.renamed(&segment.ident)
+            {
+                segment.ident = new;
+            }
+        }
+    }
+    Rename {
+        names: &names,
+        modules: Vec::new(),
+    }
+    .visit_file_mut(file);
+}
+
+/// The structs of `mod types { mod builder { ... } }`.
+fn builder_names(file: &syn::File) -> std::collections::BTreeSet<String> {
+    let module = |items: &[syn::Item], name: &str| -> Option<Vec<syn::Item>> {
+        items.iter().find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == name => {
+                m.content.as_ref().map(|(_, items)| items.clone())
+            }
+            _ => None,
+        })
+    };
+    let Some(types) = module(&file.items, "types") else {
+        return Default::default();
+    };
+    let Some(builder) = module(&types, "builder") else {
+        return Default::default();
+    };
+    builder
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Struct(s) => Some(s.ident.to_string()),
+            _ => None,
+        })
+        .collect()
+}

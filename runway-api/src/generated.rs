@@ -21,7 +21,7 @@ pub mod types {
         pub text: AddTextToImageRequestText,
     }
     impl AddTextToImageRequest {
-        pub fn builder() -> builder::AddTextToImageRequest {
+        pub fn builder() -> builder::AddTextToImageRequestBuilder {
             Default::default()
         }
     }
@@ -91,7 +91,7 @@ pub mod types {
         pub text_image_url: ::std::string::String,
     }
     impl AddTextToImageResponse {
-        pub fn builder() -> builder::AddTextToImageResponse {
+        pub fn builder() -> builder::AddTextToImageResponseBuilder {
             Default::default()
         }
     }
@@ -355,7 +355,7 @@ A `speed-adjust` task.*/
         pub message: ::std::string::String,
     }
     impl DeleteMediaResponse {
-        pub fn builder() -> builder::DeleteMediaResponse {
+        pub fn builder() -> builder::DeleteMediaResponseBuilder {
             Default::default()
         }
     }
@@ -595,7 +595,7 @@ the image is scaled to exactly that size.
         pub edited_image_url: ::std::string::String,
     }
     impl EditImageResponse {
-        pub fn builder() -> builder::EditImageResponse {
+        pub fn builder() -> builder::EditImageResponseBuilder {
             Default::default()
         }
     }
@@ -650,7 +650,7 @@ Play faster or slower, picture and sound together.*/
         pub edited_video_url: ::std::string::String,
     }
     impl EditVideoResponse {
-        pub fn builder() -> builder::EditVideoResponse {
+        pub fn builder() -> builder::EditVideoResponseBuilder {
             Default::default()
         }
     }
@@ -670,7 +670,7 @@ Play faster or slower, picture and sound together.*/
         pub request_id: ::std::option::Option<::std::string::String>,
     }
     impl ErrorDetail {
-        pub fn builder() -> builder::ErrorDetail {
+        pub fn builder() -> builder::ErrorDetailBuilder {
             Default::default()
         }
     }
@@ -681,7 +681,7 @@ Play faster or slower, picture and sound together.*/
         pub error: ErrorDetail,
     }
     impl ErrorResponse {
-        pub fn builder() -> builder::ErrorResponse {
+        pub fn builder() -> builder::ErrorResponseBuilder {
             Default::default()
         }
     }
@@ -692,7 +692,7 @@ Play faster or slower, picture and sound together.*/
         pub video_url: ::runway_api::MediaUrl,
     }
     impl ExtractAudioRequest {
-        pub fn builder() -> builder::ExtractAudioRequest {
+        pub fn builder() -> builder::ExtractAudioRequestBuilder {
             Default::default()
         }
     }
@@ -704,7 +704,7 @@ Play faster or slower, picture and sound together.*/
         pub audio_url: ::std::string::String,
     }
     impl ExtractAudioResponse {
-        pub fn builder() -> builder::ExtractAudioResponse {
+        pub fn builder() -> builder::ExtractAudioResponseBuilder {
             Default::default()
         }
     }
@@ -724,7 +724,7 @@ Play faster or slower, picture and sound together.*/
         pub width: ::runway_api::Int<16, 2048>,
     }
     impl GenerateImageRequest {
-        pub fn builder() -> builder::GenerateImageRequest {
+        pub fn builder() -> builder::GenerateImageRequestBuilder {
             Default::default()
         }
     }
@@ -736,7 +736,7 @@ Play faster or slower, picture and sound together.*/
         pub image_url: ::std::string::String,
     }
     impl GenerateImageResponse {
-        pub fn builder() -> builder::GenerateImageResponse {
+        pub fn builder() -> builder::GenerateImageResponseBuilder {
             Default::default()
         }
     }
@@ -750,7 +750,7 @@ Play faster or slower, picture and sound together.*/
         pub video_url: ::runway_api::MediaUrl,
     }
     impl GenerateThumbnailRequest {
-        pub fn builder() -> builder::GenerateThumbnailRequest {
+        pub fn builder() -> builder::GenerateThumbnailRequestBuilder {
             Default::default()
         }
     }
@@ -762,7 +762,7 @@ Play faster or slower, picture and sound together.*/
         pub thumbnail_url: ::std::string::String,
     }
     impl GenerateThumbnailResponse {
-        pub fn builder() -> builder::GenerateThumbnailResponse {
+        pub fn builder() -> builder::GenerateThumbnailResponseBuilder {
             Default::default()
         }
     }
@@ -782,7 +782,7 @@ Play faster or slower, picture and sound together.*/
         pub width: ::runway_api::Int<16, 1280, 2>,
     }
     impl GenerateVideoRequest {
-        pub fn builder() -> builder::GenerateVideoRequest {
+        pub fn builder() -> builder::GenerateVideoRequestBuilder {
             Default::default()
         }
     }
@@ -794,7 +794,7 @@ Play faster or slower, picture and sound together.*/
         pub video_url: ::std::string::String,
     }
     impl GenerateVideoResponse {
-        pub fn builder() -> builder::GenerateVideoResponse {
+        pub fn builder() -> builder::GenerateVideoResponseBuilder {
             Default::default()
         }
     }
@@ -810,7 +810,7 @@ Play faster or slower, picture and sound together.*/
         pub version: ::std::string::String,
     }
     impl Health {
-        pub fn builder() -> builder::Health {
+        pub fn builder() -> builder::HealthBuilder {
             Default::default()
         }
     }
@@ -973,7 +973,7 @@ only. `invert`: the photographic negative. `blur`: a Gaussian blur (sigma 3).
         pub width: ::std::num::NonZeroU32,
     }
     impl ImageMetadata {
-        pub fn builder() -> builder::ImageMetadata {
+        pub fn builder() -> builder::ImageMetadataBuilder {
             Default::default()
         }
     }
@@ -1055,7 +1055,7 @@ geometric shapes in a bold palette.
         pub motion: CameraMotion,
     }
     impl ImageToVideoRequest {
-        pub fn builder() -> builder::ImageToVideoRequest {
+        pub fn builder() -> builder::ImageToVideoRequestBuilder {
             Default::default()
         }
     }
@@ -1067,7 +1067,7 @@ geometric shapes in a bold palette.
         pub video_url: ::std::string::String,
     }
     impl ImageToVideoResponse {
-        pub fn builder() -> builder::ImageToVideoResponse {
+        pub fn builder() -> builder::ImageToVideoResponseBuilder {
             Default::default()
         }
     }
@@ -1221,7 +1221,7 @@ geometric shapes in a bold palette.
         pub width: ::std::option::Option<::std::num::NonZeroU32>,
     }
     impl MediaItem {
-        pub fn builder() -> builder::MediaItem {
+        pub fn builder() -> builder::MediaItemBuilder {
             Default::default()
         }
     }
@@ -1292,7 +1292,7 @@ geometric shapes in a bold palette.
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
     impl MediaList {
-        pub fn builder() -> builder::MediaList {
+        pub fn builder() -> builder::MediaListBuilder {
             Default::default()
         }
     }
@@ -1366,7 +1366,7 @@ geometric shapes in a bold palette.
         pub status: ::std::string::String,
     }
     impl Readiness {
-        pub fn builder() -> builder::Readiness {
+        pub fn builder() -> builder::ReadinessBuilder {
             Default::default()
         }
     }
@@ -1381,7 +1381,7 @@ geometric shapes in a bold palette.
         pub video_url: ::runway_api::MediaUrl,
     }
     impl ResizeVideoRequest {
-        pub fn builder() -> builder::ResizeVideoRequest {
+        pub fn builder() -> builder::ResizeVideoRequestBuilder {
             Default::default()
         }
     }
@@ -1393,7 +1393,7 @@ geometric shapes in a bold palette.
         pub resized_video_url: ::std::string::String,
     }
     impl ResizeVideoResponse {
-        pub fn builder() -> builder::ResizeVideoResponse {
+        pub fn builder() -> builder::ResizeVideoResponseBuilder {
             Default::default()
         }
     }
@@ -1405,7 +1405,7 @@ geometric shapes in a bold palette.
         pub video_url: ::runway_api::MediaUrl,
     }
     impl SpeedAdjustRequest {
-        pub fn builder() -> builder::SpeedAdjustRequest {
+        pub fn builder() -> builder::SpeedAdjustRequestBuilder {
             Default::default()
         }
     }
@@ -1417,7 +1417,7 @@ geometric shapes in a bold palette.
         pub adjusted_speed_video_url: ::std::string::String,
     }
     impl SpeedAdjustResponse {
-        pub fn builder() -> builder::SpeedAdjustResponse {
+        pub fn builder() -> builder::SpeedAdjustResponseBuilder {
             Default::default()
         }
     }
@@ -1492,7 +1492,7 @@ geometric shapes in a bold palette.
         pub style_reference: ::runway_api::MediaUrl,
     }
     impl StyleTransferRequest {
-        pub fn builder() -> builder::StyleTransferRequest {
+        pub fn builder() -> builder::StyleTransferRequestBuilder {
             Default::default()
         }
     }
@@ -1504,7 +1504,7 @@ geometric shapes in a bold palette.
         pub styled_image_url: ::std::string::String,
     }
     impl StyleTransferResponse {
-        pub fn builder() -> builder::StyleTransferResponse {
+        pub fn builder() -> builder::StyleTransferResponseBuilder {
             Default::default()
         }
     }
@@ -1537,7 +1537,7 @@ reports ffmpeg's progress through the output; image work goes from 0 to 1.
         pub status: TaskStatus,
     }
     impl Task {
-        pub fn builder() -> builder::Task {
+        pub fn builder() -> builder::TaskBuilder {
             Default::default()
         }
     }
@@ -1552,7 +1552,7 @@ reports ffmpeg's progress through the output; image work goes from 0 to 1.
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
     impl TaskList {
-        pub fn builder() -> builder::TaskList {
+        pub fn builder() -> builder::TaskListBuilder {
             Default::default()
         }
     }
@@ -1694,7 +1694,7 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         pub video_url: ::std::option::Option<::std::string::String>,
     }
     impl TaskOutput {
-        pub fn builder() -> builder::TaskOutput {
+        pub fn builder() -> builder::TaskOutputBuilder {
             Default::default()
         }
     }
@@ -1863,7 +1863,7 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         pub size_bytes: i64,
     }
     impl UploadMediaResponse {
-        pub fn builder() -> builder::UploadMediaResponse {
+        pub fn builder() -> builder::UploadMediaResponseBuilder {
             Default::default()
         }
     }
@@ -1880,7 +1880,7 @@ operation answers (`image_url` for `generate-image`, `edited_video_url` for
         pub used_bytes: i64,
     }
     impl Usage {
-        pub fn builder() -> builder::Usage {
+        pub fn builder() -> builder::UsageBuilder {
             Default::default()
         }
     }
@@ -1959,7 +1959,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         pub video_url: ::runway_api::MediaUrl,
     }
     impl VideoFilterRequest {
-        pub fn builder() -> builder::VideoFilterRequest {
+        pub fn builder() -> builder::VideoFilterRequestBuilder {
             Default::default()
         }
     }
@@ -1971,7 +1971,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         pub filtered_video_url: ::std::string::String,
     }
     impl VideoFilterResponse {
-        pub fn builder() -> builder::VideoFilterResponse {
+        pub fn builder() -> builder::VideoFilterResponseBuilder {
             Default::default()
         }
     }
@@ -2010,14 +2010,14 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
         pub width: ::std::option::Option<::std::num::NonZeroU32>,
     }
     impl VideoMetadata {
-        pub fn builder() -> builder::VideoMetadata {
+        pub fn builder() -> builder::VideoMetadataBuilder {
             Default::default()
         }
     }
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
-        pub struct AddTextToImageRequest {
+        pub struct AddTextToImageRequestBuilder {
             font_size: ::std::result::Result<
                 ::std::option::Option<::runway_api::Int<6, 512>>,
                 ::std::string::String,
@@ -2032,7 +2032,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for AddTextToImageRequest {
+        impl ::std::default::Default for AddTextToImageRequestBuilder {
             fn default() -> Self {
                 Self {
                     font_size: Ok(Default::default()),
@@ -2042,7 +2042,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl AddTextToImageRequest {
+        impl AddTextToImageRequestBuilder {
             pub fn font_size<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::Int<6, 512>>,
@@ -2093,11 +2093,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<AddTextToImageRequest>
+        impl ::std::convert::TryFrom<AddTextToImageRequestBuilder>
         for super::AddTextToImageRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: AddTextToImageRequest,
+                value: AddTextToImageRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     font_size: value.font_size?,
@@ -2108,7 +2108,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::AddTextToImageRequest>
-        for AddTextToImageRequest {
+        for AddTextToImageRequestBuilder {
             fn from(value: super::AddTextToImageRequest) -> Self {
                 Self {
                     font_size: Ok(value.font_size),
@@ -2119,13 +2119,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct AddTextToImageResponse {
+        pub struct AddTextToImageResponseBuilder {
             text_image_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for AddTextToImageResponse {
+        impl ::std::default::Default for AddTextToImageResponseBuilder {
             fn default() -> Self {
                 Self {
                     text_image_url: Err(
@@ -2134,7 +2134,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl AddTextToImageResponse {
+        impl AddTextToImageResponseBuilder {
             pub fn text_image_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2150,11 +2150,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<AddTextToImageResponse>
+        impl ::std::convert::TryFrom<AddTextToImageResponseBuilder>
         for super::AddTextToImageResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: AddTextToImageResponse,
+                value: AddTextToImageResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     text_image_url: value.text_image_url?,
@@ -2162,7 +2162,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::AddTextToImageResponse>
-        for AddTextToImageResponse {
+        for AddTextToImageResponseBuilder {
             fn from(value: super::AddTextToImageResponse) -> Self {
                 Self {
                     text_image_url: Ok(value.text_image_url),
@@ -2170,17 +2170,17 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct DeleteMediaResponse {
+        pub struct DeleteMediaResponseBuilder {
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
-        impl ::std::default::Default for DeleteMediaResponse {
+        impl ::std::default::Default for DeleteMediaResponseBuilder {
             fn default() -> Self {
                 Self {
                     message: Err("no value supplied for message".to_string()),
                 }
             }
         }
-        impl DeleteMediaResponse {
+        impl DeleteMediaResponseBuilder {
             pub fn message<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2194,28 +2194,29 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<DeleteMediaResponse>
+        impl ::std::convert::TryFrom<DeleteMediaResponseBuilder>
         for super::DeleteMediaResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: DeleteMediaResponse,
+                value: DeleteMediaResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self { message: value.message? })
             }
         }
-        impl ::std::convert::From<super::DeleteMediaResponse> for DeleteMediaResponse {
+        impl ::std::convert::From<super::DeleteMediaResponse>
+        for DeleteMediaResponseBuilder {
             fn from(value: super::DeleteMediaResponse) -> Self {
                 Self { message: Ok(value.message) }
             }
         }
         #[derive(Clone, Debug)]
-        pub struct EditImageResponse {
+        pub struct EditImageResponseBuilder {
             edited_image_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for EditImageResponse {
+        impl ::std::default::Default for EditImageResponseBuilder {
             fn default() -> Self {
                 Self {
                     edited_image_url: Err(
@@ -2224,7 +2225,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl EditImageResponse {
+        impl EditImageResponseBuilder {
             pub fn edited_image_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2240,17 +2241,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<EditImageResponse> for super::EditImageResponse {
+        impl ::std::convert::TryFrom<EditImageResponseBuilder>
+        for super::EditImageResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: EditImageResponse,
+                value: EditImageResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     edited_image_url: value.edited_image_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::EditImageResponse> for EditImageResponse {
+        impl ::std::convert::From<super::EditImageResponse>
+        for EditImageResponseBuilder {
             fn from(value: super::EditImageResponse) -> Self {
                 Self {
                     edited_image_url: Ok(value.edited_image_url),
@@ -2258,13 +2261,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct EditVideoResponse {
+        pub struct EditVideoResponseBuilder {
             edited_video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for EditVideoResponse {
+        impl ::std::default::Default for EditVideoResponseBuilder {
             fn default() -> Self {
                 Self {
                     edited_video_url: Err(
@@ -2273,7 +2276,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl EditVideoResponse {
+        impl EditVideoResponseBuilder {
             pub fn edited_video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2289,17 +2292,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<EditVideoResponse> for super::EditVideoResponse {
+        impl ::std::convert::TryFrom<EditVideoResponseBuilder>
+        for super::EditVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: EditVideoResponse,
+                value: EditVideoResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     edited_video_url: value.edited_video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::EditVideoResponse> for EditVideoResponse {
+        impl ::std::convert::From<super::EditVideoResponse>
+        for EditVideoResponseBuilder {
             fn from(value: super::EditVideoResponse) -> Self {
                 Self {
                     edited_video_url: Ok(value.edited_video_url),
@@ -2307,7 +2312,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ErrorDetail {
+        pub struct ErrorDetailBuilder {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
             param: ::std::result::Result<
@@ -2319,7 +2324,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ErrorDetail {
+        impl ::std::default::Default for ErrorDetailBuilder {
             fn default() -> Self {
                 Self {
                     code: Err("no value supplied for code".to_string()),
@@ -2329,7 +2334,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl ErrorDetail {
+        impl ErrorDetailBuilder {
             pub fn code<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2379,10 +2384,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ErrorDetail> for super::ErrorDetail {
+        impl ::std::convert::TryFrom<ErrorDetailBuilder> for super::ErrorDetail {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ErrorDetail,
+                value: ErrorDetailBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     code: value.code?,
@@ -2392,7 +2397,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::ErrorDetail> for ErrorDetail {
+        impl ::std::convert::From<super::ErrorDetail> for ErrorDetailBuilder {
             fn from(value: super::ErrorDetail) -> Self {
                 Self {
                     code: Ok(value.code),
@@ -2403,17 +2408,17 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ErrorResponse {
+        pub struct ErrorResponseBuilder {
             error: ::std::result::Result<super::ErrorDetail, ::std::string::String>,
         }
-        impl ::std::default::Default for ErrorResponse {
+        impl ::std::default::Default for ErrorResponseBuilder {
             fn default() -> Self {
                 Self {
                     error: Err("no value supplied for error".to_string()),
                 }
             }
         }
-        impl ErrorResponse {
+        impl ErrorResponseBuilder {
             pub fn error<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::ErrorDetail>,
@@ -2427,34 +2432,34 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ErrorResponse> for super::ErrorResponse {
+        impl ::std::convert::TryFrom<ErrorResponseBuilder> for super::ErrorResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ErrorResponse,
+                value: ErrorResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self { error: value.error? })
             }
         }
-        impl ::std::convert::From<super::ErrorResponse> for ErrorResponse {
+        impl ::std::convert::From<super::ErrorResponse> for ErrorResponseBuilder {
             fn from(value: super::ErrorResponse) -> Self {
                 Self { error: Ok(value.error) }
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ExtractAudioRequest {
+        pub struct ExtractAudioRequestBuilder {
             video_url: ::std::result::Result<
                 ::runway_api::MediaUrl,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ExtractAudioRequest {
+        impl ::std::default::Default for ExtractAudioRequestBuilder {
             fn default() -> Self {
                 Self {
                     video_url: Err("no value supplied for video_url".to_string()),
                 }
             }
         }
-        impl ExtractAudioRequest {
+        impl ExtractAudioRequestBuilder {
             pub fn video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::MediaUrl>,
@@ -2468,18 +2473,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ExtractAudioRequest>
+        impl ::std::convert::TryFrom<ExtractAudioRequestBuilder>
         for super::ExtractAudioRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ExtractAudioRequest,
+                value: ExtractAudioRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     video_url: value.video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::ExtractAudioRequest> for ExtractAudioRequest {
+        impl ::std::convert::From<super::ExtractAudioRequest>
+        for ExtractAudioRequestBuilder {
             fn from(value: super::ExtractAudioRequest) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
@@ -2487,20 +2493,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ExtractAudioResponse {
+        pub struct ExtractAudioResponseBuilder {
             audio_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ExtractAudioResponse {
+        impl ::std::default::Default for ExtractAudioResponseBuilder {
             fn default() -> Self {
                 Self {
                     audio_url: Err("no value supplied for audio_url".to_string()),
                 }
             }
         }
-        impl ExtractAudioResponse {
+        impl ExtractAudioResponseBuilder {
             pub fn audio_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2514,18 +2520,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ExtractAudioResponse>
+        impl ::std::convert::TryFrom<ExtractAudioResponseBuilder>
         for super::ExtractAudioResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ExtractAudioResponse,
+                value: ExtractAudioResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     audio_url: value.audio_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::ExtractAudioResponse> for ExtractAudioResponse {
+        impl ::std::convert::From<super::ExtractAudioResponse>
+        for ExtractAudioResponseBuilder {
             fn from(value: super::ExtractAudioResponse) -> Self {
                 Self {
                     audio_url: Ok(value.audio_url),
@@ -2533,7 +2540,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateImageRequest {
+        pub struct GenerateImageRequestBuilder {
             height: ::std::result::Result<
                 ::runway_api::Int<16, 2048>,
                 ::std::string::String,
@@ -2545,7 +2552,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateImageRequest {
+        impl ::std::default::Default for GenerateImageRequestBuilder {
             fn default() -> Self {
                 Self {
                     height: Ok(super::defaults::generate_image_request_height()),
@@ -2555,7 +2562,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl GenerateImageRequest {
+        impl GenerateImageRequestBuilder {
             pub fn height<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::Int<16, 2048>>,
@@ -2605,11 +2612,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateImageRequest>
+        impl ::std::convert::TryFrom<GenerateImageRequestBuilder>
         for super::GenerateImageRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateImageRequest,
+                value: GenerateImageRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     height: value.height?,
@@ -2619,7 +2626,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateImageRequest> for GenerateImageRequest {
+        impl ::std::convert::From<super::GenerateImageRequest>
+        for GenerateImageRequestBuilder {
             fn from(value: super::GenerateImageRequest) -> Self {
                 Self {
                     height: Ok(value.height),
@@ -2630,20 +2638,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateImageResponse {
+        pub struct GenerateImageResponseBuilder {
             image_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateImageResponse {
+        impl ::std::default::Default for GenerateImageResponseBuilder {
             fn default() -> Self {
                 Self {
                     image_url: Err("no value supplied for image_url".to_string()),
                 }
             }
         }
-        impl GenerateImageResponse {
+        impl GenerateImageResponseBuilder {
             pub fn image_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2657,11 +2665,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateImageResponse>
+        impl ::std::convert::TryFrom<GenerateImageResponseBuilder>
         for super::GenerateImageResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateImageResponse,
+                value: GenerateImageResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     image_url: value.image_url?,
@@ -2669,7 +2677,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::GenerateImageResponse>
-        for GenerateImageResponse {
+        for GenerateImageResponseBuilder {
             fn from(value: super::GenerateImageResponse) -> Self {
                 Self {
                     image_url: Ok(value.image_url),
@@ -2677,7 +2685,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateThumbnailRequest {
+        pub struct GenerateThumbnailRequestBuilder {
             time_position: ::std::result::Result<
                 ::runway_api::Int<0, 3600>,
                 ::std::string::String,
@@ -2687,7 +2695,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateThumbnailRequest {
+        impl ::std::default::Default for GenerateThumbnailRequestBuilder {
             fn default() -> Self {
                 Self {
                     time_position: Ok(
@@ -2697,7 +2705,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl GenerateThumbnailRequest {
+        impl GenerateThumbnailRequestBuilder {
             pub fn time_position<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::Int<0, 3600>>,
@@ -2723,11 +2731,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateThumbnailRequest>
+        impl ::std::convert::TryFrom<GenerateThumbnailRequestBuilder>
         for super::GenerateThumbnailRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateThumbnailRequest,
+                value: GenerateThumbnailRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     time_position: value.time_position?,
@@ -2736,7 +2744,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::GenerateThumbnailRequest>
-        for GenerateThumbnailRequest {
+        for GenerateThumbnailRequestBuilder {
             fn from(value: super::GenerateThumbnailRequest) -> Self {
                 Self {
                     time_position: Ok(value.time_position),
@@ -2745,20 +2753,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateThumbnailResponse {
+        pub struct GenerateThumbnailResponseBuilder {
             thumbnail_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateThumbnailResponse {
+        impl ::std::default::Default for GenerateThumbnailResponseBuilder {
             fn default() -> Self {
                 Self {
                     thumbnail_url: Err("no value supplied for thumbnail_url".to_string()),
                 }
             }
         }
-        impl GenerateThumbnailResponse {
+        impl GenerateThumbnailResponseBuilder {
             pub fn thumbnail_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2772,11 +2780,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateThumbnailResponse>
+        impl ::std::convert::TryFrom<GenerateThumbnailResponseBuilder>
         for super::GenerateThumbnailResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateThumbnailResponse,
+                value: GenerateThumbnailResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     thumbnail_url: value.thumbnail_url?,
@@ -2784,7 +2792,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::GenerateThumbnailResponse>
-        for GenerateThumbnailResponse {
+        for GenerateThumbnailResponseBuilder {
             fn from(value: super::GenerateThumbnailResponse) -> Self {
                 Self {
                     thumbnail_url: Ok(value.thumbnail_url),
@@ -2792,7 +2800,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateVideoRequest {
+        pub struct GenerateVideoRequestBuilder {
             duration: ::std::result::Result<
                 ::runway_api::VideoDuration,
                 ::std::string::String,
@@ -2808,7 +2816,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateVideoRequest {
+        impl ::std::default::Default for GenerateVideoRequestBuilder {
             fn default() -> Self {
                 Self {
                     duration: Err("no value supplied for duration".to_string()),
@@ -2819,7 +2827,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl GenerateVideoRequest {
+        impl GenerateVideoRequestBuilder {
             pub fn duration<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::VideoDuration>,
@@ -2881,11 +2889,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateVideoRequest>
+        impl ::std::convert::TryFrom<GenerateVideoRequestBuilder>
         for super::GenerateVideoRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateVideoRequest,
+                value: GenerateVideoRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     duration: value.duration?,
@@ -2896,7 +2904,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::GenerateVideoRequest> for GenerateVideoRequest {
+        impl ::std::convert::From<super::GenerateVideoRequest>
+        for GenerateVideoRequestBuilder {
             fn from(value: super::GenerateVideoRequest) -> Self {
                 Self {
                     duration: Ok(value.duration),
@@ -2908,20 +2917,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct GenerateVideoResponse {
+        pub struct GenerateVideoResponseBuilder {
             video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for GenerateVideoResponse {
+        impl ::std::default::Default for GenerateVideoResponseBuilder {
             fn default() -> Self {
                 Self {
                     video_url: Err("no value supplied for video_url".to_string()),
                 }
             }
         }
-        impl GenerateVideoResponse {
+        impl GenerateVideoResponseBuilder {
             pub fn video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2935,11 +2944,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<GenerateVideoResponse>
+        impl ::std::convert::TryFrom<GenerateVideoResponseBuilder>
         for super::GenerateVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: GenerateVideoResponse,
+                value: GenerateVideoResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     video_url: value.video_url?,
@@ -2947,7 +2956,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::GenerateVideoResponse>
-        for GenerateVideoResponse {
+        for GenerateVideoResponseBuilder {
             fn from(value: super::GenerateVideoResponse) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
@@ -2955,12 +2964,12 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Health {
+        pub struct HealthBuilder {
             media_engine: ::std::result::Result<bool, ::std::string::String>,
             status: ::std::result::Result<::std::string::String, ::std::string::String>,
             version: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
-        impl ::std::default::Default for Health {
+        impl ::std::default::Default for HealthBuilder {
             fn default() -> Self {
                 Self {
                     media_engine: Err("no value supplied for media_engine".to_string()),
@@ -2969,7 +2978,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl Health {
+        impl HealthBuilder {
             pub fn media_engine<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<bool>,
@@ -3007,10 +3016,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<Health> for super::Health {
+        impl ::std::convert::TryFrom<HealthBuilder> for super::Health {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Health,
+                value: HealthBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     media_engine: value.media_engine?,
@@ -3019,7 +3028,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::Health> for Health {
+        impl ::std::convert::From<super::Health> for HealthBuilder {
             fn from(value: super::Health) -> Self {
                 Self {
                     media_engine: Ok(value.media_engine),
@@ -3029,7 +3038,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ImageMetadata {
+        pub struct ImageMetadataBuilder {
             content_type: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -3054,7 +3063,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             >,
             width: ::std::result::Result<::std::num::NonZeroU32, ::std::string::String>,
         }
-        impl ::std::default::Default for ImageMetadata {
+        impl ::std::default::Default for ImageMetadataBuilder {
             fn default() -> Self {
                 Self {
                     content_type: Ok(Default::default()),
@@ -3068,7 +3077,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl ImageMetadata {
+        impl ImageMetadataBuilder {
             pub fn content_type<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -3168,10 +3177,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ImageMetadata> for super::ImageMetadata {
+        impl ::std::convert::TryFrom<ImageMetadataBuilder> for super::ImageMetadata {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ImageMetadata,
+                value: ImageMetadataBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     content_type: value.content_type?,
@@ -3185,7 +3194,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::ImageMetadata> for ImageMetadata {
+        impl ::std::convert::From<super::ImageMetadata> for ImageMetadataBuilder {
             fn from(value: super::ImageMetadata) -> Self {
                 Self {
                     content_type: Ok(value.content_type),
@@ -3200,7 +3209,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ImageToVideoRequest {
+        pub struct ImageToVideoRequestBuilder {
             duration: ::std::result::Result<
                 ::runway_api::VideoDuration,
                 ::std::string::String,
@@ -3212,7 +3221,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             >,
             motion: ::std::result::Result<super::CameraMotion, ::std::string::String>,
         }
-        impl ::std::default::Default for ImageToVideoRequest {
+        impl ::std::default::Default for ImageToVideoRequestBuilder {
             fn default() -> Self {
                 Self {
                     duration: Err("no value supplied for duration".to_string()),
@@ -3222,7 +3231,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl ImageToVideoRequest {
+        impl ImageToVideoRequestBuilder {
             pub fn duration<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::VideoDuration>,
@@ -3272,11 +3281,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ImageToVideoRequest>
+        impl ::std::convert::TryFrom<ImageToVideoRequestBuilder>
         for super::ImageToVideoRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ImageToVideoRequest,
+                value: ImageToVideoRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     duration: value.duration?,
@@ -3286,7 +3295,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::ImageToVideoRequest> for ImageToVideoRequest {
+        impl ::std::convert::From<super::ImageToVideoRequest>
+        for ImageToVideoRequestBuilder {
             fn from(value: super::ImageToVideoRequest) -> Self {
                 Self {
                     duration: Ok(value.duration),
@@ -3297,20 +3307,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ImageToVideoResponse {
+        pub struct ImageToVideoResponseBuilder {
             video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ImageToVideoResponse {
+        impl ::std::default::Default for ImageToVideoResponseBuilder {
             fn default() -> Self {
                 Self {
                     video_url: Err("no value supplied for video_url".to_string()),
                 }
             }
         }
-        impl ImageToVideoResponse {
+        impl ImageToVideoResponseBuilder {
             pub fn video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -3324,18 +3334,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ImageToVideoResponse>
+        impl ::std::convert::TryFrom<ImageToVideoResponseBuilder>
         for super::ImageToVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ImageToVideoResponse,
+                value: ImageToVideoResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     video_url: value.video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::ImageToVideoResponse> for ImageToVideoResponse {
+        impl ::std::convert::From<super::ImageToVideoResponse>
+        for ImageToVideoResponseBuilder {
             fn from(value: super::ImageToVideoResponse) -> Self {
                 Self {
                     video_url: Ok(value.video_url),
@@ -3343,7 +3354,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct MediaItem {
+        pub struct MediaItemBuilder {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -3377,7 +3388,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for MediaItem {
+        impl ::std::default::Default for MediaItemBuilder {
             fn default() -> Self {
                 Self {
                     created_at: Err("no value supplied for created_at".to_string()),
@@ -3394,7 +3405,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl MediaItem {
+        impl MediaItemBuilder {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -3534,10 +3545,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<MediaItem> for super::MediaItem {
+        impl ::std::convert::TryFrom<MediaItemBuilder> for super::MediaItem {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: MediaItem,
+                value: MediaItemBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
@@ -3554,7 +3565,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::MediaItem> for MediaItem {
+        impl ::std::convert::From<super::MediaItem> for MediaItemBuilder {
             fn from(value: super::MediaItem) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
@@ -3572,7 +3583,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct MediaList {
+        pub struct MediaListBuilder {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::MediaItem>,
                 ::std::string::String,
@@ -3582,7 +3593,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for MediaList {
+        impl ::std::default::Default for MediaListBuilder {
             fn default() -> Self {
                 Self {
                     data: Err("no value supplied for data".to_string()),
@@ -3590,7 +3601,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl MediaList {
+        impl MediaListBuilder {
             pub fn data<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::MediaItem>>,
@@ -3616,10 +3627,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<MediaList> for super::MediaList {
+        impl ::std::convert::TryFrom<MediaListBuilder> for super::MediaList {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: MediaList,
+                value: MediaListBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     data: value.data?,
@@ -3627,7 +3638,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::MediaList> for MediaList {
+        impl ::std::convert::From<super::MediaList> for MediaListBuilder {
             fn from(value: super::MediaList) -> Self {
                 Self {
                     data: Ok(value.data),
@@ -3636,12 +3647,12 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Readiness {
+        pub struct ReadinessBuilder {
             max_queued_tasks: ::std::result::Result<i64, ::std::string::String>,
             queued_tasks: ::std::result::Result<i64, ::std::string::String>,
             status: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
-        impl ::std::default::Default for Readiness {
+        impl ::std::default::Default for ReadinessBuilder {
             fn default() -> Self {
                 Self {
                     max_queued_tasks: Err(
@@ -3652,7 +3663,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl Readiness {
+        impl ReadinessBuilder {
             pub fn max_queued_tasks<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<i64>,
@@ -3692,10 +3703,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<Readiness> for super::Readiness {
+        impl ::std::convert::TryFrom<ReadinessBuilder> for super::Readiness {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Readiness,
+                value: ReadinessBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     max_queued_tasks: value.max_queued_tasks?,
@@ -3704,7 +3715,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::Readiness> for Readiness {
+        impl ::std::convert::From<super::Readiness> for ReadinessBuilder {
             fn from(value: super::Readiness) -> Self {
                 Self {
                     max_queued_tasks: Ok(value.max_queued_tasks),
@@ -3714,7 +3725,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ResizeVideoRequest {
+        pub struct ResizeVideoRequestBuilder {
             new_height: ::std::result::Result<
                 ::runway_api::Int<16, 1920, 2>,
                 ::std::string::String,
@@ -3728,7 +3739,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ResizeVideoRequest {
+        impl ::std::default::Default for ResizeVideoRequestBuilder {
             fn default() -> Self {
                 Self {
                     new_height: Err("no value supplied for new_height".to_string()),
@@ -3737,7 +3748,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl ResizeVideoRequest {
+        impl ResizeVideoRequestBuilder {
             pub fn new_height<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::Int<16, 1920, 2>>,
@@ -3775,10 +3786,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ResizeVideoRequest> for super::ResizeVideoRequest {
+        impl ::std::convert::TryFrom<ResizeVideoRequestBuilder>
+        for super::ResizeVideoRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ResizeVideoRequest,
+                value: ResizeVideoRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     new_height: value.new_height?,
@@ -3787,7 +3799,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::ResizeVideoRequest> for ResizeVideoRequest {
+        impl ::std::convert::From<super::ResizeVideoRequest>
+        for ResizeVideoRequestBuilder {
             fn from(value: super::ResizeVideoRequest) -> Self {
                 Self {
                     new_height: Ok(value.new_height),
@@ -3797,13 +3810,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ResizeVideoResponse {
+        pub struct ResizeVideoResponseBuilder {
             resized_video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for ResizeVideoResponse {
+        impl ::std::default::Default for ResizeVideoResponseBuilder {
             fn default() -> Self {
                 Self {
                     resized_video_url: Err(
@@ -3812,7 +3825,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl ResizeVideoResponse {
+        impl ResizeVideoResponseBuilder {
             pub fn resized_video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -3828,18 +3841,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<ResizeVideoResponse>
+        impl ::std::convert::TryFrom<ResizeVideoResponseBuilder>
         for super::ResizeVideoResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: ResizeVideoResponse,
+                value: ResizeVideoResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     resized_video_url: value.resized_video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::ResizeVideoResponse> for ResizeVideoResponse {
+        impl ::std::convert::From<super::ResizeVideoResponse>
+        for ResizeVideoResponseBuilder {
             fn from(value: super::ResizeVideoResponse) -> Self {
                 Self {
                     resized_video_url: Ok(value.resized_video_url),
@@ -3847,7 +3861,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct SpeedAdjustRequest {
+        pub struct SpeedAdjustRequestBuilder {
             speed_factor: ::std::result::Result<
                 ::runway_api::SpeedFactor,
                 ::std::string::String,
@@ -3857,7 +3871,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for SpeedAdjustRequest {
+        impl ::std::default::Default for SpeedAdjustRequestBuilder {
             fn default() -> Self {
                 Self {
                     speed_factor: Err("no value supplied for speed_factor".to_string()),
@@ -3865,7 +3879,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl SpeedAdjustRequest {
+        impl SpeedAdjustRequestBuilder {
             pub fn speed_factor<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::SpeedFactor>,
@@ -3891,10 +3905,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<SpeedAdjustRequest> for super::SpeedAdjustRequest {
+        impl ::std::convert::TryFrom<SpeedAdjustRequestBuilder>
+        for super::SpeedAdjustRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: SpeedAdjustRequest,
+                value: SpeedAdjustRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     speed_factor: value.speed_factor?,
@@ -3902,7 +3917,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::SpeedAdjustRequest> for SpeedAdjustRequest {
+        impl ::std::convert::From<super::SpeedAdjustRequest>
+        for SpeedAdjustRequestBuilder {
             fn from(value: super::SpeedAdjustRequest) -> Self {
                 Self {
                     speed_factor: Ok(value.speed_factor),
@@ -3911,13 +3927,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct SpeedAdjustResponse {
+        pub struct SpeedAdjustResponseBuilder {
             adjusted_speed_video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for SpeedAdjustResponse {
+        impl ::std::default::Default for SpeedAdjustResponseBuilder {
             fn default() -> Self {
                 Self {
                     adjusted_speed_video_url: Err(
@@ -3926,7 +3942,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl SpeedAdjustResponse {
+        impl SpeedAdjustResponseBuilder {
             pub fn adjusted_speed_video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -3942,18 +3958,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<SpeedAdjustResponse>
+        impl ::std::convert::TryFrom<SpeedAdjustResponseBuilder>
         for super::SpeedAdjustResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: SpeedAdjustResponse,
+                value: SpeedAdjustResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     adjusted_speed_video_url: value.adjusted_speed_video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::SpeedAdjustResponse> for SpeedAdjustResponse {
+        impl ::std::convert::From<super::SpeedAdjustResponse>
+        for SpeedAdjustResponseBuilder {
             fn from(value: super::SpeedAdjustResponse) -> Self {
                 Self {
                     adjusted_speed_video_url: Ok(value.adjusted_speed_video_url),
@@ -3961,7 +3978,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct StyleTransferRequest {
+        pub struct StyleTransferRequestBuilder {
             image_url: ::std::result::Result<
                 ::runway_api::MediaUrl,
                 ::std::string::String,
@@ -3975,7 +3992,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for StyleTransferRequest {
+        impl ::std::default::Default for StyleTransferRequestBuilder {
             fn default() -> Self {
                 Self {
                     image_url: Err("no value supplied for image_url".to_string()),
@@ -3986,7 +4003,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl StyleTransferRequest {
+        impl StyleTransferRequestBuilder {
             pub fn image_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::runway_api::MediaUrl>,
@@ -4026,11 +4043,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<StyleTransferRequest>
+        impl ::std::convert::TryFrom<StyleTransferRequestBuilder>
         for super::StyleTransferRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: StyleTransferRequest,
+                value: StyleTransferRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     image_url: value.image_url?,
@@ -4039,7 +4056,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::StyleTransferRequest> for StyleTransferRequest {
+        impl ::std::convert::From<super::StyleTransferRequest>
+        for StyleTransferRequestBuilder {
             fn from(value: super::StyleTransferRequest) -> Self {
                 Self {
                     image_url: Ok(value.image_url),
@@ -4049,13 +4067,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct StyleTransferResponse {
+        pub struct StyleTransferResponseBuilder {
             styled_image_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for StyleTransferResponse {
+        impl ::std::default::Default for StyleTransferResponseBuilder {
             fn default() -> Self {
                 Self {
                     styled_image_url: Err(
@@ -4064,7 +4082,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl StyleTransferResponse {
+        impl StyleTransferResponseBuilder {
             pub fn styled_image_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -4080,11 +4098,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<StyleTransferResponse>
+        impl ::std::convert::TryFrom<StyleTransferResponseBuilder>
         for super::StyleTransferResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: StyleTransferResponse,
+                value: StyleTransferResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     styled_image_url: value.styled_image_url?,
@@ -4092,7 +4110,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         impl ::std::convert::From<super::StyleTransferResponse>
-        for StyleTransferResponse {
+        for StyleTransferResponseBuilder {
             fn from(value: super::StyleTransferResponse) -> Self {
                 Self {
                     styled_image_url: Ok(value.styled_image_url),
@@ -4100,7 +4118,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Task {
+        pub struct TaskBuilder {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -4129,7 +4147,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             >,
             status: ::std::result::Result<super::TaskStatus, ::std::string::String>,
         }
-        impl ::std::default::Default for Task {
+        impl ::std::default::Default for TaskBuilder {
             fn default() -> Self {
                 Self {
                     created_at: Err("no value supplied for created_at".to_string()),
@@ -4144,7 +4162,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl Task {
+        impl TaskBuilder {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4256,10 +4274,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<Task> for super::Task {
+        impl ::std::convert::TryFrom<TaskBuilder> for super::Task {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Task,
+                value: TaskBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
@@ -4274,7 +4292,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::Task> for Task {
+        impl ::std::convert::From<super::Task> for TaskBuilder {
             fn from(value: super::Task) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
@@ -4290,7 +4308,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct TaskList {
+        pub struct TaskListBuilder {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::Task>,
                 ::std::string::String,
@@ -4300,7 +4318,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for TaskList {
+        impl ::std::default::Default for TaskListBuilder {
             fn default() -> Self {
                 Self {
                     data: Err("no value supplied for data".to_string()),
@@ -4308,7 +4326,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl TaskList {
+        impl TaskListBuilder {
             pub fn data<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::Task>>,
@@ -4334,10 +4352,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<TaskList> for super::TaskList {
+        impl ::std::convert::TryFrom<TaskListBuilder> for super::TaskList {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: TaskList,
+                value: TaskListBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     data: value.data?,
@@ -4345,7 +4363,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::TaskList> for TaskList {
+        impl ::std::convert::From<super::TaskList> for TaskListBuilder {
             fn from(value: super::TaskList) -> Self {
                 Self {
                     data: Ok(value.data),
@@ -4354,7 +4372,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct TaskOutput {
+        pub struct TaskOutputBuilder {
             adjusted_speed_video_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -4400,7 +4418,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for TaskOutput {
+        impl ::std::default::Default for TaskOutputBuilder {
             fn default() -> Self {
                 Self {
                     adjusted_speed_video_url: Ok(Default::default()),
@@ -4417,7 +4435,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl TaskOutput {
+        impl TaskOutputBuilder {
             pub fn adjusted_speed_video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -4565,10 +4583,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<TaskOutput> for super::TaskOutput {
+        impl ::std::convert::TryFrom<TaskOutputBuilder> for super::TaskOutput {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: TaskOutput,
+                value: TaskOutputBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     adjusted_speed_video_url: value.adjusted_speed_video_url?,
@@ -4585,7 +4603,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::TaskOutput> for TaskOutput {
+        impl ::std::convert::From<super::TaskOutput> for TaskOutputBuilder {
             fn from(value: super::TaskOutput) -> Self {
                 Self {
                     adjusted_speed_video_url: Ok(value.adjusted_speed_video_url),
@@ -4603,7 +4621,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct UploadMediaResponse {
+        pub struct UploadMediaResponseBuilder {
             media_type: ::std::result::Result<super::MediaKind, ::std::string::String>,
             media_url: ::std::result::Result<
                 ::std::string::String,
@@ -4611,7 +4629,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             >,
             size_bytes: ::std::result::Result<i64, ::std::string::String>,
         }
-        impl ::std::default::Default for UploadMediaResponse {
+        impl ::std::default::Default for UploadMediaResponseBuilder {
             fn default() -> Self {
                 Self {
                     media_type: Err("no value supplied for media_type".to_string()),
@@ -4620,7 +4638,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl UploadMediaResponse {
+        impl UploadMediaResponseBuilder {
             pub fn media_type<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::MediaKind>,
@@ -4658,11 +4676,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<UploadMediaResponse>
+        impl ::std::convert::TryFrom<UploadMediaResponseBuilder>
         for super::UploadMediaResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: UploadMediaResponse,
+                value: UploadMediaResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     media_type: value.media_type?,
@@ -4671,7 +4689,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::UploadMediaResponse> for UploadMediaResponse {
+        impl ::std::convert::From<super::UploadMediaResponse>
+        for UploadMediaResponseBuilder {
             fn from(value: super::UploadMediaResponse) -> Self {
                 Self {
                     media_type: Ok(value.media_type),
@@ -4681,7 +4700,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Usage {
+        pub struct UsageBuilder {
             media_count: ::std::result::Result<i64, ::std::string::String>,
             quota_bytes: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -4689,7 +4708,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             >,
             used_bytes: ::std::result::Result<i64, ::std::string::String>,
         }
-        impl ::std::default::Default for Usage {
+        impl ::std::default::Default for UsageBuilder {
             fn default() -> Self {
                 Self {
                     media_count: Err("no value supplied for media_count".to_string()),
@@ -4698,7 +4717,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl Usage {
+        impl UsageBuilder {
             pub fn media_count<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<i64>,
@@ -4736,10 +4755,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<Usage> for super::Usage {
+        impl ::std::convert::TryFrom<UsageBuilder> for super::Usage {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Usage,
+                value: UsageBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     media_count: value.media_count?,
@@ -4748,7 +4767,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::Usage> for Usage {
+        impl ::std::convert::From<super::Usage> for UsageBuilder {
             fn from(value: super::Usage) -> Self {
                 Self {
                     media_count: Ok(value.media_count),
@@ -4758,14 +4777,14 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct VideoFilterRequest {
+        pub struct VideoFilterRequestBuilder {
             filter: ::std::result::Result<super::VideoFilter, ::std::string::String>,
             video_url: ::std::result::Result<
                 ::runway_api::MediaUrl,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for VideoFilterRequest {
+        impl ::std::default::Default for VideoFilterRequestBuilder {
             fn default() -> Self {
                 Self {
                     filter: Err("no value supplied for filter".to_string()),
@@ -4773,7 +4792,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl VideoFilterRequest {
+        impl VideoFilterRequestBuilder {
             pub fn filter<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::VideoFilter>,
@@ -4799,10 +4818,11 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<VideoFilterRequest> for super::VideoFilterRequest {
+        impl ::std::convert::TryFrom<VideoFilterRequestBuilder>
+        for super::VideoFilterRequest {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: VideoFilterRequest,
+                value: VideoFilterRequestBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     filter: value.filter?,
@@ -4810,7 +4830,8 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::VideoFilterRequest> for VideoFilterRequest {
+        impl ::std::convert::From<super::VideoFilterRequest>
+        for VideoFilterRequestBuilder {
             fn from(value: super::VideoFilterRequest) -> Self {
                 Self {
                     filter: Ok(value.filter),
@@ -4819,13 +4840,13 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct VideoFilterResponse {
+        pub struct VideoFilterResponseBuilder {
             filtered_video_url: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for VideoFilterResponse {
+        impl ::std::default::Default for VideoFilterResponseBuilder {
             fn default() -> Self {
                 Self {
                     filtered_video_url: Err(
@@ -4834,7 +4855,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl VideoFilterResponse {
+        impl VideoFilterResponseBuilder {
             pub fn filtered_video_url<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -4850,18 +4871,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<VideoFilterResponse>
+        impl ::std::convert::TryFrom<VideoFilterResponseBuilder>
         for super::VideoFilterResponse {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: VideoFilterResponse,
+                value: VideoFilterResponseBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     filtered_video_url: value.filtered_video_url?,
                 })
             }
         }
-        impl ::std::convert::From<super::VideoFilterResponse> for VideoFilterResponse {
+        impl ::std::convert::From<super::VideoFilterResponse>
+        for VideoFilterResponseBuilder {
             fn from(value: super::VideoFilterResponse) -> Self {
                 Self {
                     filtered_video_url: Ok(value.filtered_video_url),
@@ -4869,7 +4891,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             }
         }
         #[derive(Clone, Debug)]
-        pub struct VideoMetadata {
+        pub struct VideoMetadataBuilder {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -4912,7 +4934,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::std::string::String,
             >,
         }
-        impl ::std::default::Default for VideoMetadata {
+        impl ::std::default::Default for VideoMetadataBuilder {
             fn default() -> Self {
                 Self {
                     created_at: Err("no value supplied for created_at".to_string()),
@@ -4929,7 +4951,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 }
             }
         }
-        impl VideoMetadata {
+        impl VideoMetadataBuilder {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -5071,10 +5093,10 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 self
             }
         }
-        impl ::std::convert::TryFrom<VideoMetadata> for super::VideoMetadata {
+        impl ::std::convert::TryFrom<VideoMetadataBuilder> for super::VideoMetadata {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: VideoMetadata,
+                value: VideoMetadataBuilder,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
@@ -5091,7 +5113,7 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 })
             }
         }
-        impl ::std::convert::From<super::VideoMetadata> for VideoMetadata {
+        impl ::std::convert::From<super::VideoMetadata> for VideoMetadataBuilder {
             fn from(value: super::VideoMetadata) -> Self {
                 Self {
                     created_at: Ok(value.created_at),
@@ -5259,6 +5281,19 @@ line about that request.
 Clients must accept codes not listed here and treat them by status.
 
 
+# Idempotency
+
+The header `Idempotency-Key`: A key of the caller's choosing (a UUID, say) that makes a retried `POST`
+safe: the first answer for a key is kept for 24 hours and replayed for a
+repeat with the same body (same media URL, no second job), with the header
+`Idempotent-Replayed: true`. The same key with another body is `422
+idempotency_key_reused`; a repeat while the first request still runs is `409
+idempotency_key_in_use` with `Retry-After`. Answers of `5xx` and `429` are
+not kept, so a retry after them runs the request again. Keys are per API key.
+
+This client sends a new key with every `POST` (the same on each retry of it); set your own with `.idempotency_key(...)`.
+
+
 Version: 1.1.2*/
 pub struct Client {
     pub(crate) baseurl: String,
@@ -5331,7 +5366,7 @@ style and size always give the same image. The result is 1024x768 unless
 Sends a `POST` request to `/v1/generate-image`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.generate_image()
@@ -5361,7 +5396,7 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 Sends a `POST` request to `/v1/edit-image`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.edit_image()
@@ -5385,7 +5420,7 @@ prompt, so `extract-audio` works on it. The same prompt gives the same video.
 Sends a `POST` request to `/v1/generate-video`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.generate_video()
@@ -5415,7 +5450,7 @@ Parameters that do not belong to the chosen `edit_type` are ignored.
 Sends a `POST` request to `/v1/edit-video`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.edit_video()
@@ -5437,7 +5472,7 @@ if any, is kept unchanged.
 Sends a `POST` request to `/v1/video-filter`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.apply_video_filter()
@@ -5502,7 +5537,7 @@ Makes an H.264 MP4 of exactly `duration` seconds from the image at
 Sends a `POST` request to `/v1/image-to-video`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.image_to_video()
@@ -5526,7 +5561,7 @@ replacement glyph.
 Sends a `POST` request to `/v1/add-text-to-image`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.add_text_to_image()
@@ -5550,7 +5585,7 @@ are matched to the reference's (Reinhard et al., 2001). `strength`
 Sends a `POST` request to `/v1/style-transfer`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.style_transfer()
@@ -5572,7 +5607,7 @@ even, as H.264 with yuv420p requires. Duration, frame rate and audio are kept.
 Sends a `POST` request to `/v1/resize-video`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.resize_video()
@@ -5594,7 +5629,7 @@ the end of the video is answered 422.
 Sends a `POST` request to `/v1/generate-thumbnail`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.generate_thumbnail()
@@ -5616,7 +5651,7 @@ same duration. A video without an audio track is answered 422
 Sends a `POST` request to `/v1/extract-audio`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.extract_audio()
@@ -5639,7 +5674,7 @@ dropped or repeated).
 Sends a `POST` request to `/v1/speed-adjust`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.adjust_video_speed()
@@ -5698,7 +5733,7 @@ received do; images, decoded in memory, are limited to `--max-body-bytes`
 Sends a `POST` request to `/v1/upload-media`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.upload_media()
@@ -5750,7 +5785,7 @@ answer is `503 overloaded` with `Retry-After`.
 Sends a `POST` request to `/v1/tasks`
 
 Arguments:
-- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).
+- `idempotency_key`: Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).
 - `body`
 ```ignore
 let response = client.create_task()
@@ -6043,7 +6078,7 @@ pub mod builder {
     pub struct GenerateImage<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::GenerateImageRequest, String>,
+        body: Result<types::builder::GenerateImageRequestBuilder, String>,
     }
     impl<'a> GenerateImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6088,8 +6123,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::GenerateImageRequest,
-            ) -> types::builder::GenerateImageRequest,
+                types::builder::GenerateImageRequestBuilder,
+            ) -> types::builder::GenerateImageRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -6395,7 +6430,7 @@ pub mod builder {
     pub struct GenerateVideo<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::GenerateVideoRequest, String>,
+        body: Result<types::builder::GenerateVideoRequestBuilder, String>,
     }
     impl<'a> GenerateVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6440,8 +6475,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::GenerateVideoRequest,
-            ) -> types::builder::GenerateVideoRequest,
+                types::builder::GenerateVideoRequestBuilder,
+            ) -> types::builder::GenerateVideoRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -6747,7 +6782,7 @@ pub mod builder {
     pub struct ApplyVideoFilter<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::VideoFilterRequest, String>,
+        body: Result<types::builder::VideoFilterRequestBuilder, String>,
     }
     impl<'a> ApplyVideoFilter<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6790,8 +6825,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::VideoFilterRequest,
-            ) -> types::builder::VideoFilterRequest,
+                types::builder::VideoFilterRequestBuilder,
+            ) -> types::builder::VideoFilterRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -7164,7 +7199,7 @@ pub mod builder {
     pub struct ImageToVideo<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::ImageToVideoRequest, String>,
+        body: Result<types::builder::ImageToVideoRequestBuilder, String>,
     }
     impl<'a> ImageToVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7207,8 +7242,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::ImageToVideoRequest,
-            ) -> types::builder::ImageToVideoRequest,
+                types::builder::ImageToVideoRequestBuilder,
+            ) -> types::builder::ImageToVideoRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -7354,7 +7389,7 @@ pub mod builder {
     pub struct AddTextToImage<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::AddTextToImageRequest, String>,
+        body: Result<types::builder::AddTextToImageRequestBuilder, String>,
     }
     impl<'a> AddTextToImage<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7399,8 +7434,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::AddTextToImageRequest,
-            ) -> types::builder::AddTextToImageRequest,
+                types::builder::AddTextToImageRequestBuilder,
+            ) -> types::builder::AddTextToImageRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -7546,7 +7581,7 @@ pub mod builder {
     pub struct StyleTransfer<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::StyleTransferRequest, String>,
+        body: Result<types::builder::StyleTransferRequestBuilder, String>,
     }
     impl<'a> StyleTransfer<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7591,8 +7626,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::StyleTransferRequest,
-            ) -> types::builder::StyleTransferRequest,
+                types::builder::StyleTransferRequestBuilder,
+            ) -> types::builder::StyleTransferRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -7738,7 +7773,7 @@ pub mod builder {
     pub struct ResizeVideo<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::ResizeVideoRequest, String>,
+        body: Result<types::builder::ResizeVideoRequestBuilder, String>,
     }
     impl<'a> ResizeVideo<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7781,8 +7816,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::ResizeVideoRequest,
-            ) -> types::builder::ResizeVideoRequest,
+                types::builder::ResizeVideoRequestBuilder,
+            ) -> types::builder::ResizeVideoRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -7928,7 +7963,7 @@ pub mod builder {
     pub struct GenerateThumbnail<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::GenerateThumbnailRequest, String>,
+        body: Result<types::builder::GenerateThumbnailRequestBuilder, String>,
     }
     impl<'a> GenerateThumbnail<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7973,8 +8008,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::GenerateThumbnailRequest,
-            ) -> types::builder::GenerateThumbnailRequest,
+                types::builder::GenerateThumbnailRequestBuilder,
+            ) -> types::builder::GenerateThumbnailRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -8121,7 +8156,7 @@ pub mod builder {
     pub struct ExtractAudio<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::ExtractAudioRequest, String>,
+        body: Result<types::builder::ExtractAudioRequestBuilder, String>,
     }
     impl<'a> ExtractAudio<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8164,8 +8199,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::ExtractAudioRequest,
-            ) -> types::builder::ExtractAudioRequest,
+                types::builder::ExtractAudioRequestBuilder,
+            ) -> types::builder::ExtractAudioRequestBuilder,
         {
             self.body = self.body.map(f);
             self
@@ -8311,7 +8346,7 @@ pub mod builder {
     pub struct AdjustVideoSpeed<'a> {
         client: &'a super::Client,
         idempotency_key: Result<Option<types::IdempotencyKey>, String>,
-        body: Result<types::builder::SpeedAdjustRequest, String>,
+        body: Result<types::builder::SpeedAdjustRequestBuilder, String>,
     }
     impl<'a> AdjustVideoSpeed<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8354,8 +8389,8 @@ pub mod builder {
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::SpeedAdjustRequest,
-            ) -> types::builder::SpeedAdjustRequest,
+                types::builder::SpeedAdjustRequestBuilder,
+            ) -> types::builder::SpeedAdjustRequestBuilder,
         {
             self.body = self.body.map(f);
             self

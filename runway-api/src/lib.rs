@@ -8,21 +8,35 @@
 //!   [`ClientBuilder`]: base URL, API key, timeouts, retries, user agent;
 //! - the API key sent as a sensitive `Authorization: Bearer` header and never shown
 //!   by `Debug`, errors or logs ([`ApiKey`]);
+//! - values checked before sending ([`MediaUrl`], [`TaskId`], [`Int`],
+//!   [`VideoDuration`], [`SpeedFactor`], ...): builders take plain values
+//!   (`.duration(5)`, `.image_url(&answer.image_url)`), and a value the contract
+//!   refuses fails the request before anything is sent, naming its field;
+//! - a builder for each edit of the union requests
+//!   ([`types::EditImageRequest::resize`], [`types::EditVideoRequest::trim`], ...);
 //! - retries with exponential backoff and jitter on connection errors, answers that
 //!   did not come, and 408, 429, 500, 502, 503, 504, honouring `Retry-After`
-//!   ([`RetryPolicy`]);
+//!   ([`RetryPolicy`]), made safe for `POST` by an `Idempotency-Key` on each (see
+//!   *Idempotency* on [`Client`]);
+//! - one error type at every call: the error of `.send()` answers `code()`,
+//!   `param()`, `request_id()` as [`RunwayError`] does ([`SendErrorExt`], in the
+//!   [`prelude`]);
 //! - a `tracing` span per request: operation, attempts, status;
-//! - [`RunwayError`], which exposes the status and the server's `code`, `message`
-//!   and `param`;
 //! - uploads streamed from a file ([`Client::upload_file`]);
 //! - streaming, atomic downloads ([`Client::download_to_file`],
 //!   [`Client::download_to_writer`]);
-//! - tasks: long work started with `create_task` and awaited with
-//!   [`Client::wait_for_task`] (progress, timeout, typed failure);
-//! - the caller's media as a stream that follows the listing's cursor
-//!   ([`Client::media_stream`]);
-//! - an `Idempotency-Key` on every `POST`, so a `POST` is retried safely even when
-//!   its answer did not come.
+//! - tasks: an operation started in the background with [`Client::start_task`],
+//!   whose wait gives that operation's own response (progress, timeout, typed
+//!   failure); [`Client::wait_for_task`] for any task id;
+//! - the caller's media and tasks as streams that follow the listing's cursor
+//!   ([`Client::media_stream`], [`Client::task_stream`]).
+//!
+//! # Features
+//!
+//! - TLS, one of: `rustls` (default; rustls with aws-lc-rs), `rustls-ring` (rustls
+//!   with ring, a lighter build), `native-tls` (the platform's). With none, the
+//!   client speaks plain `http://` only and refuses an `https://` base URL.
+//! - `schemars` (default): the JSON Schema of every type (`schemars` 0.8).
 //!
 //! # Quick start
 //!

@@ -69,18 +69,18 @@ macro_rules! task_requests {
 }
 
 task_requests! {
-    GenerateImage: GenerateImageRequest => GenerateImageResponse, types::builder::GenerateImageRequest;
+    GenerateImage: GenerateImageRequest => GenerateImageResponse, types::builder::GenerateImageRequestBuilder;
     EditImage: EditImageRequest => EditImageResponse, ResizeImage, ColorAdjustImage, FilterImage;
-    GenerateVideo: GenerateVideoRequest => GenerateVideoResponse, types::builder::GenerateVideoRequest;
+    GenerateVideo: GenerateVideoRequest => GenerateVideoResponse, types::builder::GenerateVideoRequestBuilder;
     EditVideo: EditVideoRequest => EditVideoResponse, TrimVideo, FilterVideo, AdjustVideoSpeed;
-    VideoFilter: VideoFilterRequest => VideoFilterResponse, types::builder::VideoFilterRequest;
-    ImageToVideo: ImageToVideoRequest => ImageToVideoResponse, types::builder::ImageToVideoRequest;
-    AddTextToImage: AddTextToImageRequest => AddTextToImageResponse, types::builder::AddTextToImageRequest;
-    StyleTransfer: StyleTransferRequest => StyleTransferResponse, types::builder::StyleTransferRequest;
-    ResizeVideo: ResizeVideoRequest => ResizeVideoResponse, types::builder::ResizeVideoRequest;
-    GenerateThumbnail: GenerateThumbnailRequest => GenerateThumbnailResponse, types::builder::GenerateThumbnailRequest;
-    ExtractAudio: ExtractAudioRequest => ExtractAudioResponse, types::builder::ExtractAudioRequest;
-    SpeedAdjust: SpeedAdjustRequest => SpeedAdjustResponse, types::builder::SpeedAdjustRequest;
+    VideoFilter: VideoFilterRequest => VideoFilterResponse, types::builder::VideoFilterRequestBuilder;
+    ImageToVideo: ImageToVideoRequest => ImageToVideoResponse, types::builder::ImageToVideoRequestBuilder;
+    AddTextToImage: AddTextToImageRequest => AddTextToImageResponse, types::builder::AddTextToImageRequestBuilder;
+    StyleTransfer: StyleTransferRequest => StyleTransferResponse, types::builder::StyleTransferRequestBuilder;
+    ResizeVideo: ResizeVideoRequest => ResizeVideoResponse, types::builder::ResizeVideoRequestBuilder;
+    GenerateThumbnail: GenerateThumbnailRequest => GenerateThumbnailResponse, types::builder::GenerateThumbnailRequestBuilder;
+    ExtractAudio: ExtractAudioRequest => ExtractAudioResponse, types::builder::ExtractAudioRequestBuilder;
+    SpeedAdjust: SpeedAdjustRequest => SpeedAdjustResponse, types::builder::SpeedAdjustRequestBuilder;
 }
 
 /// A task started by [`Client::start_task`]; [`StartedTask::wait`] gives the

@@ -54,7 +54,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -112,7 +112,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -164,7 +164,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -210,7 +210,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -255,7 +255,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -329,7 +329,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -390,7 +390,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -457,7 +457,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -507,7 +507,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -560,7 +560,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -604,7 +604,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -639,7 +639,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
@@ -722,7 +722,7 @@ impl<T: CliConfig> Cli<T> {
                     .value_parser(::clap::value_parser!(types::IdempotencyKey))
                     .required(false)
                     .help(
-                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see the crate's *Idempotency* section).",
+                        "Makes a retry of this `POST` safe; the client sets one on every `POST` (see *Idempotency* on `Client`).",
                     ),
             )
             .arg(
