@@ -208,8 +208,13 @@ impl ClientBuilder {
             None => {
                 #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
                 {
-                    // Fails only when a provider is installed already: that one is used.
-                    let _ = rustls::crypto::ring::default_provider().install_default();
+                    // rustls deprecates ring's provider (since 0.23.48) because it has
+                    // no post-quantum key exchange: the feature says so, and `rustls`
+                    // (aws-lc-rs) is the default. Installing fails only when a provider
+                    // is installed already: that one is used.
+                    #[allow(deprecated)]
+                    let provider = rustls::crypto::ring::default_provider();
+                    let _ = provider.install_default();
                 }
                 let builder = reqwest::Client::builder()
                     .timeout(self.timeout)

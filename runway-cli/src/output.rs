@@ -153,7 +153,12 @@ impl CliConfig for Output {
                 Failure::of_transport(err)
             }
             Error::InvalidRequest(message) => {
-                eprintln!("error: {message}");
+                // Said as the SDK says it: the field at fault, then what is wrong.
+                let refused =
+                    runway_api::RunwayError::from(
+                        Error::<runway_api::types::ErrorResponse>::InvalidRequest(message.clone()),
+                    );
+                eprintln!("error: {refused}");
                 Failure::Usage
             }
             other => {
