@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Two runway-server replicas sharing one S3 bucket behind a round-robin balancer,
-# all on loopback: moto's S3 server (PyPI, pinned in deploy/requirements-moto.txt),
-# HAProxy (deploy/haproxy.cfg), and the release build of runway-server.
+# Two runway-server replicas sharing one S3 bucket and one PostgreSQL database
+# behind a round-robin balancer, all on loopback: moto's S3 server (PyPI, pinned in
+# deploy/requirements-moto.txt), Debian's PostgreSQL (scripts/postgres.sh), HAProxy
+# (deploy/haproxy.cfg), and the release build of runway-server.
 #
 #   scripts/scale-out.sh up [DIR]    start everything; DIR/env holds the addresses
 #   scripts/scale-out.sh down [DIR]  stop everything started by `up`
 #   scripts/scale-out.sh test        up, the multi-replica tests, the load bench
 #                                    through the balancer, down (what CI runs)
 #
-# Ports (loopback): S3 18090, replicas 18081 and 18082, balancer 18080; override
-# with RUNWAY_S3_PORT, RUNWAY_REPLICA_A_PORT, RUNWAY_REPLICA_B_PORT,
-# RUNWAY_BALANCER_PORT. Needs haproxy and ffmpeg on PATH.
+# Ports (loopback): S3 18090, PostgreSQL 18091, replicas 18081 and 18082, balancer
+# 18080; override with RUNWAY_S3_PORT, RUNWAY_PG_PORT, RUNWAY_REPLICA_A_PORT,
+# RUNWAY_REPLICA_B_PORT, RUNWAY_BALANCER_PORT. Needs haproxy and ffmpeg on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ s3_port="${RUNWAY_S3_PORT:-18090}"
 a_port="${RUNWAY_REPLICA_A_PORT:-18081}"
 b_port="${RUNWAY_REPLICA_B_PORT:-18082}"
 lb_port="${RUNWAY_BALANCER_PORT:-18080}"
+export RUNWAY_PG_PORT="${RUNWAY_PG_PORT:-18091}"
 bucket="runway-media"
 key="scale-out-key"
 venv="target/moto-venv"
@@ -47,6 +49,10 @@ up() {
   wait_for "http://127.0.0.1:$s3_port/moto-api/" "the S3 server"
   curl -fsS -X PUT "http://127.0.0.1:$s3_port/$bucket" -o /dev/null
 
+  # The database every replica shares.
+  local database
+  database=$(scripts/postgres.sh start)
+
   # What every replica needs: the bucket, and its endpoint and credentials.
   cat > "$dir/env" <<ENV
 export AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port
@@ -55,6 +61,7 @@ export AWS_ACCESS_KEY_ID=scale-out
 export AWS_SECRET_ACCESS_KEY=scale-out
 export AWS_REGION=us-east-1
 export RUNWAY_STORAGE=s3://$bucket
+export RUNWAY_DATABASE_URL=$database
 export RUNWAY_PUBLIC_URL=http://127.0.0.1:$lb_port
 export RUNWAY_API_KEYS=$key
 export RUNWAY_TASK_LEASE_SECS=6
@@ -83,7 +90,7 @@ ENV
     haproxy -f deploy/haproxy.cfg -db > "$dir/haproxy.log" 2>&1 &
   echo $! > "$dir/haproxy.pid"
   wait_for "http://127.0.0.1:$lb_port/readyz" "the balancer"
-  echo "balancer http://127.0.0.1:$lb_port -> replicas :$a_port :$b_port -> s3://$bucket at :$s3_port"
+  echo "balancer http://127.0.0.1:$lb_port -> replicas :$a_port :$b_port -> s3://$bucket at :$s3_port, PostgreSQL at :$RUNWAY_PG_PORT"
   echo "key: $key    environment: . $dir/env"
 }
 
@@ -95,6 +102,7 @@ down() {
       rm -f "$dir/$name.pid"
     fi
   done
+  scripts/postgres.sh stop 2>/dev/null || true
   wait 2>/dev/null || true
 }
 
@@ -118,7 +126,7 @@ case "${1:-}" in
       cargo bench -p runway-server --bench load
     ;;
   *)
-    sed -n '2,14p' "$0"
+    sed -n '2,15p' "$0"
     exit 2
     ;;
 esac

@@ -50,6 +50,8 @@ pub enum ErrorCode {
     Overloaded,
     /// 503: `/readyz`: the server is not ready.
     NotReady,
+    /// 503: the server's database cannot be reached; retry after `Retry-After`.
+    DatabaseUnavailable,
     /// A task's error: its server stopped while it ran.
     Interrupted,
     /// A code this version of the client does not know.
@@ -57,7 +59,7 @@ pub enum ErrorCode {
 }
 
 /// Every known code with its spelling on the wire.
-const KNOWN: [(ErrorCode, &str); 22] = [
+const KNOWN: [(ErrorCode, &str); 23] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::Unauthorized, "unauthorized"),
     (ErrorCode::Forbidden, "forbidden"),
@@ -82,6 +84,7 @@ const KNOWN: [(ErrorCode, &str); 22] = [
     ),
     (ErrorCode::Overloaded, "overloaded"),
     (ErrorCode::NotReady, "not_ready"),
+    (ErrorCode::DatabaseUnavailable, "database_unavailable"),
     (ErrorCode::Interrupted, "interrupted"),
 ];
 

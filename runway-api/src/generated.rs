@@ -5268,7 +5268,8 @@ sniffed from the bytes, never taken from the URL or a declared type.
 | 500 | `internal_error` | the server failed; nothing was stored |
 | 503 | `media_engine_unavailable` | video and audio work needs `ffmpeg`, which the server does not have |
 | 503 | `overloaded` | too many media jobs at once; retry after `Retry-After` seconds |
-| 503 | `not_ready` | `/readyz`: the store, ffmpeg or the queue is not ready; the message says which |
+| 503 | `not_ready` | `/readyz`: the store, the database, ffmpeg or the queue is not ready; the message says which |
+| 503 | `database_unavailable` | the server's database cannot be reached; retry after `Retry-After` seconds |
 
 A failed task's `error` carries one of these codes, or `interrupted` (the server
 stopped while the task ran; nothing was stored).

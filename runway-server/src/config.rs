@@ -55,10 +55,17 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_LISTEN", default_value = defaults::LISTEN)]
     pub listen: SocketAddr,
 
-    /// Directory for scratch files of media jobs and, unless --storage says
-    /// otherwise, for stored media and their records (created if missing).
-    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = defaults::DATA_DIR)]
+    /// Directory for scratch files of media jobs and, unless --storage and
+    /// --database say otherwise, for stored media and the database (created if
+    /// missing).
+    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = defaults::DATA_DIR, global = true)]
     pub data_dir: PathBuf,
+
+    /// The database of accounts, keys and the server's state: sqlite://PATH
+    /// (default: <data-dir>/runway.db, one server) or postgres://USER@HOST/NAME
+    /// (shared by any number of replicas; needed with S3 storage).
+    #[arg(long, env = "RUNWAY_DATABASE_URL", global = true)]
+    pub database: Option<String>,
 
     /// Where media, media records, task records and idempotency records live: a
     /// directory (default: <data-dir>/media; one server owns it) or
@@ -78,7 +85,8 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// An accepted API key; repeat for more. With none, a key is created and printed.
+    /// An accepted API key, for an account of its own; repeat for more. With none,
+    /// the first start of a database makes the account `default` and prints its key.
     #[arg(long = "api-key", env = "RUNWAY_API_KEYS", value_delimiter = ',')]
     pub api_keys: Vec<String>,
 
@@ -191,6 +199,7 @@ impl ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
+            database: None,
             storage: None,
             download_redirect_secs: None,
             public_url: None,

@@ -12,6 +12,7 @@
 //!
 //! Start it in-process with [`start`] (tests) or run the `runway-server` binary.
 
+pub mod admin;
 pub mod config;
 
 mod domain;

@@ -4,12 +4,46 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use runway_server::config::LogFormat;
-use runway_server::{ServerConfig, prepare};
+use runway_server::{ServerConfig, admin, prepare};
 use tracing_subscriber::EnvFilter;
+
+/// `runway-server [FLAGS]` serves; `runway-server COMMAND` runs a command on the
+/// server's database (keys, accounts, migrations).
+#[derive(Parser, Debug)]
+#[command(
+    name = "runway-server",
+    version,
+    about = "A self-hosted reference server of the Runway AI media API.",
+    long_about = "A self-hosted reference server of the Runway AI media API \
+(openapi/runway.yaml). It really decodes, edits and encodes images (in process) and \
+video and audio (with ffmpeg), stores media under --data-dir (or in S3) and the state \
+in a database (SQLite under --data-dir, or PostgreSQL), and serves them back. \
+Without a command it serves; the commands manage keys and accounts.",
+    args_conflicts_with_subcommands = false
+)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerConfig,
+    #[command(subcommand)]
+    command: Option<admin::Command>,
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = ServerConfig::parse();
+    let Cli {
+        server: config,
+        command,
+    } = Cli::parse();
+    if let Some(command) = command {
+        let mut stdout = std::io::stdout().lock();
+        return match admin::run(&config, command, &mut stdout).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("runway-server: {err}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         // Colours only on a terminal: a log file or a collector gets plain text.
@@ -57,7 +91,7 @@ async fn main() -> std::process::ExitCode {
             tracing::warn!(ffmpeg_path = %config.ffmpeg.display(), "ffmpeg not found: video and audio operations answer 503 until it is installed");
         }
         if let Some(key) = &prepared.generated_key {
-            tracing::info!(api_key = %key, "API key created for this run (pass --api-key to choose one)");
+            tracing::info!(api_key = %key, account = "default", "API key of the new account `default` (shown once)");
         }
     } else {
         print_text_report(&prepared, &listening, &config);
@@ -95,7 +129,8 @@ fn print_text_report(prepared: &runway_server::Prepared, listening: &str, config
     });
     if let Some(key) = &prepared.generated_key {
         lines.push(format!(
-            "API key (created for this run; pass --api-key to choose one): {key}"
+            "API key of the new account `default` (shown once; `runway-server keys create \
+             --account default` makes another): {key}"
         ));
         lines.push(format!(
             "try: RUNWAY_BASE_URL={} RUNWAY_API_KEY={key} cargo run -p runway-api --example tour",

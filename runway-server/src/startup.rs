@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::{self, Fetcher};
+use crate::services::accounts::{Accounts, DEFAULT_ACCOUNT};
 use crate::services::jobs::JobQueue;
 use crate::services::{App, auth, background, scratch};
+use crate::storage::db::{Database, DatabaseUrl, DbError};
 use crate::storage::{MediaStore, StorageLocation};
 
 /// Why the server could not start.
@@ -29,6 +31,9 @@ pub enum StartError {
     /// The data directory could not be prepared.
     #[error("{0}")]
     Store(String),
+    /// The database cannot be opened or migrated.
+    #[error("database: {0}")]
+    Database(String),
     /// Anything else at start-up.
     #[error("{0}")]
     Other(String),
@@ -44,6 +49,38 @@ pub struct Prepared {
     pub generated_key: Option<String>,
 }
 
+/// The database of `config`: `--database`, or SQLite in the data directory.
+pub(crate) fn database_url(config: &ServerConfig) -> Result<DatabaseUrl, DbError> {
+    match &config.database {
+        Some(url) => url.parse(),
+        None => Ok(DatabaseUrl::default_for(&config.data_dir)),
+    }
+}
+
+/// Makes the `--api-key` keys accepted, each for an account of its own; with
+/// none, makes the account `default` and a key for it when the database has no
+/// account yet (the first start), and answers that key.
+async fn accept_keys(
+    accounts: &Accounts,
+    config: &mut ServerConfig,
+) -> Result<Option<String>, StartError> {
+    let failed = |e: crate::domain::Error| {
+        StartError::Database(format!("accounts: {}", e.detail.unwrap_or(e.message)))
+    };
+    config.api_keys.retain(|key| !key.trim().is_empty());
+    for key in &config.api_keys {
+        accounts.adopt_flag_key(key.trim()).await.map_err(failed)?;
+    }
+    if !config.api_keys.is_empty() || !accounts.accounts().await.map_err(failed)?.is_empty() {
+        return Ok(None);
+    }
+    let made = accounts
+        .create_key(DEFAULT_ACCOUNT, Some("made at the first start"))
+        .await
+        .map_err(failed)?;
+    Ok(Some(made.key))
+}
+
 /// Binds the listen address and prepares storage, keys and the media engine.
 pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     let listener = TcpListener::bind(config.listen)
@@ -56,14 +93,6 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         addr: config.listen,
         source,
     })?;
-    let generated_key = if config.api_keys.iter().all(|k| k.trim().is_empty()) {
-        let key = auth::generate_key().map_err(|e| StartError::Other(e.to_string()))?;
-        config.api_keys = vec![key.clone()];
-        Some(key)
-    } else {
-        None
-    };
-    let keys = auth::Keys::new(config.api_keys.iter().map(String::as_str));
     let location = match &config.storage {
         Some(storage) => {
             StorageLocation::parse(storage).map_err(|e| StartError::Store(e.to_string()))?
@@ -75,6 +104,19 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
             "--download-redirect-secs needs S3 storage (--storage s3://bucket)".to_owned(),
         ));
     }
+    let database_url = database_url(&config).map_err(|e| StartError::Database(e.to_string()))?;
+    if location.is_shared() && !database_url.is_shared() {
+        return Err(StartError::Database(format!(
+            "shared storage ({location}) needs a database every replica shares: \
+             --database postgres://USER@HOST/NAME (SQLite is one server's)"
+        )));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::Other(format!("{}: {e}", config.data_dir.display())))?;
+    let db = Database::open(&database_url)
+        .await
+        .map_err(|e| StartError::Database(format!("{database_url}: {e}")))?;
+    let generated_key = accept_keys(&Accounts::new(db.clone()), &mut config).await?;
     let store = MediaStore::open(&location)
         .await
         .map_err(|e| StartError::Store(e.to_string()))?
@@ -113,7 +155,8 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         tasks: Arc::default(),
         config: Arc::new(config),
         store,
-        keys: Arc::new(keys),
+        keys: Arc::new(auth::KeyCheck::new(db.clone())),
+        db,
         rate_limits,
         engine,
         fetcher,

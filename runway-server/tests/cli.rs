@@ -92,8 +92,9 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, 
             url = rest.trim().to_owned();
         }
         if let Some(rest) = line
-            .split("API key (created for this run; pass --api-key to choose one): ")
+            .split("API key of the new account `default`")
             .nth(1)
+            .and_then(|rest| rest.split("): ").nth(1))
         {
             key = rest.trim().to_owned();
         }
@@ -213,8 +214,8 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
     );
 
     // Restart on the same data: every answered media is intact...
-    let (mut child, new_url, key, _) = start(&data, &[]);
-    let _ = key;
+    // (The key is the database's now: given again, it names the same account.)
+    let (mut child, new_url, _, _) = start(&data, &["--api-key", &key]);
     let http = reqwest::Client::new();
     for old in &stored {
         let path = old.strip_prefix(&url).expect("our URL");

@@ -50,6 +50,8 @@ pub enum ErrorCode {
     Overloaded,
     /// The server is not ready (readiness).
     NotReady,
+    /// The database cannot be reached; retry shortly.
+    DatabaseUnavailable,
     /// A task's server stopped while it ran (a task's error, never answered).
     Interrupted,
     /// The job was cancelled (a task's `DELETE`; never answered to a request).
@@ -58,7 +60,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -80,6 +82,7 @@ impl ErrorCode {
         Self::MediaEngineUnavailable,
         Self::Overloaded,
         Self::NotReady,
+        Self::DatabaseUnavailable,
         Self::Interrupted,
         Self::Cancelled,
     ];
@@ -108,6 +111,7 @@ impl ErrorCode {
             Self::MediaEngineUnavailable => "media_engine_unavailable",
             Self::Overloaded => "overloaded",
             Self::NotReady => "not_ready",
+            Self::DatabaseUnavailable => "database_unavailable",
             Self::Interrupted => "interrupted",
             Self::Cancelled => "cancelled",
         }

@@ -19,11 +19,17 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Middleware: refuses requests without an accepted key (401) or over the key's
-/// rate limit (429), and hands the caller's [`Owner`] to the handlers.
+/// Middleware: refuses requests without an accepted key (401) or over the
+/// account's rate limit (429), and hands the caller's [`Owner`] (their account)
+/// to the handlers; 503 `database_unavailable` when the key cannot be checked.
 pub async fn require_key(State(state): State<App>, mut request: Request, next: Next) -> Response {
-    let Some(owner) = bearer(&request).and_then(|key| state.keys.check(key)) else {
+    let Some(key) = bearer(&request) else {
         return Error::unauthorized().into_response();
+    };
+    let owner = match state.keys.owner(key).await {
+        Ok(Some(owner)) => owner,
+        Ok(None) => return Error::unauthorized().into_response(),
+        Err(err) => return err.into_response(),
     };
     if let Some(limits) = &state.rate_limits
         && let Err(seconds) = limits.check(&owner)

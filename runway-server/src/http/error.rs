@@ -33,9 +33,10 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InternalError | ErrorCode::Interrupted => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
-        ErrorCode::MediaEngineUnavailable | ErrorCode::Overloaded | ErrorCode::NotReady => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ErrorCode::MediaEngineUnavailable
+        | ErrorCode::Overloaded
+        | ErrorCode::NotReady
+        | ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

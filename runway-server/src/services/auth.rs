@@ -1,45 +1,93 @@
 //! API keys: `Authorization: Bearer <key>` on every `/v1/` route.
 //!
-//! Keys are kept only as SHA-256 digests; a media's owner is the digest of the key
-//! that created it, so records never hold a key.
+//! A key names an account (see `accounts`); the database keeps keys as SHA-256
+//! digests. Each replica keeps what it learnt of a key for a few seconds
+//! ([`KEY_CACHE_TTL`]), so a request costs no database read and a revoked key is
+//! refused by every replica within that time.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
-use crate::domain::Owner;
+use crate::domain::{Owner, Result};
+use crate::storage::db::{Database, KeyOwner};
 
-/// The owner id of a key: its SHA-256, hex.
-pub fn owner_of(key: &str) -> String {
+/// How long a replica trusts what it read of a key.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The most keys a replica remembers at once (a flood of new keys empties it).
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// The SHA-256 of a key, hex: how the database knows it.
+pub fn digest_of(key: &str) -> String {
     Sha256::digest(key.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-/// The accepted keys, by digest.
-#[derive(Debug, Clone, Default)]
-pub struct Keys(HashSet<String>);
+/// Finds the account of a key, through a short-lived cache.
+#[derive(Debug)]
+pub struct KeyCheck {
+    db: Database,
+    known: Mutex<HashMap<String, (KeyOwner, Instant)>>,
+}
 
-impl Keys {
-    /// Accepts `keys` (blank ones are ignored).
-    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
-        Self(
-            keys.into_iter()
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(owner_of)
-                .collect(),
-        )
+impl KeyCheck {
+    /// Checks keys against `db`.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            known: Mutex::default(),
+        }
     }
 
-    /// The owner id of `key` when it is accepted.
-    pub fn check(&self, key: &str) -> Option<Owner> {
-        let owner = owner_of(key);
-        self.0.contains(&owner).then_some(Owner(owner))
+    /// The account `key` belongs to, or `None` for an unknown or revoked key;
+    /// 503 `database_unavailable` when the database cannot say.
+    pub async fn owner(&self, key: &str) -> Result<Option<Owner>> {
+        let digest = digest_of(key);
+        let now = Instant::now();
+        if let Some((owner, _)) = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .filter(|(_, at)| now.duration_since(*at) < KEY_CACHE_TTL)
+        {
+            return Ok(Some(Owner(owner.account_id.clone())));
+        }
+        let Some(found) = self.db.key_owner(&digest).await? else {
+            self.forget(&digest);
+            return Ok(None);
+        };
+        // A key's last use is noted once per cache period, off the request's path.
+        let db = self.db.clone();
+        let key_id = found.key_id.clone();
+        tokio::spawn(async move {
+            if let Err(err) = db.touch_key(&key_id).await {
+                tracing::debug!(error = %err, "could not note a key's use");
+            }
+        });
+        let owner = Owner(found.account_id.clone());
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= KEY_CACHE_MAX {
+            known.clear();
+        }
+        known.insert(digest, (found, now));
+        Ok(Some(owner))
+    }
+
+    /// Forgets what this replica knew of the key with `digest` (revoked here).
+    pub fn forget(&self, digest: &str) {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(digest);
     }
 }
 
@@ -87,13 +135,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_checked_by_digest() {
-        let keys = Keys::new(["alpha", " beta ", ""]);
-        assert!(keys.check("alpha").is_some());
-        assert!(keys.check("beta").is_some());
-        assert!(keys.check("gamma").is_none());
-        assert!(keys.check("").is_none());
-        assert_eq!(keys.check("alpha").map(|o| o.0), Some(owner_of("alpha")));
+    fn a_digest_is_hex_sha256() {
+        assert_eq!(
+            digest_of("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(crate) struct Ready {
 
 impl App {
     /// Ready when the store takes a write (of the size that last failed for lack
-    /// of space), the scratch disk has room, ffmpeg was found and the task queue
+    /// of space), the database answers, the scratch disk has room, ffmpeg was found and the task queue
     /// has room; else 503 `not_ready` naming every problem, retry after 5 s.
     pub(crate) async fn readiness(&self) -> Result<Ready> {
         let mut problems = Vec::new();
@@ -24,6 +24,9 @@ impl App {
                 problems.push("the storage is full: delete media or add space".to_owned());
             }
             Err(err) => problems.push(format!("the store is not writable ({err})")),
+        }
+        if let Err(err) = self.db.ping().await {
+            problems.push(format!("the database does not answer ({err})"));
         }
         if let Err(err) = self.work.check_room().await {
             problems.push(format!(

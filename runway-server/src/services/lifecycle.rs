@@ -21,7 +21,6 @@ use crate::domain::Owner;
 use crate::domain::media::{MediaKind, MediaRecord};
 use crate::domain::{Error, Result};
 use crate::services::App;
-use crate::services::auth::owner_of;
 use crate::services::background::Sweep;
 use crate::storage::IndexEntry;
 
@@ -135,8 +134,9 @@ impl App {
 }
 
 impl App {
-    /// Deletes the stored media at `url` for `owner`, who must also give their
-    /// key as `auth_token`: 403 otherwise, 409 while another request deletes it.
+    /// Deletes the stored media at `url` for `owner`, who must also give a key of
+    /// their account as `auth_token`: 403 otherwise, 409 while another request
+    /// deletes it.
     pub(crate) async fn delete_media(
         &self,
         owner: &Owner,
@@ -144,9 +144,10 @@ impl App {
         auth_token: &str,
     ) -> Result<()> {
         let record = self.stored_record(url, "media_url").await?;
-        if record.owner != owner.0 || owner_of(auth_token) != record.owner {
+        let token_owner = self.keys.owner(auth_token).await?;
+        if record.owner != owner.0 || token_owner.as_ref() != Some(owner) {
             return Err(Error::forbidden(
-                "only the owner of this media may delete it: send the owner's key as the bearer key and as auth_token",
+                "only the owner of this media may delete it: send a key of the owner's account as the bearer key and as auth_token",
             )
             .with_param("auth_token"));
         }

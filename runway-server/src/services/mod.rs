@@ -14,6 +14,7 @@
 //! - `auth`: API keys and rate limits;
 //! - `background`: the periodic sweeps.
 
+pub(crate) mod accounts;
 pub(crate) mod auth;
 pub(crate) mod background;
 pub(crate) mod downloads;
@@ -36,6 +37,7 @@ use crate::domain::{Error, ErrorCode, MediaRecord, Owner};
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::Fetcher;
 use crate::storage::MediaStore;
+use crate::storage::db::Database;
 use jobs::{JobContext, JobQueue};
 use tasks::TaskRegistry;
 
@@ -61,8 +63,10 @@ pub struct App {
     pub(crate) config: Arc<ServerConfig>,
     /// Where media and records live.
     pub(crate) store: MediaStore,
-    /// The accepted API keys.
-    pub(crate) keys: Arc<auth::Keys>,
+    /// The database: accounts, keys (and, later, the rest of the state).
+    pub(crate) db: Database,
+    /// Finds the account of a key.
+    pub(crate) keys: Arc<auth::KeyCheck>,
     /// Per-key rate limits, when configured (per replica).
     pub(crate) rate_limits: Option<Arc<auth::RateLimits>>,
     /// ffmpeg and ffprobe, when found.

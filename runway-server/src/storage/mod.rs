@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 mod blobs;
+pub mod db;
 mod documents;
 mod error;
 mod location;
