@@ -3,8 +3,9 @@
 # topology: Debian's postgresql (installed when missing), run as the `postgres`
 # user from a fresh data directory, trusting local connections.
 #
-#   scripts/postgres.sh start   # prints its URL: postgres://postgres@127.0.0.1:PORT/postgres
+#   scripts/postgres.sh start   # a new cluster; prints its URL: postgres://postgres@127.0.0.1:PORT/postgres
 #   scripts/postgres.sh stop
+#   scripts/postgres.sh resume  # starts the stopped cluster again, its data kept
 #   scripts/postgres.sh url
 #
 # RUNWAY_PG_PORT (default 55432) sets the port; the data lives in
@@ -47,6 +48,13 @@ case "${1:-}" in
       >/dev/null
     echo "$url"
     ;;
+  resume)
+    bin=$(pg_bin)
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      >/dev/null
+    echo "$url"
+    ;;
   stop)
     bin=$(pg_bin)
     as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null
@@ -55,7 +63,7 @@ case "${1:-}" in
     echo "$url"
     ;;
   *)
-    echo "usage: scripts/postgres.sh start|stop|url" >&2
+    echo "usage: scripts/postgres.sh start|stop|resume|url" >&2
     exit 2
     ;;
 esac
