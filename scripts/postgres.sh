@@ -33,6 +33,14 @@ as_postgres() {
   if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
 
+# Starts the cluster in $dir/data and prints its URL.
+run_cluster() {
+  as_postgres "$1/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    >/dev/null
+  echo "$url"
+}
+
 case "${1:-}" in
   start)
     bin=$(pg_bin)
@@ -43,17 +51,10 @@ case "${1:-}" in
     mkdir -p "$dir"
     chown postgres "$dir"
     as_postgres "$bin/initdb" -D "$dir/data" --auth=trust -U postgres --no-sync >/dev/null
-    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-      >/dev/null
-    echo "$url"
+    run_cluster "$bin"
     ;;
   resume)
-    bin=$(pg_bin)
-    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-      >/dev/null
-    echo "$url"
+    run_cluster "$(pg_bin)"
     ;;
   stop)
     bin=$(pg_bin)

@@ -40,16 +40,9 @@ pub mod defaults {
 }
 
 /// How the server runs. `runway-server --help` lists every flag.
+/// (The binary's name, version and description are on its command line, in
+/// `main.rs`; this is the serving part, also parsed alone by tests.)
 #[derive(clap::Parser, Debug, Clone)]
-#[command(
-    name = "runway-server",
-    version,
-    about = "A self-hosted reference server of the Runway AI media API.",
-    long_about = "A self-hosted reference server of the Runway AI media API \
-(openapi/runway.yaml). It really decodes, edits and encodes images (in process) and \
-video and audio (with ffmpeg), stores media under --data-dir, and serves them back. \
-Text-to-image and text-to-video are drawn procedurally from the prompt."
-)]
 pub struct ServerConfig {
     /// Address to listen on.
     #[arg(long, env = "RUNWAY_LISTEN", default_value = defaults::LISTEN)]

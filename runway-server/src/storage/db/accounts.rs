@@ -45,9 +45,14 @@ pub struct KeyOwner {
     pub account_id: String,
 }
 
-/// The columns of [`ApiKeyInfo`], from `api_keys k JOIN accounts a`.
-const KEY_COLUMNS: &str = "k.id, k.account_id, a.name AS account_name, k.label, k.prefix, \
-                           k.created_ms, k.last_used_ms, k.revoked_ms";
+/// The query of [`ApiKeyInfo`]s whose `api_keys k` row matches `filter`.
+fn keys_where(filter: &str) -> String {
+    format!(
+        "SELECT k.id, k.account_id, a.name AS account_name, k.label, k.prefix, \
+         k.created_ms, k.last_used_ms, k.revoked_ms \
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE {filter}"
+    )
+}
 
 /// How stale `last_used_ms` may get: a key's use is written at most this often.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
@@ -77,10 +82,7 @@ impl Database {
 
     /// The key with digest `key_hash`, revoked or not.
     pub async fn key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, DbError> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             WHERE k.key_hash = $1"
-        );
+        let sql = keys_where("k.key_hash = $1");
         with_pool!(self, pool => Ok(sqlx::query_as::<_, ApiKeyInfo>(&sql)
             .bind(key_hash)
             .fetch_optional(pool)
@@ -120,10 +122,7 @@ impl Database {
             .bind(now)
             .execute(pool)
             .await?;
-            Ok(sqlx::query_as::<_, ApiKeyInfo>(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-                 WHERE k.id = $1"
-            ))
+            Ok(sqlx::query_as::<_, ApiKeyInfo>(&keys_where("k.id = $1"))
             .bind(id)
             .fetch_one(pool)
             .await?)
@@ -132,10 +131,7 @@ impl Database {
 
     /// The keys of the account named `account`, or of every account, oldest first.
     pub async fn keys(&self, account: Option<&str>) -> Result<Vec<ApiKeyInfo>, DbError> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             WHERE ($1 IS NULL OR a.name = $1) ORDER BY a.name, k.created_ms, k.id"
-        );
+        let sql = keys_where("($1 IS NULL OR a.name = $1) ORDER BY a.name, k.created_ms, k.id");
         with_pool!(self, pool => Ok(sqlx::query_as::<_, ApiKeyInfo>(&sql)
             .bind(account)
             .fetch_all(pool)
@@ -160,10 +156,7 @@ impl Database {
             .bind(key_hash)
             .execute(pool)
             .await?;
-            Ok(sqlx::query_as::<_, ApiKeyInfo>(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-                 WHERE k.id = $1 OR k.key_hash = $2"
-            ))
+            Ok(sqlx::query_as::<_, ApiKeyInfo>(&keys_where("k.id = $1 OR k.key_hash = $2"))
             .bind(id)
             .bind(key_hash)
             .fetch_optional(pool)
