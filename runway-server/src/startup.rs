@@ -121,6 +121,20 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         .await
         .map_err(|e| StartError::Store(e.to_string()))?
         .with_media_ttl(config.media_ttl_secs.map(crate::services::tasks::seconds));
+    let owners = store
+        .owners()
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    let adopted = Accounts::new(db.clone())
+        .adopt_owners(&owners)
+        .await
+        .map_err(|e| StartError::Database(e.detail.unwrap_or(e.message)))?;
+    if adopted > 0 {
+        tracing::info!(
+            adopted,
+            "owners of media from before accounts have accounts now"
+        );
+    }
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)

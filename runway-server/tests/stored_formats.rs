@@ -121,3 +121,56 @@ async fn media_and_tasks_written_by_contract_1_1_are_read_after_an_upgrade() {
     assert_eq!(json(&body)["data"].as_array().map(Vec::len), Some(5));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn owners_from_before_accounts_get_accounts_and_new_keys() {
+    let (dir, _) = seeded_data_dir();
+    // The old key is lost: the server starts with another one.
+    let config =
+        runway_server::ServerConfig::for_data_dir(dir.path(), vec!["someone-else".to_owned()]);
+    let server = runway_server::start(config).await.expect("starts");
+    let account = format!("key-{}", &OWNER[..12]);
+    let admin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runway-server"))
+            .env_remove("RUNWAY_DATABASE_URL")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let listed = admin(&["accounts", "list"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&account),
+        "{listed:?}"
+    );
+    // A new key for the old owner's account reaches the old media.
+    let made = admin(&["keys", "create", "--account", &account]);
+    assert!(made.status.success(), "{made:?}");
+    let key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    let page: Value = reqwest::Client::new()
+        .get(format!("{}/v1/media", server.base_url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(page["data"][0]["id"], MEDIA_ID, "{page}");
+    let theirs: Value = reqwest::Client::new()
+        .get(format!("{}/v1/media", server.base_url))
+        .bearer_auth("someone-else")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        theirs["data"],
+        Value::Array(Vec::new()),
+        "not another account's"
+    );
+    server.shutdown().await;
+}

@@ -96,6 +96,29 @@ impl Accounts {
         }
     }
 
+    /// Gives each owner of a store written before accounts (a key digest) an
+    /// account of that id, named `key-` and its first digits, once per database:
+    /// its media and tasks then belong to it, and `keys create --account
+    /// key-...` gives a new key to media whose key is lost.
+    pub async fn adopt_owners(&self, owners: &[String]) -> Result<usize> {
+        const STEP: &str = "owners of a store from before accounts";
+        if self.db.done(STEP).await? {
+            return Ok(0);
+        }
+        let mut adopted = 0;
+        for owner in owners {
+            let digest_like = owner.len() == 64 && owner.bytes().all(|b| b.is_ascii_hexdigit());
+            if digest_like {
+                self.db
+                    .ensure_account(owner, &format!("key-{}", &owner[..12]))
+                    .await?;
+                adopted += 1;
+            }
+        }
+        self.db.mark_done(STEP).await?;
+        Ok(adopted)
+    }
+
     /// Every account, by name.
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         Ok(self.db.accounts().await?)

@@ -122,6 +122,26 @@ impl MediaStore {
             .collect())
     }
 
+    /// The owners this store has media or tasks of: before accounts, an owner
+    /// was the SHA-256 of the key that made them (the folder names under
+    /// `index/` and `tasks/`).
+    pub async fn owners(&self) -> Result<Vec<String>, StoreError> {
+        let mut owners = std::collections::BTreeSet::new();
+        for top in ["index", "tasks"] {
+            let listed = self
+                .store
+                .list_with_delimiter(Some(&Path::from(top)))
+                .await?;
+            owners.extend(
+                listed
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|prefix| prefix.filename().map(str::to_owned)),
+            );
+        }
+        Ok(owners.into_iter().collect())
+    }
+
     /// Every index entry under `prefix`, with its path.
     pub(super) async fn index_under(
         &self,

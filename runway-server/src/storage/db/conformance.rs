@@ -172,3 +172,14 @@ async fn a_closed_pool_is_unavailable(db: Database) {
     assert_eq!(answered.code, crate::domain::ErrorCode::DatabaseUnavailable);
     assert_eq!(answered.retry_after, Some(1));
 }
+
+on_both!(a_step_is_done_once, on_postgres);
+async fn a_step_is_done_once(db: Database) {
+    assert!(!db.done("import").await.expect("read"));
+    db.mark_done("import").await.expect("noted");
+    db.mark_done("import")
+        .await
+        .expect("noted again, harmlessly");
+    assert!(db.done("import").await.expect("read"));
+    assert!(!db.done("another").await.expect("read"));
+}

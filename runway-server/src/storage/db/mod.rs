@@ -254,6 +254,31 @@ impl Database {
         Ok(())
     }
 
+    /// Whether the step `name` (an import, say) was done for this database.
+    pub async fn done(&self, name: &str) -> Result<bool, DbError> {
+        let found = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT done_ms FROM meta WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
+    /// Notes that the step `name` was done.
+    pub async fn mark_done(&self, name: &str) -> Result<(), DbError> {
+        let now = now_ms();
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO meta (name, done_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop))?;
+        Ok(())
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await);
