@@ -49,6 +49,29 @@ pub struct Prepared {
     pub generated_key: Option<String>,
 }
 
+/// Once per database: the media records of a store written before the database
+/// are added to the media index (with every owner's counters).
+async fn import_media_index(db: &Database, store: &MediaStore) -> Result<(), StartError> {
+    const STEP: &str = "media records of the object store";
+    let failed = |e: DbError| StartError::Database(format!("importing media records: {e}"));
+    if db.done(STEP).await.map_err(failed)? {
+        return Ok(());
+    }
+    let records = store
+        .all_records()
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    db.import_media(&records).await.map_err(failed)?;
+    db.mark_done(STEP).await.map_err(failed)?;
+    if !records.is_empty() {
+        tracing::info!(
+            media = records.len(),
+            "media records imported into the database"
+        );
+    }
+    Ok(())
+}
+
 /// The database of `config`: `--database`, or SQLite in the data directory.
 pub(crate) fn database_url(config: &ServerConfig) -> Result<DatabaseUrl, DbError> {
     match &config.database {
@@ -135,6 +158,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
             "owners of media from before accounts have accounts now"
         );
     }
+    import_media_index(&db, &store).await?;
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)

@@ -1,16 +1,21 @@
 //! Media with a lifecycle: a caller's listing and usage, the storage quota, and
-//! retention.
+//! retention, over the database's media index.
 //!
-//! - **Index**: each media has an entry in its owner's index in the store
-//!   ([`crate::storage::IndexEntry`]: creation time, id, size in the name), so a
-//!   listing or a usage figure is one `LIST`, and a page reads only its records.
-//! - **Quota** (`--quota-bytes`, per key): checked when a job starts (a key at or
-//!   over its quota starts nothing) and when its output is stored (the exact size);
-//!   403 `quota_exceeded` names the use and the limit. With several replicas two
-//!   jobs racing past the same limit may both be stored: the quota is enforced to
-//!   within the jobs running at once.
+//! - **Index**: each stored media has a row (owner, kind, size, creation time, its
+//!   record), so a listing page is one indexed query and reads nothing else.
+//! - **Usage**: counters per owner, changed in the same transaction as the rows:
+//!   one row read, whatever the owner keeps.
+//! - **Quota** (`--quota-bytes`, per account): a quick check of the counters when
+//!   a job starts (an owner at or over it starts nothing), and the exact one when
+//!   the output is added to the index: the counters change only while the total
+//!   stays within the quota, so concurrent requests on any number of replicas
+//!   cannot pass it together. Bytes refused so are removed again.
 //! - **Retention** (`--media-ttl-secs`): an expired media reads as gone at once
-//!   (the store checks its age); a sweep removes a bounded number per pass.
+//!   (the store checks its age, listings leave it out); a sweep removes a bounded
+//!   number per pass, reading only expired rows. Usage leaves expired media out
+//!   (a range of the owner's index, short since the sweep removes them); the
+//!   atomic quota check counts them until the sweep has removed them (a pass runs
+//!   every minute, or as often as the TTL with a short one).
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
@@ -22,7 +27,7 @@ use crate::domain::media::{MediaKind, MediaRecord};
 use crate::domain::{Error, Result};
 use crate::services::App;
 use crate::services::background::Sweep;
-use crate::storage::IndexEntry;
+use crate::storage::db::{Added, MediaCursor, MediaQuery};
 
 /// What a page of media is filtered by.
 #[derive(Debug, Default)]
@@ -33,17 +38,6 @@ pub(crate) struct MediaFilter {
     pub(crate) created_after: Option<DateTime<Utc>>,
     /// Only media stored before this time.
     pub(crate) created_before: Option<DateTime<Utc>>,
-}
-
-impl MediaFilter {
-    fn admits(&self, entry: &IndexEntry) -> bool {
-        let Some(created) = entry.created_at() else {
-            return false;
-        };
-        self.kind.is_none_or(|kind| entry.kind() == Some(kind))
-            && self.created_after.is_none_or(|after| created >= after)
-            && self.created_before.is_none_or(|before| created < before)
-    }
 }
 
 /// An owner's storage use.
@@ -69,31 +63,57 @@ pub(crate) struct MediaPage {
 impl App {
     /// `owner`'s storage use: how many media, how many bytes.
     pub(crate) async fn usage(&self, owner: &Owner) -> Result<Usage> {
-        let index = self.store.index(&owner.0).await?;
+        let counters = self.live_counters(owner).await?;
         Ok(Usage {
-            media_count: index.len() as u64,
-            used_bytes: index.iter().map(|e| e.size_bytes).sum::<u64>(),
+            media_count: counters.media_count,
+            used_bytes: counters.used_bytes,
             quota_bytes: self.config.quota_bytes,
         })
     }
 
     /// Refuses (403 `quota_exceeded`) when storing `adding` more bytes (at least one)
-    /// would take `owner` past the quota.
+    /// would take `owner` past the quota. The exact check is [`Self::keep_media`]'s.
     pub(crate) async fn check_quota(&self, owner: &Owner, adding: u64) -> Result<()> {
         let Some(quota) = self.config.quota_bytes else {
             return Ok(());
         };
-        let used: u64 = self
-            .store
-            .index(&owner.0)
-            .await?
-            .iter()
-            .map(|e| e.size_bytes)
-            .sum();
+        let used = self.live_counters(owner).await?.used_bytes;
         if used.saturating_add(adding.max(1)) > quota {
             return Err(Error::quota_exceeded(used, quota));
         }
         Ok(())
+    }
+
+    /// `owner`'s counters, without expired media the sweep has not removed yet.
+    async fn live_counters(&self, owner: &Owner) -> Result<crate::storage::db::Counters> {
+        let expired_before = self.store.expired_before().map(|t| t.timestamp_millis());
+        Ok(self.db.live_counters(&owner.0, expired_before).await?)
+    }
+
+    /// Adds stored media to its owner's index within the quota; over it, removes
+    /// the media again and answers 403 `quota_exceeded`.
+    pub(crate) async fn keep_media(&self, record: MediaRecord) -> Result<MediaRecord> {
+        let added = match self.db.add_media(&record, self.config.quota_bytes).await {
+            Ok(added) => added,
+            Err(err) => {
+                self.forget_stored(&record).await;
+                return Err(err.into());
+            }
+        };
+        match (added, self.config.quota_bytes) {
+            (Added::OverQuota(used), Some(quota)) => {
+                self.forget_stored(&record).await;
+                Err(Error::quota_exceeded(used, quota))
+            }
+            _ => Ok(record),
+        }
+    }
+
+    /// Removes media that were stored but not kept.
+    async fn forget_stored(&self, record: &MediaRecord) {
+        if let Err(err) = self.store.delete(record).await {
+            tracing::warn!(id = %record.id, error = %err, "could not remove media that were not kept");
+        }
     }
 
     /// A page of `owner`'s media, newest first, after `cursor`.
@@ -104,32 +124,31 @@ impl App {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<MediaPage> {
-        let mut entries: Vec<IndexEntry> = self
-            .store
-            .index(&owner.0)
-            .await?
-            .into_iter()
-            .filter(|entry| filter.admits(entry))
-            .filter(|entry| cursor.is_none_or(|cursor| entry.cursor().as_str() < cursor))
-            .collect();
-        entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.cursor()));
-        let mut data = Vec::with_capacity(limit.min(entries.len()));
-        let mut next_cursor = None;
-        for entry in entries {
-            let Some(record) = self.store.record_by_id(&entry.id).await? else {
-                continue; // deleted or expired since it was listed
-            };
-            if data.len() == limit {
-                // There is at least one more: the page ends at its last media.
-                next_cursor = data.last().map(|(cursor, _)| String::clone(cursor));
-                break;
-            }
-            data.push((entry.cursor(), record));
-        }
-        Ok(MediaPage {
-            media: data.into_iter().map(|(_, record)| record).collect(),
-            next_cursor,
-        })
+        let expired_before = self.store.expired_before().map(|t| t.timestamp_millis());
+        let from = filter.created_after.map(|t| t.timestamp_millis());
+        let query = MediaQuery {
+            kind: filter.kind,
+            from_ms: match (from, expired_before) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            until_ms: filter.created_before.map(|t| t.timestamp_millis()),
+        };
+        let cursor = cursor.and_then(MediaCursor::parse);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let mut media = self
+            .db
+            .media_page(&owner.0, &query, cursor.as_ref(), limit.saturating_add(1))
+            .await?;
+        let next_cursor = if media.len() > limit as usize {
+            media.truncate(limit as usize);
+            media
+                .last()
+                .map(|last| MediaCursor::after(last).to_string())
+        } else {
+            None
+        };
+        Ok(MediaPage { media, next_cursor })
     }
 }
 
@@ -157,6 +176,9 @@ impl App {
                     .with_param("media_url"),
             );
         };
+        // Out of the index first (listings and usage at once), then the bytes: a
+        // retry after a failure in between finds the record and finishes.
+        self.db.remove_media(&record.id).await?;
         Ok(self.store.delete(&record).await?)
     }
 }
@@ -203,7 +225,21 @@ pub(crate) struct ExpiredMedia;
 impl Sweep for ExpiredMedia {
     const REMOVES: &'static str = "expired media";
     async fn pass(app: &App, budget: usize) -> Result<usize> {
-        Ok(app.store.sweep_expired_media(budget).await?)
+        let Some(before) = app.store.expired_before() else {
+            return Ok(0);
+        };
+        let budget = u32::try_from(budget).unwrap_or(u32::MAX);
+        let expired = app
+            .db
+            .media_older_than(before.timestamp_millis(), budget)
+            .await?;
+        for record in &expired {
+            // Any replica may run this at any time: each step is idempotent.
+            app.store.remove(record.kind, &record.id).await?;
+            app.db.remove_media(&record.id).await?;
+            tracing::info!(id = %record.id, "removed expired media");
+        }
+        Ok(expired.len())
     }
 }
 
@@ -238,14 +274,15 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Any text is a cursor or not, without a panic; every cursor an index
-        /// entry gives is one.
+        /// Any text is a cursor or not, without a panic; every cursor a page
+        /// gives is one, and reads back as itself.
         #[test]
         fn cursors_parse_without_panicking(text in proptest::prelude::any::<String>(), ms in 0i64..(1 << 48), id in "[a-z]{3}_[0-9a-f]{1,32}") {
             let _ = is_valid_cursor(&text);
-            let _ = IndexEntry::parse(&text);
-            let entry = IndexEntry { created_ms: ms, id, size_bytes: 1 };
-            proptest::prop_assert!(is_valid_cursor(&entry.cursor()));
+            let _ = MediaCursor::parse(&text);
+            let cursor = MediaCursor { created_ms: ms, id };
+            proptest::prop_assert!(is_valid_cursor(&cursor.to_string()));
+            proptest::prop_assert_eq!(MediaCursor::parse(&cursor.to_string()), Some(cursor));
         }
     }
 }

@@ -52,7 +52,6 @@ mod recovery;
 pub use documents::{DocVersion, Versioned};
 pub use error::StoreError;
 pub use location::StorageLocation;
-pub use records::IndexEntry;
 use recovery::clean_leftovers;
 
 /// Where a media's bytes are in the store.
@@ -119,11 +118,7 @@ impl MediaStore {
     /// `AWS_*` environment variables, and checked: it must exist and take writes).
     pub async fn open(location: &StorageLocation) -> Result<Self, StoreError> {
         match location {
-            StorageLocation::Local(dir) => {
-                let store = Self::open_local(dir)?;
-                store.reindex().await?;
-                Ok(store)
-            }
+            StorageLocation::Local(dir) => Self::open_local(dir),
             StorageLocation::S3 { bucket, prefix } => {
                 let store = Self::open_s3(location, bucket, prefix.as_deref())?;
                 store.check_bucket().await?;
@@ -160,8 +155,8 @@ impl MediaStore {
         })
     }
 
-    /// Keeps media for `ttl` only: older ones read as gone, and
-    /// [`Self::sweep_expired_media`] removes them.
+    /// Keeps media for `ttl` only: older ones read as gone (a sweep of the
+    /// services removes them).
     pub fn with_media_ttl(mut self, ttl: Option<chrono::Duration>) -> Self {
         self.media_ttl = ttl;
         self
@@ -170,6 +165,11 @@ impl MediaStore {
     /// When `record` expires, if media expire.
     pub fn expires_at(&self, record: &MediaRecord) -> Option<DateTime<Utc>> {
         self.media_ttl.map(|ttl| record.created_at + ttl)
+    }
+
+    /// Media stored before this time have expired (none when media are kept).
+    pub fn expired_before(&self) -> Option<DateTime<Utc>> {
+        self.media_ttl.map(|ttl| Utc::now() - ttl)
     }
 
     fn is_expired(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {

@@ -24,7 +24,8 @@ impl App {
         self.save_image(&ctx.owner, jpeg, (width, height)).await
     }
 
-    /// Stores a JPEG of `width` x `height` for `owner`.
+    /// Stores a JPEG of `width` x `height` for `owner`, and adds it to the
+    /// owner's index (within the quota).
     pub(crate) async fn save_image(
         &self,
         owner: &Owner,
@@ -32,7 +33,7 @@ impl App {
         (width, height): (u32, u32),
     ) -> Result<MediaRecord> {
         self.check_quota(owner, jpeg.len() as u64).await?;
-        Ok(self
+        let stored = self
             .store
             .put(
                 MediaKind::Image,
@@ -40,7 +41,8 @@ impl App {
                 Bytes::from(jpeg),
                 Probed::image(width, height),
             )
-            .await?)
+            .await?;
+        self.keep_media(stored).await
     }
 
     /// Runs one ffmpeg job and stores its output as `kind`. `plan` gets the input
@@ -128,7 +130,7 @@ impl App {
     }
 
     /// Describes an output ffmpeg wrote and moves it into the store as `kind` for
-    /// `owner`.
+    /// `owner`, then into the owner's index (within the quota).
     pub(crate) async fn store_output(
         &self,
         owner: &Owner,
@@ -153,7 +155,8 @@ impl App {
                 .ok_or_else(|| Error::internal("ffmpeg wrote an unreadable file"))?
                 .probed(),
         };
-        Ok(self.store.put_file(kind, &owner.0, path, probed).await?)
+        let stored = self.store.put_file(kind, &owner.0, path, probed).await?;
+        self.keep_media(stored).await
     }
 }
 

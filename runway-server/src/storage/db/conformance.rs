@@ -183,3 +183,131 @@ async fn a_step_is_done_once(db: Database) {
     assert!(db.done("import").await.expect("read"));
     assert!(!db.done("another").await.expect("read"));
 }
+
+/// A media record of `owner`, `size` bytes, made at `ms`.
+fn media(id: &str, owner: &str, size: u64, ms: i64) -> crate::domain::media::MediaRecord {
+    use crate::domain::media::{MEDIA_FORMAT, MediaKind, MediaRecord, Probed};
+    MediaRecord {
+        format: MEDIA_FORMAT,
+        id: id.to_owned(),
+        kind: MediaKind::of_id(id).unwrap_or(MediaKind::Image),
+        owner: owner.to_owned(),
+        created_at: chrono::DateTime::from_timestamp_millis(ms).expect("a time"),
+        size_bytes: size,
+        probed: Probed::default(),
+    }
+}
+
+on_both!(media_are_counted_and_paged_by_the_index, on_postgres);
+async fn media_are_counted_and_paged_by_the_index(db: Database) {
+    for (i, id) in ["img_a", "vid_b", "img_c", "img_d"].iter().enumerate() {
+        let added = db
+            .add_media(&media(id, "alice", 10, 1_000 + i as i64), None)
+            .await
+            .expect("added");
+        assert_eq!(added, Added::Added);
+    }
+    db.add_media(&media("img_z", "bob", 5, 1_000), None)
+        .await
+        .expect("added");
+    let alice = db.counters("alice").await.expect("read");
+    assert_eq!((alice.media_count, alice.used_bytes), (4, 40));
+
+    let ids = |page: Vec<crate::domain::media::MediaRecord>| {
+        page.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    let all = MediaQuery::default();
+    let first = db.media_page("alice", &all, None, 2).await.expect("page");
+    assert_eq!(ids(first.clone()), ["img_d", "img_c"], "newest first");
+    let cursor = MediaCursor::after(first.last().expect("a last"));
+    let second = db
+        .media_page("alice", &all, Some(&cursor), 2)
+        .await
+        .expect("page");
+    assert_eq!(ids(second), ["vid_b", "img_a"]);
+    let videos = MediaQuery {
+        kind: Some(crate::domain::media::MediaKind::Video),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(db
+            .media_page("alice", &videos, None, 10)
+            .await
+            .expect("page")),
+        ["vid_b"]
+    );
+    let window = MediaQuery {
+        from_ms: Some(1_001),
+        until_ms: Some(1_003),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(db
+            .media_page("alice", &window, None, 10)
+            .await
+            .expect("page")),
+        ["img_c", "vid_b"]
+    );
+
+    // Expired media: left out of the live counters, listed for the sweep.
+    let live = db.live_counters("alice", Some(1_002)).await.expect("read");
+    assert_eq!((live.media_count, live.used_bytes), (2, 20));
+    assert_eq!(
+        ids(db.media_older_than(1_002, 10).await.expect("read")),
+        ["img_a", "img_z", "vid_b"]
+    );
+
+    assert!(db.remove_media("img_c").await.expect("removed"));
+    assert!(!db.remove_media("img_c").await.expect("gone already"));
+    let alice = db.counters("alice").await.expect("read");
+    assert_eq!((alice.media_count, alice.used_bytes), (3, 30));
+}
+
+on_both!(a_quota_holds_when_media_are_added_together, on_postgres);
+async fn a_quota_holds_when_media_are_added_together(db: Database) {
+    // Twenty additions of 10 bytes at once against a quota of 55: five pass.
+    let mut adds = Vec::new();
+    for i in 0..20 {
+        let db = db.clone();
+        adds.push(tokio::spawn(async move {
+            db.add_media(&media(&format!("img_{i:02}"), "alice", 10, i), Some(55))
+                .await
+                .expect("answered")
+        }));
+    }
+    let mut passed = 0;
+    for add in adds {
+        match add.await.expect("joined") {
+            Added::Added => passed += 1,
+            Added::OverQuota(used) => assert!(used <= 55, "{used}"),
+        }
+    }
+    assert_eq!(passed, 5);
+    let alice = db.counters("alice").await.expect("read");
+    assert_eq!((alice.media_count, alice.used_bytes), (5, 50));
+    let listed = db
+        .media_page("alice", &MediaQuery::default(), None, 100)
+        .await
+        .expect("page");
+    assert_eq!(listed.len(), 5, "a refused media left no row");
+}
+
+on_both!(an_import_keeps_what_is_there_and_counts_anew, on_postgres);
+async fn an_import_keeps_what_is_there_and_counts_anew(db: Database) {
+    db.add_media(&media("img_a", "alice", 10, 1), None)
+        .await
+        .expect("added");
+    let found = [
+        media("img_a", "alice", 10, 1),
+        media("img_b", "alice", 7, 2),
+        media("vid_c", "bob", 3, 3),
+    ];
+    db.import_media(&found).await.expect("imported");
+    db.import_media(&found)
+        .await
+        .expect("imported again, harmlessly");
+    let alice = db.counters("alice").await.expect("read");
+    assert_eq!((alice.media_count, alice.used_bytes), (2, 17));
+    let bob = db.counters("bob").await.expect("read");
+    assert_eq!((bob.media_count, bob.used_bytes), (1, 3));
+}

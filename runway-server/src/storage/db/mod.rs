@@ -26,8 +26,10 @@ use sqlx::sqlite::{
 mod accounts;
 #[cfg(test)]
 mod conformance;
+mod media;
 
 pub use accounts::{Account, ApiKeyInfo, KeyOwner};
+pub use media::{Added, Counters, MediaCursor, MediaQuery};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -55,6 +57,9 @@ pub enum DbError {
     /// The migrations could not run.
     #[error("the database's migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds what cannot be read back.
+    #[error("a stored value cannot be read: {0}")]
+    Corrupt(String),
     /// Any other failure of a query.
     #[error("a database query failed: {0}")]
     Query(#[source] sqlx::Error),
