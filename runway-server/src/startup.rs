@@ -144,12 +144,9 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         .await
         .map_err(|e| StartError::Store(e.to_string()))?
         .with_media_ttl(config.media_ttl_secs.map(crate::services::tasks::seconds));
-    let owners = store
-        .owners()
-        .await
-        .map_err(|e| StartError::Store(e.to_string()))?;
+    // Both imports read the store only once per database.
     let adopted = Accounts::new(db.clone())
-        .adopt_owners(&owners)
+        .adopt_owners(&store)
         .await
         .map_err(|e| StartError::Database(e.detail.unwrap_or(e.message)))?;
     if adopted > 0 {

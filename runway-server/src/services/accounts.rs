@@ -7,6 +7,7 @@
 
 use crate::domain::{Error, ErrorCode, Result};
 use crate::services::auth::{digest_of, generate_key};
+use crate::storage::MediaStore;
 use crate::storage::db::{Account, ApiKeyInfo, Database, DbError};
 
 /// The name of the account made for the first key of a new data directory.
@@ -100,13 +101,13 @@ impl Accounts {
     /// account of that id, named `key-` and its first digits, once per database:
     /// its media and tasks then belong to it, and `keys create --account
     /// key-...` gives a new key to media whose key is lost.
-    pub async fn adopt_owners(&self, owners: &[String]) -> Result<usize> {
+    pub async fn adopt_owners(&self, store: &MediaStore) -> Result<usize> {
         const STEP: &str = "owners of a store from before accounts";
         if self.db.done(STEP).await? {
             return Ok(0);
         }
         let mut adopted = 0;
-        for owner in owners {
+        for owner in &store.owners().await? {
             let digest_like = owner.len() == 64 && owner.bytes().all(|b| b.is_ascii_hexdigit());
             if digest_like {
                 self.db
