@@ -27,6 +27,8 @@ pub mod defaults {
     pub const TASK_TTL_SECS: u64 = 24 * 60 * 60;
     /// `--task-lease-secs`.
     pub const TASK_LEASE_SECS: u64 = 30;
+    /// `--task-max-attempts`.
+    pub const TASK_MAX_ATTEMPTS: u32 = 3;
     /// `--job-timeout-secs`.
     pub const JOB_TIMEOUT_SECS: u64 = 300;
     /// `--fetch-timeout-secs`.
@@ -124,10 +126,22 @@ pub struct ServerConfig {
     #[arg(long, env = "RUNWAY_TASK_TTL_SECS", default_value_t = defaults::TASK_TTL_SECS)]
     pub task_ttl_secs: u64,
 
-    /// Seconds without a heartbeat after which a pending or running task is taken
-    /// for dead and reads `failed` / `interrupted` (its runner writes every third).
+    /// Seconds a worker's claim on a running task lasts without renewal (its
+    /// runner renews it twice a second); a task whose claim lapsed, its worker
+    /// taken for dead, is run again by another.
     #[arg(long, env = "RUNWAY_TASK_LEASE_SECS", default_value_t = defaults::TASK_LEASE_SECS)]
     pub task_lease_secs: u64,
+
+    /// Times a task may be started: one whose worker died is run again until
+    /// then, and only then reads `failed` / `interrupted`.
+    #[arg(long, env = "RUNWAY_TASK_MAX_ATTEMPTS", default_value_t = defaults::TASK_MAX_ATTEMPTS)]
+    pub task_max_attempts: u32,
+
+    /// What this server does: `api` answers the API (and runs synchronous
+    /// requests) but no tasks, `worker` runs tasks (and serves only health and
+    /// metrics), `all` both. API servers and workers then scale apart.
+    #[arg(long, env = "RUNWAY_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
 
     /// Seconds one ffmpeg or ffprobe run may take before it is killed.
     #[arg(long, env = "RUNWAY_JOB_TIMEOUT_SECS", default_value_t = defaults::JOB_TIMEOUT_SECS)]
@@ -176,6 +190,29 @@ pub struct ServerConfig {
     pub ffprobe: PathBuf,
 }
 
+/// What a server does ([`ServerConfig::role`]).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The API, without task workers.
+    Api,
+    /// Task workers, with health and metrics only.
+    Worker,
+    /// Both.
+    All,
+}
+
+impl Role {
+    /// Whether the server answers the API.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+
+    /// Whether the server runs tasks.
+    pub fn runs_tasks(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+}
+
 /// How log lines are written.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -207,6 +244,8 @@ impl ServerConfig {
             quota_bytes: None,
             task_ttl_secs: defaults::TASK_TTL_SECS,
             task_lease_secs: defaults::TASK_LEASE_SECS,
+            task_max_attempts: defaults::TASK_MAX_ATTEMPTS,
+            role: Role::All,
             job_timeout_secs: defaults::JOB_TIMEOUT_SECS,
             fetch_timeout_secs: defaults::FETCH_TIMEOUT_SECS,
             allow_private_fetch: false,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+use crate::domain::task::TaskRecord;
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::{self, Fetcher};
 use crate::services::accounts::{Accounts, DEFAULT_ACCOUNT};
@@ -67,6 +68,37 @@ async fn import_media_index(db: &Database, store: &MediaStore) -> Result<(), Sta
         tracing::info!(
             media = records.len(),
             "media records imported into the database"
+        );
+    }
+    Ok(())
+}
+
+/// Once per database: the task records of a store written before the database
+/// are added to the queue's table (an unfinished one, which has no input to run
+/// again, reads `failed` / `interrupted`).
+async fn import_task_records(db: &Database, store: &MediaStore) -> Result<(), StartError> {
+    const STEP: &str = "task records of the object store";
+    let failed = |e: DbError| StartError::Database(format!("importing task records: {e}"));
+    if db.done(STEP).await.map_err(failed)? {
+        return Ok(());
+    }
+    let store_failed = |e: crate::storage::StoreError| StartError::Store(e.to_string());
+    let mut records = Vec::new();
+    for path in store.list_docs("tasks").await.map_err(store_failed)? {
+        match store.get_doc::<TaskRecord>(&path).await {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%path, %err, "an unreadable task record is left out"),
+        }
+    }
+    db.import_tasks(&records, &crate::services::tasks::interrupted())
+        .await
+        .map_err(failed)?;
+    db.mark_done(STEP).await.map_err(failed)?;
+    if !records.is_empty() {
+        tracing::info!(
+            tasks = records.len(),
+            "task records imported into the database"
         );
     }
     Ok(())
@@ -156,6 +188,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         );
     }
     import_media_index(&db, &store).await?;
+    import_task_records(&db, &store).await?;
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)
@@ -182,7 +215,6 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     crate::http::install_metrics();
     let jobs = JobQueue::new(
         config.max_jobs,
-        config.max_queued_tasks,
         Duration::from_secs(config.queue_timeout_secs),
     );
     let state = App {
@@ -201,19 +233,21 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         work: scratch::WorkDir::new(work_dir),
         shutdown: tokio_util::sync::CancellationToken::new(),
     };
-    // One server owns a local store: what was running is not any more, and no
-    // request still holds an idempotency key. A shared store has other servers
-    // at work: there, a lapsed heartbeat or claim lease tells what was cut short.
-    if !state.store.is_shared() {
-        let interrupted = state.interrupt_unfinished_tasks().await.map_err(|e| {
-            StartError::Other(format!("task records: {}", e.detail.unwrap_or(e.message)))
-        })?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "tasks interrupted by the last stop are marked failed"
-            );
+    // One server owns an embedded database: the tasks its last run held are
+    // not running any more (they run again now), and no request still holds an
+    // idempotency key. A shared database has other servers at work: there, a
+    // lapsed lease tells what was cut short.
+    if !state.db.is_shared() {
+        let resumed = state
+            .db
+            .end_all_leases()
+            .await
+            .map_err(|e| StartError::Database(format!("tasks: {e}")))?;
+        if resumed > 0 {
+            tracing::warn!(resumed, "tasks cut short by the last stop run again");
         }
+    }
+    if !state.store.is_shared() {
         let released = state.release_unanswered_keys().await.map_err(|e| {
             StartError::Other(format!(
                 "idempotency records: {}",
@@ -228,6 +262,9 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         }
     }
     tokio::spawn(background::run(state.clone()));
+    if state.config.role.runs_tasks() {
+        tokio::spawn(state.clone().work_tasks());
+    }
     Ok(Prepared {
         listener,
         state,

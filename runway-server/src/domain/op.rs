@@ -1,13 +1,16 @@
 //! A media operation, checked and ready to run, and the parameters of every
 //! edit: what the contract's requests become before any media is read.
 
+use serde::{Deserialize, Serialize};
+
 use super::error::{Error, Result};
 
 /// The longest video `generate-video` and `image-to-video` render, in seconds.
 pub const MAX_RENDER_SECONDS: u32 = 10;
 
 /// An image edit of `edit-image`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum ImageEdit {
     /// `color-adjust`.
     Adjust(ColorAdjust),
@@ -17,8 +20,11 @@ pub(crate) enum ImageEdit {
     Resize(Option<u32>, Option<u32>),
 }
 
-/// A checked media operation, ready to run.
-#[derive(Debug, Clone, PartialEq)]
+/// A checked media operation, ready to run. A task keeps it in its row (as
+/// JSON, in this, the server's own format: `{"op": "trim", ...}`), so that any
+/// replica can run it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum MediaOp {
     /// `generate-image`.
     GenerateImage {
@@ -122,7 +128,7 @@ pub(crate) fn even_in_range(param: &str, value: i64, min: i64, max: i64) -> Resu
 }
 
 /// The parameters of `color-adjust`, each neutral at 0.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ColorAdjust {
     /// Added to every channel, as a fraction of full scale (-1..1).
     pub brightness: f32,
@@ -135,7 +141,8 @@ pub struct ColorAdjust {
 }
 
 /// An image filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// Warm brown tones.
     Sepia,
@@ -150,7 +157,8 @@ pub enum Filter {
 }
 
 /// The look of a generated image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Style {
     /// Smooth, shaded landscape.
     Photorealistic,
@@ -161,14 +169,16 @@ pub enum Style {
 }
 
 /// Where the text block is anchored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Position {
     /// Horizontal: 0 left, 1 centre, 2 right; vertical: 0 top, 1 centre, 2 bottom.
     Grid(u8, u8),
 }
 
 /// A video filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VideoFilter {
     /// Faded warm colours, vignette and grain.
     Vintage,
@@ -181,7 +191,8 @@ pub enum VideoFilter {
 }
 
 /// A camera move over an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Motion {
     /// Towards the centre.
     ZoomIn,

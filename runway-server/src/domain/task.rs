@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::media::MediaKind;
+
 /// The format this server writes task records in: 1, the shape contract 1.1.x
 /// servers wrote (the number was added later: a record without it is 1), so
 /// replicas of either version read each other's records during a rolling
@@ -58,6 +60,27 @@ pub(crate) enum TaskStatus {
 }
 
 impl Operation {
+    /// Every operation a task runs.
+    pub(crate) const ALL: [Operation; 12] = [
+        Self::GenerateImage,
+        Self::EditImage,
+        Self::GenerateVideo,
+        Self::EditVideo,
+        Self::VideoFilter,
+        Self::ImageToVideo,
+        Self::AddTextToImage,
+        Self::StyleTransfer,
+        Self::ResizeVideo,
+        Self::GenerateThumbnail,
+        Self::ExtractAudio,
+        Self::SpeedAdjust,
+    ];
+
+    /// The operation named `name` ([`Self::as_str`]).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
     /// The operation's name: its path, as on the wire and in logs.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -73,6 +96,24 @@ impl Operation {
             Self::GenerateThumbnail => "generate-thumbnail",
             Self::ExtractAudio => "extract-audio",
             Self::SpeedAdjust => "speed-adjust",
+        }
+    }
+
+    /// The kind of media the operation makes.
+    pub(crate) fn output_kind(self) -> MediaKind {
+        match self {
+            Self::GenerateImage
+            | Self::EditImage
+            | Self::AddTextToImage
+            | Self::StyleTransfer
+            | Self::GenerateThumbnail => MediaKind::Image,
+            Self::ExtractAudio => MediaKind::Audio,
+            Self::GenerateVideo
+            | Self::EditVideo
+            | Self::VideoFilter
+            | Self::ImageToVideo
+            | Self::ResizeVideo
+            | Self::SpeedAdjust => MediaKind::Video,
         }
     }
 
@@ -96,6 +137,19 @@ impl Operation {
 }
 
 impl TaskStatus {
+    /// The status named `name` ([`Self::as_str`]).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
+    }
+
     /// Whether the task has ended.
     pub(crate) fn is_finished(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)

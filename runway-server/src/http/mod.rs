@@ -27,9 +27,10 @@ use auth::require_key;
 use idempotency::idempotency;
 use request_id::request_id;
 
-/// Every route of the API.
+/// Every route of the API (a `--role worker` server serves only health, metrics
+/// and the contract).
 pub(crate) fn router(state: App) -> Router {
-    let v1 = Router::new()
+    let api = Router::new()
         .route("/v1/generate-image", post(images::generate_image))
         .route("/v1/edit-image", post(images::edit_image))
         .route("/v1/add-text-to-image", post(images::add_text_to_image))
@@ -57,12 +58,16 @@ pub(crate) fn router(state: App) -> Router {
         // An upload's body is a stream, not JSON: its handler spools it and keeps
         // its answer by the body's digest (`idempotency::run_once`).
         .route("/v1/upload-media", post(media::upload_media))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
-    Router::new()
-        .merge(v1)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .route("/images/{file}", get(downloads::download_image))
         .route("/videos/{file}", get(downloads::download_video))
-        .route("/audios/{file}", get(downloads::download_audio))
+        .route("/audios/{file}", get(downloads::download_audio));
+    let served = if state.config.role.serves_api() {
+        api
+    } else {
+        Router::new()
+    };
+    served
         .route("/healthz", get(service::health))
         .route("/readyz", get(service::readiness))
         .route("/openapi.yaml", get(service::openapi_yaml))

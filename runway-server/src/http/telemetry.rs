@@ -101,7 +101,9 @@ pub(crate) async fn scrape(State(state): State<App>, headers: HeaderMap) -> Resp
         }
     }
     metrics::gauge!("runway_jobs_running").set(state.jobs.running() as f64);
-    metrics::gauge!("runway_tasks_waiting").set(state.jobs.queued_tasks() as f64);
+    if let Ok(pending) = state.pending_tasks().await {
+        metrics::gauge!("runway_tasks_waiting").set(pending as f64);
+    }
     metrics::gauge!("runway_requests_waiting").set(state.jobs.waiting_requests() as f64);
     metrics::gauge!("runway_tasks_active").set(state.tasks.len() as f64);
     let body = install().map(PrometheusHandle::render).unwrap_or_default();

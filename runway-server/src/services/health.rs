@@ -6,7 +6,7 @@ use crate::domain::{Error, ErrorCode, Result};
 /// A ready server's task queue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ready {
-    /// Tasks waiting for a job slot.
+    /// Tasks waiting for a worker (on every replica).
     pub(crate) queued_tasks: usize,
     /// How many may wait.
     pub(crate) max_queued_tasks: usize,
@@ -36,7 +36,8 @@ impl App {
         if self.engine.is_none() {
             problems.push("ffmpeg and ffprobe were not found".to_owned());
         }
-        let (queued, max) = (self.jobs.queued_tasks(), self.config.max_queued_tasks);
+        let max = self.config.max_queued_tasks;
+        let queued = self.pending_tasks().await.unwrap_or(0);
         if queued >= max {
             problems.push(format!("the task queue is full ({queued} of {max})"));
         }

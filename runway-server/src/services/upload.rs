@@ -167,7 +167,7 @@ impl App {
                 .map_err(Error::internal)?;
             drop(upload);
             let (jpeg, size) = self.reencode_jpeg(ctx, Bytes::from(body), "body").await?;
-            return self.save_image(&ctx.owner, jpeg, size).await;
+            return self.save_image(ctx, jpeg, size).await;
         }
         if !sniff_video(&head) {
             return Err(Error::unsupported_media(

@@ -5,15 +5,17 @@
 use super::*;
 
 impl MediaStore {
-    /// Stores `bytes` as a new media of `kind` for `owner` and returns its record.
+    /// Stores `bytes` as a media of `kind` for `owner` and returns its record:
+    /// a new media, or the one of id `id` (replaced when it is there).
     pub async fn put(
         &self,
         kind: MediaKind,
         owner: &str,
         bytes: Bytes,
         probed: Probed,
+        id: Option<&str>,
     ) -> Result<MediaRecord, StoreError> {
-        let record = Self::new_record(kind, owner, bytes.len() as u64, probed)?;
+        let record = Self::new_record(kind, owner, bytes.len() as u64, probed, id)?;
         self.store
             .put(&media_path_of(&record), PutPayload::from_bytes(bytes))
             .await
@@ -22,20 +24,22 @@ impl MediaStore {
     }
 
     /// Stores the file at `file` (which it takes: moved into the local store, or
-    /// streamed into the bucket and removed) as a new media of `kind` for `owner`,
-    /// and returns its record. Memory does not grow with the file's size.
+    /// streamed into the bucket and removed) as a media of `kind` for `owner` (a
+    /// new one, or `id`, as [`Self::put`]), and returns its record. Memory does
+    /// not grow with the file's size.
     pub async fn put_file(
         &self,
         kind: MediaKind,
         owner: &str,
         file: &FsPath,
         probed: Probed,
+        id: Option<&str>,
     ) -> Result<MediaRecord, StoreError> {
         let size = tokio::fs::metadata(file)
             .await
             .map_err(StoreError::File)?
             .len();
-        let record = Self::new_record(kind, owner, size, probed)?;
+        let record = Self::new_record(kind, owner, size, probed, id)?;
         let written = match self.backend.as_ref() {
             Backend::Local { root, .. } => {
                 move_into(file, &root.join(media_path_of(&record).as_ref())).await

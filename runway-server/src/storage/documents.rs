@@ -37,19 +37,6 @@ impl MediaStore {
         Some(doc_locks[stripe].lock().await)
     }
 
-    /// Writes `doc` at `path`, replacing what is there; answers its new version.
-    pub async fn put_doc<T: Serialize>(
-        &self,
-        path: &str,
-        doc: &T,
-    ) -> Result<DocVersion, StoreError> {
-        let path = Path::from(path);
-        let json = serde_json::to_vec(doc)?;
-        let _lock = self.doc_lock(&path).await;
-        let put = self.store.put(&path, PutPayload::from(json)).await?;
-        Ok(DocVersion::of(put.e_tag, put.version))
-    }
-
     /// Writes `doc` at `path` only if nothing is there: its version, or `None`
     /// when something is.
     pub async fn create_doc<T: Serialize>(
@@ -108,11 +95,6 @@ impl MediaStore {
             ) => Ok(None),
             Err(err) => Err(err.into()),
         }
-    }
-
-    /// The current version of the document at `path`, if there is one.
-    pub async fn doc_version(&self, path: &str) -> Result<Option<DocVersion>, StoreError> {
-        self.doc_version_at(&Path::from(path)).await
     }
 
     pub(super) async fn doc_version_at(
@@ -208,10 +190,6 @@ mod tests {
             .expect("get")
             .expect("there");
         assert_eq!((read.doc, &read.version), (2, &second));
-        assert_eq!(
-            store.doc_version("tasks/o/t.json").await.expect("head"),
-            Some(second.clone())
-        );
         store.delete_doc("tasks/o/t.json").await.expect("delete");
         assert!(
             store

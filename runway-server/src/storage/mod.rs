@@ -104,15 +104,16 @@ pub struct MediaStore {
     space_needed: Arc<AtomicU64>,
 }
 
-/// A random id with the kind's prefix: 128 bits from the OS, unguessable.
-fn new_id(kind: MediaKind) -> Result<String, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{}_{hex}", kind.id_prefix()))
-}
-
 impl MediaStore {
+    /// A new media id with the kind's prefix: 128 random bits from the OS,
+    /// unguessable.
+    pub fn new_id(kind: MediaKind) -> Result<String, StoreError> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("{}_{hex}", kind.id_prefix()))
+    }
+
     /// Opens the store at `location`: a local directory (created, leftovers of
     /// interrupted writes removed) or an S3 bucket (configured from the standard
     /// `AWS_*` environment variables, and checked: it must exist and take writes).

@@ -4,16 +4,22 @@
 use super::*;
 
 impl MediaStore {
-    /// A new record for media of `kind`, `size_bytes` long, for `owner`.
+    /// A new record for media of `kind`, `size_bytes` long, for `owner`: of id
+    /// `id`, or a new one.
     pub(super) fn new_record(
         kind: MediaKind,
         owner: &str,
         size_bytes: u64,
         probed: Probed,
+        id: Option<&str>,
     ) -> Result<MediaRecord, StoreError> {
+        let id = match id {
+            Some(id) => id.to_owned(),
+            None => Self::new_id(kind)?,
+        };
         Ok(MediaRecord {
             format: MEDIA_FORMAT,
-            id: new_id(kind)?,
+            id,
             kind,
             owner: owner.to_owned(),
             created_at: Utc::now().trunc_subsecs(3),
@@ -117,6 +123,13 @@ impl MediaStore {
         tracing::info!(id = %record.id, "deleted media");
         Ok(())
     }
+
+    /// Deletes whatever is stored as media `id` of `kind` (record and bytes),
+    /// if anything: what a task attempt stored but never kept.
+    pub async fn delete_stored(&self, kind: MediaKind, id: &str) -> Result<(), StoreError> {
+        delete_if_there(self.store.as_ref(), &record_path(id)).await?;
+        delete_if_there(self.store.as_ref(), &media_path(kind, id)).await
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +147,7 @@ mod tests {
                 "owner",
                 Bytes::from_static(b"jpeg"),
                 Probed::default(),
+                None,
             )
             .await
             .expect("put");

@@ -8,8 +8,8 @@
 //!    videos streamed to a scratch file (and probed once the job has its slot).
 //! 2. A job slot: at most `--max-jobs` jobs run at once, one slot per job however
 //!    many steps it has. A synchronous request waits up to `--queue-timeout-secs`,
-//!    then gets 503; a task waits in a bounded queue (`--max-queued-tasks`), which
-//!    answers 503 when full.
+//!    then gets 503; a task waits in the database's queue, and a worker claims it
+//!    only once it holds a free slot ([`crate::services::tasks`]).
 //! 3. A scratch directory under `<data-dir>/work` (the input's, when it was copied
 //!    there), removed when the job ends.
 //! 4. The engine: image work on the blocking pool, or one ffmpeg run that reports
@@ -21,14 +21,17 @@
 //! A job's [`JobContext`] carries its owner, its progress and its cancellation:
 //! cancelling stops the wait for inputs or a slot and kills a running ffmpeg (the
 //! child is dropped), and the scratch directory goes with it. Storing is never
-//! interrupted; the task runner deletes what a cancelled job stored.
+//! interrupted; the task runner deletes what a cancelled job stored. A task's
+//! output is stored under the media id its row names (a re-run replaces it) and
+//! added to the owner's index by the runner, with the task's end, in one
+//! transaction.
 
 pub(crate) mod inputs;
 mod pipeline;
 
 pub(crate) use inputs::{FfmpegInput, InputFile};
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,30 +42,30 @@ use crate::domain::{Error, Owner, Result};
 use crate::media::engine::Progress;
 use crate::services::App;
 
-/// The job slots and the queue of tasks waiting for one.
+/// The job slots of this replica.
 #[derive(Debug)]
 pub(crate) struct JobQueue {
     slots: Arc<Semaphore>,
     max_jobs: usize,
-    queued_tasks: Arc<AtomicUsize>,
     /// Synchronous requests waiting for a slot.
     waiting_requests: Arc<AtomicUsize>,
-    max_queued_tasks: usize,
     sync_wait: Duration,
 }
 
 impl JobQueue {
-    /// `max_jobs` slots; at most `max_queued_tasks` tasks wait; a synchronous job
-    /// waits at most `sync_wait`.
-    pub(crate) fn new(max_jobs: usize, max_queued_tasks: usize, sync_wait: Duration) -> Self {
+    /// `max_jobs` slots; a synchronous job waits at most `sync_wait` for one.
+    pub(crate) fn new(max_jobs: usize, sync_wait: Duration) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max_jobs.max(1))),
             max_jobs: max_jobs.max(1),
-            queued_tasks: Arc::default(),
             waiting_requests: Arc::default(),
-            max_queued_tasks,
             sync_wait,
         }
+    }
+
+    /// A free slot, once there is one (for a task worker, before it claims).
+    pub(crate) async fn free_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().acquire_owned().await.ok()
     }
 
     /// How many jobs hold a slot.
@@ -74,32 +77,11 @@ impl JobQueue {
     pub(crate) fn waiting_requests(&self) -> usize {
         self.waiting_requests.load(Ordering::SeqCst)
     }
-
-    /// How many tasks wait for a slot.
-    pub(crate) fn queued_tasks(&self) -> usize {
-        self.queued_tasks.load(Ordering::SeqCst)
-    }
-
-    /// A place in the task queue, or 503 `overloaded` when it is full.
-    pub(crate) fn enqueue_task(&self) -> Result<QueueTicket> {
-        let taken = self
-            .queued_tasks
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < self.max_queued_tasks).then_some(n + 1)
-            });
-        match taken {
-            Ok(_) => Ok(QueueTicket(self.queued_tasks.clone())),
-            Err(_) => Err(Error::overloaded(5).with_message(format!(
-                "{} tasks already wait for a job slot; retry after 5 s",
-                self.max_queued_tasks
-            ))),
-        }
-    }
 }
 
-/// A task's place in the queue, given back when it gets a slot or ends.
+/// A waiting request's place, given back when it gets a slot or ends.
 #[derive(Debug)]
-pub(crate) struct QueueTicket(Arc<AtomicUsize>);
+struct QueueTicket(Arc<AtomicUsize>);
 
 impl Drop for QueueTicket {
     fn drop(&mut self) {
@@ -116,12 +98,9 @@ pub(crate) struct JobContext {
     pub(crate) progress: Progress,
     /// Cancelled when the task is cancelled.
     pub(crate) cancel: CancellationToken,
-    /// A task waits for a slot as long as it takes (it holds a place in the bounded
-    /// queue); a synchronous job only up to the queue timeout.
-    is_task: bool,
-    started: AtomicBool,
-    /// A task's place in the queue, until it gets a slot.
-    ticket: Mutex<Option<QueueTicket>>,
+    /// A task's job: it holds its slot from the start, stores its output under
+    /// this media id, and leaves adding it to the index to the runner.
+    task_output: Option<String>,
     /// The job's slot, once it has one; given back when the job ends (or, for
     /// image work, when its thread does).
     permit: Mutex<Option<OwnedSemaphorePermit>>,
@@ -134,25 +113,24 @@ impl JobContext {
             owner,
             progress: Progress::default(),
             cancel: CancellationToken::new(),
-            is_task: false,
-            started: AtomicBool::new(false),
-            ticket: Mutex::new(None),
+            task_output: None,
             permit: Mutex::new(None),
         }
     }
 
-    /// A task's job, holding its place in the queue.
-    pub(crate) fn task(owner: Owner, ticket: QueueTicket) -> Self {
+    /// A claimed task's job: it runs in `slot`, and stores its output as media
+    /// `output_id`.
+    pub(crate) fn task(owner: Owner, slot: OwnedSemaphorePermit, output_id: String) -> Self {
         Self {
-            is_task: true,
-            ticket: Mutex::new(Some(ticket)),
+            task_output: Some(output_id),
+            permit: Mutex::new(Some(slot)),
             ..Self::sync(owner)
         }
     }
 
-    /// Whether the job got its slot (a task is `running` from then on).
-    pub(crate) fn has_started(&self) -> bool {
-        self.started.load(Ordering::SeqCst)
+    /// The media id a task's output is stored under (`None`: a new one).
+    pub(crate) fn output_id(&self) -> Option<&str> {
+        self.task_output.as_deref()
     }
 
     /// Runs `work` unless the job is cancelled first.
@@ -177,25 +155,17 @@ impl App {
         // A key at its quota starts nothing.
         self.check_quota(&ctx.owner, 0).await?;
         let acquire = self.jobs.slots.clone().acquire_owned();
-        let permit = if ctx.is_task {
-            ctx.unless_cancelled(async { acquire.await.map_err(Error::internal) })
-                .await?
-        } else {
-            // Counted while it waits (the ticket gives the place back on any exit).
-            self.jobs.waiting_requests.fetch_add(1, Ordering::SeqCst);
-            let _waiting = QueueTicket(self.jobs.waiting_requests.clone());
-            match tokio::time::timeout(self.jobs.sync_wait, acquire).await {
-                Ok(Ok(permit)) => permit,
-                _ => return Err(Error::overloaded(5)),
-            }
+        // Counted while it waits (the ticket gives the place back on any exit).
+        self.jobs.waiting_requests.fetch_add(1, Ordering::SeqCst);
+        let waiting = QueueTicket(self.jobs.waiting_requests.clone());
+        let permit = match tokio::time::timeout(self.jobs.sync_wait, acquire).await {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(Error::overloaded(5)),
         };
-        if let Ok(mut ticket) = ctx.ticket.lock() {
-            ticket.take();
-        }
+        drop(waiting);
         if let Ok(mut slot) = ctx.permit.lock() {
             *slot = Some(permit);
         }
-        ctx.started.store(true, Ordering::SeqCst);
         Ok(())
     }
 

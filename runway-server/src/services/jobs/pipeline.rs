@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{FfmpegInput, InputFile, JobContext};
 use crate::domain::media::{MediaKind, MediaRecord, Probed};
-use crate::domain::{Error, ErrorCode, Owner, Result};
+use crate::domain::{Error, ErrorCode, Result};
 use crate::media::describe::describe;
 use crate::media::engine::EngineError;
 use crate::services::App;
@@ -21,27 +21,36 @@ impl App {
         F: FnOnce() -> Result<(Vec<u8>, (u32, u32))> + Send + 'static,
     {
         let (jpeg, (width, height)) = self.blocking(ctx, work).await?;
-        self.save_image(&ctx.owner, jpeg, (width, height)).await
+        self.save_image(ctx, jpeg, (width, height)).await
     }
 
-    /// Stores a JPEG of `width` x `height` for `owner`, and adds it to the
-    /// owner's index (within the quota).
+    /// Stores a JPEG of `width` x `height` as the job's output ([`Self::keep_output`]).
     pub(crate) async fn save_image(
         &self,
-        owner: &Owner,
+        ctx: &JobContext,
         jpeg: Vec<u8>,
         (width, height): (u32, u32),
     ) -> Result<MediaRecord> {
-        self.check_quota(owner, jpeg.len() as u64).await?;
+        self.check_quota(&ctx.owner, jpeg.len() as u64).await?;
         let stored = self
             .store
             .put(
                 MediaKind::Image,
-                &owner.0,
+                &ctx.owner.0,
                 Bytes::from(jpeg),
                 Probed::image(width, height),
+                ctx.output_id(),
             )
             .await?;
+        self.keep_output(ctx, stored).await
+    }
+
+    /// A job's stored output: a synchronous job adds it to the owner's index now
+    /// (within the quota); a task's runner does, with the task's end.
+    async fn keep_output(&self, ctx: &JobContext, stored: MediaRecord) -> Result<MediaRecord> {
+        if ctx.output_id().is_some() {
+            return Ok(stored);
+        }
         self.keep_media(stored).await
     }
 
@@ -107,7 +116,7 @@ impl App {
             })
             .await;
         let failed = match ran {
-            Ok(()) => return self.store_output(&ctx.owner, kind, &out).await,
+            Ok(()) => return self.store_output(ctx, kind, &out).await,
             Err(err) => err,
         };
         // ffmpeg stops when its output cannot be written: say why.
@@ -129,11 +138,11 @@ impl App {
         Err(failed)
     }
 
-    /// Describes an output ffmpeg wrote and moves it into the store as `kind` for
-    /// `owner`, then into the owner's index (within the quota).
+    /// Describes an output ffmpeg wrote and moves it into the store as `kind`,
+    /// the job's output ([`Self::keep_output`]).
     pub(crate) async fn store_output(
         &self,
-        owner: &Owner,
+        ctx: &JobContext,
         kind: MediaKind,
         path: &Path,
     ) -> Result<MediaRecord> {
@@ -141,7 +150,7 @@ impl App {
             .await
             .map_err(Error::internal)?
             .len();
-        self.check_quota(owner, size).await?;
+        self.check_quota(&ctx.owner, size).await?;
         let file = path.to_owned();
         let described = tokio::task::spawn_blocking(move || describe(kind, &file))
             .await
@@ -155,8 +164,11 @@ impl App {
                 .ok_or_else(|| Error::internal("ffmpeg wrote an unreadable file"))?
                 .probed(),
         };
-        let stored = self.store.put_file(kind, &owner.0, path, probed).await?;
-        self.keep_media(stored).await
+        let stored = self
+            .store
+            .put_file(kind, &ctx.owner.0, path, probed, ctx.output_id())
+            .await?;
+        self.keep_output(ctx, stored).await
     }
 }
 

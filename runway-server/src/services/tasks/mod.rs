@@ -1,50 +1,53 @@
-//! Tasks: a media operation run in the background through the same job pipeline as
-//! a synchronous request, with its record in the store.
+//! Tasks: a media operation run in the background through the same job pipeline
+//! as a synchronous request, queued in the database so that any replica runs it.
 //!
-//! - **Records** live at `tasks/{owner}/{id}.json`: the contract's `Task` plus the
-//!   owner and a heartbeat. Keyed by owner, so another key's task is simply not
-//!   there (404), and a caller's list is one prefix.
-//! - **One writer at a time**: the server that accepted a task runs it and writes
-//!   its record while it runs: `pending`, then `running` when it gets a job slot,
-//!   progress at most every [`PERSIST_EVERY`], a heartbeat, the end. Every write is
-//!   a compare-and-swap on the record's version, so two servers never both win.
-//! - **Cancellation**, on any server: `DELETE` writes `cancelled` (a swap on the
-//!   version it read) and answers it. The runner sees its record change (its next
-//!   write fails, or its check every [`PERSIST_EVERY`] does), kills the job (ffmpeg,
-//!   the scratch directory) and deletes any media the job had stored.
-//! - **Interruption**: a task whose runner stopped (crash, restart) reads `failed`
-//!   with code `interrupted`: at start-up for the local store (one server owns its
-//!   data directory), and, on any store, when a read or the sweep finds a heartbeat
-//!   older than the lease (`--task-lease-secs`). That write is a swap too: a runner
-//!   that was only slow loses its record and stops.
-//! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep, and
-//!   read as gone as soon as they are due.
+//! - **Creating** a task writes its row: the operation's checked input (the
+//!   [`MediaOp`], as JSON), `pending`, and the media id its output will have. A
+//!   replica's workers are woken at once (a PostgreSQL notification reaches the
+//!   others); `--max-queued-tasks` bounds the pending rows (503 past it).
+//! - **Workers** ([`worker`]): a replica whose role runs tasks claims the oldest
+//!   runnable row whenever it has a free job slot, so no replica idles while
+//!   another has work waiting.
+//! - **Running** ([`runner`]): the runner renews its lease in the database (with
+//!   the progress) every [`PERSIST_EVERY`], and stops as soon as a renewal finds
+//!   the row no longer its own (cancelled, or taken over after its lease lapsed).
+//!   A task whose worker died is claimed again by another once the lease
+//!   (`--task-lease-secs`) lapses, up to `--task-max-attempts` times; only after
+//!   the last reads it `failed` / `interrupted`. Every attempt stores its output
+//!   under the same media id, and the one that finishes adds it to the owner's
+//!   media with the task's end in one transaction: a re-run never leaves two.
+//! - **Cancellation**, on any replica: `DELETE` marks the row `cancelled`; the
+//!   runner sees it at its next renewal (at once when it runs on the same
+//!   replica), kills the job and deletes what it stored.
+//! - **Stopping**: a replica that stops gives its running tasks back to the
+//!   queue, uncounted; an embedded database's one server takes back, at start,
+//!   what its last run held.
+//! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep,
+//!   and read as gone as soon as they are due.
 
 mod runner;
 pub(crate) mod sweep;
+pub(crate) mod worker;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::domain::Owner;
 use crate::domain::media::is_valid_id;
 use crate::domain::op::MediaOp;
-use crate::domain::task::{Operation, TASK_FORMAT, TaskError, TaskRecord, TaskStatus};
+use crate::domain::task::{Operation, TaskError, TaskRecord};
 use crate::domain::{Error, ErrorCode, Result};
 use crate::services::App;
-use crate::services::jobs::JobContext;
-use crate::storage::Versioned;
+use crate::storage::MediaStore;
+use crate::storage::db::NewTask;
 
-/// How often a running task's record is brought up to date, at most.
+/// How often a running task's lease and progress are written, and so how soon
+/// its runner sees a cancellation made on another replica.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_millis(500);
-
-fn task_path(owner: &str, id: &str) -> String {
-    format!("tasks/{owner}/{id}.json")
-}
 
 /// A new task id: the creation time in milliseconds (hex, so ids sort by age) and
 /// 64 random bits.
@@ -64,6 +67,17 @@ fn task_error(err: &Error) -> TaskError {
     }
 }
 
+/// The error of a task whose every attempt was cut short.
+pub(crate) fn interrupted() -> TaskError {
+    TaskError {
+        code: ErrorCode::Interrupted.as_str().to_owned(),
+        message: "the task was cut short as often as it may run (its server stopped or \
+                  died each time); nothing was stored: create it again"
+            .to_owned(),
+        param: None,
+    }
+}
+
 /// A page of tasks, newest first.
 #[derive(Debug)]
 pub(crate) struct TaskPage {
@@ -80,40 +94,56 @@ struct Running {
     done: watch::Receiver<bool>,
 }
 
-/// The tasks this replica runs right now.
-#[derive(Debug, Default)]
-pub(crate) struct TaskRegistry(Mutex<HashMap<String, Running>>);
+/// This replica's task workers: its name in claims, how to wake them, and the
+/// tasks they run right now.
+#[derive(Debug)]
+pub(crate) struct TaskRegistry {
+    /// The name this replica's claims carry.
+    worker: String,
+    /// Woken when a task may be claimed.
+    wake: std::sync::Arc<Notify>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Default for TaskRegistry {
+    fn default() -> Self {
+        let mut random = [0u8; 6];
+        let _ = getrandom::fill(&mut random);
+        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            worker: format!("worker_{}_{random}", std::process::id()),
+            wake: std::sync::Arc::default(),
+            running: Mutex::default(),
+        }
+    }
+}
 
 impl TaskRegistry {
     fn insert(&self, id: &str, running: Running) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.running.lock() {
             map.insert(id.to_owned(), running);
         }
     }
 
-    /// How many tasks run here (pending or running).
+    /// How many tasks run here.
     pub(crate) fn len(&self) -> usize {
-        self.0.lock().map_or(0, |map| map.len())
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.0.lock().is_ok_and(|map| map.contains_key(id))
+        self.running.lock().map_or(0, |map| map.len())
     }
 
     /// Whether no task runs here.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.lock().map_or(true, |map| map.is_empty())
+        self.running.lock().map_or(true, |map| map.is_empty())
     }
 
     fn remove(&self, id: &str) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.running.lock() {
             map.remove(id);
         }
     }
 
     /// Cancels task `id` if it runs here; the receiver says when it is done.
     fn cancel(&self, id: &str) -> Option<watch::Receiver<bool>> {
-        let map = self.0.lock().ok()?;
+        let map = self.running.lock().ok()?;
         let running = map.get(id)?;
         running.cancel.cancel();
         Some(running.done.clone())
@@ -125,11 +155,12 @@ impl App {
         seconds(self.config.task_ttl_secs)
     }
 
-    fn task_lease(&self) -> chrono::Duration {
-        seconds(self.config.task_lease_secs)
+    /// The lease a claim holds, in milliseconds.
+    fn lease_ms(&self) -> i64 {
+        seconds(self.config.task_lease_secs).num_milliseconds()
     }
 
-    /// Checks `request`, creates its task and starts it in the background.
+    /// Queues `op` as a task of `owner`; answers it `pending`.
     pub(crate) async fn create_task(
         &self,
         owner: &Owner,
@@ -137,97 +168,56 @@ impl App {
         op: MediaOp,
     ) -> Result<TaskRecord> {
         self.check_quota(owner, 0).await?;
-        let ticket = self.jobs.enqueue_task()?;
+        let pending = self.pending_tasks().await?;
+        let max = self.config.max_queued_tasks;
+        if pending >= max {
+            return Err(Error::overloaded(5).with_message(format!(
+                "{max} tasks already wait for a job slot; retry after 5 s"
+            )));
+        }
         let now = Utc::now().trunc_subsecs(3);
-        let record = TaskRecord {
-            format: TASK_FORMAT,
-            id: new_task_id(now)?,
-            operation,
-            status: TaskStatus::Pending,
-            progress: 0.0,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            output: None,
-            error: None,
-            owner: owner.0.clone(),
-            heartbeat_at: now,
-        };
-        let version = self
-            .store
-            .put_doc(&task_path(&owner.0, &record.id), &record)
+        let id = new_task_id(now)?;
+        let input = serde_json::to_string(&op).map_err(Error::internal)?;
+        let output_id = MediaStore::new_id(operation.output_kind())?;
+        self.db
+            .insert_task(&NewTask {
+                id: &id,
+                owner: &owner.0,
+                operation,
+                input: &input,
+                output_id: &output_id,
+                max_attempts: self.config.task_max_attempts.max(1),
+                created_ms: now.timestamp_millis(),
+            })
             .await?;
-        let ctx = JobContext::task(owner.clone(), ticket);
-        let (done_tx, done_rx) = watch::channel(false);
-        self.tasks.insert(
-            &record.id,
-            Running {
-                cancel: ctx.cancel.clone(),
-                done: done_rx,
-            },
-        );
-        tracing::info!(task = %record.id, operation = operation.as_str(), "task created");
+        self.tasks.wake.notify_one();
+        tracing::info!(task = %id, operation = operation.as_str(), "task created");
         metrics::counter!("runway_tasks_created_total").increment(1);
-        let task = record.clone();
-        let state = self.clone();
-        tokio::spawn(async move {
-            let id = record.id.clone();
-            state.run_task(record, version, op, ctx).await;
-            state.tasks.remove(&id);
-            let _ = done_tx.send(true);
-        });
-        Ok(task)
+        self.get_task(owner, &id).await
     }
 
-    /// The record of `owner`'s task `id`, as it stands: a task whose runner stopped
-    /// is `failed`/`interrupted`, a finished one past its time is gone.
+    /// How many tasks wait for a worker, on every replica.
+    pub(crate) async fn pending_tasks(&self) -> Result<usize> {
+        let pending = self.db.pending_tasks().await?;
+        Ok(usize::try_from(pending).unwrap_or(usize::MAX))
+    }
+
+    /// `owner`'s task `id`, as it stands; a finished one past its time is gone.
     async fn task_record(&self, owner: &Owner, id: &str) -> Result<Option<TaskRecord>> {
-        Ok(self.versioned_task(owner, id).await?.map(|found| found.doc))
-    }
-
-    /// [`Self::task_record`] with the version it was read at.
-    async fn versioned_task(
-        &self,
-        owner: &Owner,
-        id: &str,
-    ) -> Result<Option<Versioned<TaskRecord>>> {
         if !is_valid_id(id) {
             return Ok(None);
         }
-        let path = task_path(&owner.0, id);
-        // Twice at most: a record that changed while it was taken for dead is
-        // read again as its runner wrote it.
-        for _ in 0..2 {
-            let Some(mut found) = self.store.get_doc_versioned::<TaskRecord>(&path).await? else {
-                return Ok(None);
-            };
-            let now = Utc::now();
-            if found.doc.is_finished() {
-                let finished = found.doc.finished_at.unwrap_or(found.doc.heartbeat_at);
-                return Ok((now - finished < self.task_ttl()).then_some(found));
-            }
-            if !self.is_lapsed(&found.doc, now) {
-                return Ok(Some(found));
-            }
-            interrupt(&mut found.doc, now);
-            if let Some(version) = self
-                .store
-                .replace_doc(&path, &found.doc, &found.version)
-                .await?
-            {
-                found.version = version;
-                return Ok(Some(found));
-            }
-        }
-        Err(Error::conflict(
-            "this task's record is changing right now; retry in a moment",
-        ))
+        let Some(task) = self.db.task(&owner.0, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(task.record).filter(|record| !self.is_expired(record, Utc::now())))
     }
 
-    /// Whether an unfinished task's runner is taken for dead: its heartbeat is older
-    /// than the lease, and it does not run on this server.
-    fn is_lapsed(&self, record: &TaskRecord, now: DateTime<Utc>) -> bool {
-        now - record.heartbeat_at > self.task_lease() && !self.tasks.contains(&record.id)
+    /// Whether a finished task is past `--task-ttl-secs`.
+    fn is_expired(&self, record: &TaskRecord, now: DateTime<Utc>) -> bool {
+        record
+            .finished_at
+            .is_some_and(|finished| now - finished >= self.task_ttl())
     }
 
     /// `owner`'s task `id`, or 404.
@@ -239,33 +229,22 @@ impl App {
 
     /// Cancels `owner`'s task `id` when it is pending or running (and answers it
     /// `cancelled`), or deletes it when it is finished (and answers it as it was).
-    /// Works on any server: the one running the task sees its record change.
+    /// Works on any replica: the one running the task sees its row change.
     pub(crate) async fn delete_task(&self, owner: &Owner, id: &str) -> Result<TaskRecord> {
-        let path = task_path(&owner.0, id);
         for _ in 0..3 {
-            let Versioned {
-                doc: mut record,
-                version,
-            } = self
-                .versioned_task(owner, id)
+            let record = self
+                .task_record(owner, id)
                 .await?
                 .ok_or_else(task_not_found)?;
             if record.is_finished() {
-                self.store.delete_doc(&path).await?;
-                return Ok(record);
+                match self.db.delete_finished_task(&owner.0, id).await? {
+                    Some(deleted) => return Ok(deleted.record),
+                    None => return Err(task_not_found()),
+                }
             }
-            let now = Utc::now().trunc_subsecs(3);
-            record.status = TaskStatus::Cancelled;
-            record.finished_at = Some(now);
-            record.heartbeat_at = now;
-            if self
-                .store
-                .replace_doc(&path, &record, &version)
-                .await?
-                .is_none()
-            {
-                continue; // its runner wrote meanwhile: look again
-            }
+            let Some(cancelled) = self.db.cancel_task(&owner.0, id).await? else {
+                continue; // it finished meanwhile: look again
+            };
             metrics::counter!("runway_tasks_finished_total", "status" => "cancelled").increment(1);
             tracing::info!(task = %id, "task cancelled");
             if let Some(mut done) = self.tasks.cancel(id) {
@@ -278,10 +257,10 @@ impl App {
                     tracing::warn!(task = %id, "a cancelled task's job did not stop within 30 s");
                 }
             }
-            return Ok(record);
+            return Ok(cancelled.record);
         }
         Err(Error::conflict(
-            "this task's record is changing right now; retry in a moment",
+            "this task is changing right now; retry in a moment",
         ))
     }
 
@@ -300,40 +279,27 @@ impl App {
                 "cursor is not a cursor this server gave",
             ));
         }
-        let prefix = format!("tasks/{}", owner.0);
-        let mut ids: Vec<String> = self
-            .store
-            .list_docs(&prefix)
+        let live_since = (Utc::now() - self.task_ttl()).timestamp_millis();
+        let wanted = u32::try_from(limit).unwrap_or(u32::MAX).saturating_add(1);
+        let mut tasks: Vec<TaskRecord> = self
+            .db
+            .task_page(&owner.0, live_since, cursor, wanted)
             .await?
             .into_iter()
-            .filter_map(|path| {
-                let name = path.rsplit('/').next()?;
-                Some(name.strip_suffix(".json")?.to_owned())
-            })
-            .filter(|id| cursor.is_none_or(|cursor| id.as_str() < cursor))
+            .map(|task| task.record)
             .collect();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        let mut data: Vec<TaskRecord> = Vec::with_capacity(limit.min(ids.len()));
-        let mut next_cursor = None;
-        for id in ids {
-            let Some(record) = self.task_record(owner, &id).await? else {
-                continue; // expired since it was listed
-            };
-            if data.len() == limit {
-                // There is at least one more: the page ends at its last task.
-                next_cursor = data.last().map(|task| task.id.clone());
-                break;
-            }
-            data.push(record);
-        }
-        Ok(TaskPage {
-            tasks: data,
-            next_cursor,
-        })
+        let next_cursor = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|task| task.id.clone())
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next_cursor })
     }
 
-    /// Cancels every task this server runs, as the server stops: each is recorded
-    /// `failed` / `interrupted`. Waits up to `within` for their records.
+    /// Stops the workers and every task this replica runs, as the server stops:
+    /// each goes back to the queue for another replica (or the next start).
+    /// Waits up to `within` for them.
     pub(crate) async fn stop_tasks(&self, within: Duration) {
         self.shutdown.cancel();
         let deadline = tokio::time::Instant::now() + within;
@@ -364,19 +330,6 @@ pub(crate) fn in_input(err: Error) -> Error {
         }
         _ => err,
     }
-}
-
-/// Marks a task whose runner stopped as failed.
-fn interrupt(record: &mut TaskRecord, now: DateTime<Utc>) {
-    record.status = TaskStatus::Failed;
-    record.finished_at = Some(now.trunc_subsecs(3));
-    record.error = Some(TaskError {
-        code: ErrorCode::Interrupted.as_str().to_owned(),
-        message: "the server stopped while the task ran; nothing was stored: create it again"
-            .to_owned(),
-        param: None,
-    });
-    record.heartbeat_at = now.trunc_subsecs(3);
 }
 
 fn task_not_found() -> Error {

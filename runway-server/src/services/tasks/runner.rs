@@ -1,139 +1,152 @@
-//! The runner of a task: its job, with the record kept up to date as it runs
-//! (status, progress, heartbeat), and how it ended; it stops as soon as another
-//! server changes the record.
+//! The runner of a claimed task: its job, with the lease and progress renewed as
+//! it runs, and how it ended, written only while the claim holds.
 
-use chrono::{SubsecRound, Utc};
-
-use super::{PERSIST_EVERY, in_input, interrupt, task_error, task_path};
-use crate::domain::media::MediaRecord;
+use super::{PERSIST_EVERY, in_input, task_error};
+use crate::domain::media::MediaKind;
 use crate::domain::op::MediaOp;
-use crate::domain::task::{TaskOutput, TaskRecord, TaskStatus};
+use crate::domain::task::TaskStatus;
+use crate::domain::{Error, MediaRecord};
 use crate::services::App;
 use crate::services::jobs::JobContext;
-use crate::storage::DocVersion;
+use crate::storage::db::{Claim, Finished, QueuedTask};
 
 impl App {
-    /// Runs a task's job, keeping its record up to date, and writes how it ended;
-    /// stops as soon as another server changed the record (cancelled it, or took
-    /// this runner for dead).
-    pub(super) async fn run_task(
-        &self,
-        mut record: TaskRecord,
-        mut version: DocVersion,
-        op: MediaOp,
-        ctx: JobContext,
-    ) {
-        let path = task_path(&record.owner, &record.id);
-        // A task takes its slot before it reads its inputs: waiting tasks hold no media.
-        let job = async {
-            self.slot(&ctx).await?;
-            op.run(self, &ctx).await
+    /// Runs a claimed task's job, renewing the claim, and records how it ended;
+    /// stops as soon as the row is no longer the claim's (cancelled, or taken
+    /// over after the lease lapsed), and gives the task back when the server
+    /// stops.
+    pub(super) async fn run_claimed(&self, claim: Claim, task: QueuedTask, ctx: JobContext) {
+        let op: MediaOp = match serde_json::from_str(&task.input) {
+            Ok(op) => op,
+            Err(err) => {
+                let err = Error::internal(format!("the task's stored input cannot be read: {err}"));
+                self.record_failure(&claim, &err).await;
+                return;
+            }
         };
+        let job = op.run(self, &ctx);
         tokio::pin!(job);
-        let mut interrupted = false;
-        let mut changed_elsewhere = false;
+        let mut stopping = false;
+        let mut lost = false;
         let mut tick = tokio::time::interval(PERSIST_EVERY);
-        let heartbeat = self.task_lease() / 3;
         let result = loop {
             tokio::select! {
                 result = &mut job => break result,
-                () = self.shutdown.cancelled(), if !interrupted => {
-                    // The server stops: the job stops with it, and says so.
-                    interrupted = true;
+                () = self.shutdown.cancelled(), if !stopping => {
+                    // The server stops: the job stops with it; the task goes back.
+                    stopping = true;
                     ctx.cancel.cancel();
                 }
-                _ = tick.tick(), if !changed_elsewhere => {
-                    let now = Utc::now().trunc_subsecs(3);
-                    let mut changed = false;
-                    if ctx.has_started() && record.status == TaskStatus::Pending {
-                        record.status = TaskStatus::Running;
-                        record.started_at = Some(now);
-                        changed = true;
-                    }
+                () = ctx.cancel.cancelled(), if !lost && !stopping => {
+                    // Cancelled through this replica: the row says so already.
+                    lost = true;
+                }
+                _ = tick.tick(), if !lost => {
                     let progress = (ctx.progress.get() * 100.0).round() / 100.0;
-                    if progress > record.progress {
-                        record.progress = progress;
-                        changed = true;
-                    }
-                    let current = if changed || now - record.heartbeat_at >= heartbeat {
-                        record.heartbeat_at = now;
-                        self.store.replace_doc(&path, &record, &version).await
-                    } else {
-                        // Nothing to write: has another server written?
-                        self.store
-                            .doc_version(&path)
-                            .await
-                            .map(|found| found.filter(|found| *found == version))
-                    };
-                    match current {
-                        Ok(Some(current)) => version = current,
-                        Ok(None) => {
-                            changed_elsewhere = true;
+                    match self.db.renew_claim(&claim, progress, self.lease_ms()).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            lost = true;
                             ctx.cancel.cancel();
                         }
                         Err(err) => {
-                            tracing::warn!(task = %record.id, %err, "cannot update the task record");
+                            tracing::warn!(task = %claim.task_id, %err, "cannot renew the task's lease");
                         }
                     }
                 }
             }
         };
-        if changed_elsewhere {
-            if let Ok(media) = &result {
-                self.discard(media).await;
-            }
-            tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
-            return;
-        }
-        let now = Utc::now().trunc_subsecs(3);
-        if record.started_at.is_none() && ctx.has_started() {
-            record.started_at = Some(now);
-        }
-        let stored = result.as_ref().ok().cloned();
-        if interrupted {
-            interrupt(&mut record, now);
-        } else {
-            match result {
-                Ok(media) => {
-                    record.status = TaskStatus::Succeeded;
-                    record.progress = 1.0;
-                    record.output = Some(TaskOutput::new(record.operation, self.media_url(&media)));
+        match result {
+            Ok(media) if !lost => self.record_success(&claim, &task, media).await,
+            Ok(_) => self.after_lost(&claim, &task).await,
+            Err(_) if lost => self.after_lost(&claim, &task).await,
+            Err(_) if stopping => match self.db.release_claim(&claim).await {
+                Ok(true) => {
+                    tracing::info!(task = %claim.task_id, "task given back to the queue as the server stops")
                 }
+                Ok(false) => {}
                 Err(err) => {
-                    crate::services::log_failure(&format!("task {}", record.id), &err);
-                    record.status = TaskStatus::Failed;
-                    record.error = Some(task_error(&in_input(err)));
+                    tracing::warn!(task = %claim.task_id, %err, "cannot give the task back; its lease will lapse")
                 }
-            }
-        }
-        record.finished_at = Some(now);
-        record.heartbeat_at = now;
-        let written = self.store.replace_doc(&path, &record, &version).await;
-        let kept = matches!(written, Ok(Some(_)));
-        if let Some(media) = stored.filter(|_| !kept || interrupted) {
-            // Cancelled or taken over at the last moment, or interrupted: nobody
-            // will be given this media.
-            self.discard(&media).await;
-        }
-        match written {
-            Ok(Some(_)) => {
-                tracing::info!(task = %record.id, status = record.status.as_str(), "task finished");
-                metrics::counter!("runway_tasks_finished_total", "status" => record.status.as_str())
-                    .increment(1);
-            }
-            Ok(None) => {
-                tracing::info!(task = %record.id, "task stopped: another server cancelled it or took it for dead");
-            }
+            },
             Err(err) => {
-                tracing::error!(task = %record.id, %err, "cannot write the end of a task");
+                crate::services::log_failure(&format!("task {}", claim.task_id), &err);
+                if self.record_failure(&claim, &in_input(err)).await {
+                    // An earlier attempt may have stored bytes under the id.
+                    self.discard_output(&task.output_id).await;
+                }
             }
         }
     }
 
-    /// Deletes media a cancelled job stored before it saw the cancellation.
-    async fn discard(&self, media: &MediaRecord) {
-        if let Err(err) = self.store.delete(media).await {
-            tracing::warn!(id = %media.id, %err, "cannot delete the media of a cancelled task");
+    /// Records a success: the output joins its owner's media with the task's end;
+    /// over the quota, the task fails and the output goes.
+    async fn record_success(&self, claim: &Claim, task: &QueuedTask, media: MediaRecord) {
+        let url = self.media_url(&media);
+        let finished = self
+            .db
+            .finish_succeeded(claim, &media, &url, self.config.quota_bytes)
+            .await;
+        match finished {
+            Ok(Finished::Recorded) => {
+                tracing::info!(task = %claim.task_id, "task succeeded");
+                metrics::counter!("runway_tasks_finished_total", "status" => "succeeded")
+                    .increment(1);
+            }
+            Ok(Finished::Lost) => self.after_lost(claim, task).await,
+            Ok(Finished::OverQuota(used)) => {
+                self.discard_output(&media.id).await;
+                let quota = self.config.quota_bytes.unwrap_or(0);
+                self.record_failure(claim, &Error::quota_exceeded(used, quota))
+                    .await;
+            }
+            Err(err) => {
+                // The lease will lapse and another attempt run the task again.
+                tracing::error!(task = %claim.task_id, %err, "cannot record the task's end");
+            }
+        }
+    }
+
+    /// Records a failure with `err`; whether the row took it.
+    async fn record_failure(&self, claim: &Claim, err: &Error) -> bool {
+        match self.db.finish_failed(claim, &task_error(err)).await {
+            Ok(Finished::Recorded) => {
+                metrics::counter!("runway_tasks_finished_total", "status" => "failed").increment(1);
+                tracing::info!(task = %claim.task_id, code = err.code.as_str(), "task failed");
+                true
+            }
+            Ok(_) => false,
+            Err(db) => {
+                tracing::error!(task = %claim.task_id, err = %db, "cannot record the task's failure");
+                false
+            }
+        }
+    }
+
+    /// After the row stopped being the claim's: when the task was cancelled (or
+    /// deleted), what this attempt stored goes; when another attempt holds it
+    /// (or finished it), the output id is that attempt's, and stays.
+    async fn after_lost(&self, claim: &Claim, task: &QueuedTask) {
+        let now = self.db.task(&task.record.owner, &claim.task_id).await;
+        let cancelled = match &now {
+            Ok(Some(now)) => now.record.status == TaskStatus::Cancelled,
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        if cancelled {
+            self.discard_output(&task.output_id).await;
+        }
+        tracing::info!(task = %claim.task_id, "task stopped: it was cancelled or taken over");
+    }
+
+    /// Deletes the bytes stored under a task's output id, if any (never in the
+    /// index: only a finished task's output is).
+    pub(super) async fn discard_output(&self, output_id: &str) {
+        let Some(kind) = MediaKind::of_id(output_id) else {
+            return;
+        };
+        if let Err(err) = self.store.delete_stored(kind, output_id).await {
+            tracing::warn!(media = %output_id, %err, "cannot delete a task's unkept output");
         }
     }
 }

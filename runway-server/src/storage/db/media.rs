@@ -99,9 +99,62 @@ fn records(rows: Vec<RecordRow>) -> Result<Vec<MediaRecord>, DbError> {
         .collect()
 }
 
-fn bytes(n: u64) -> i64 {
+pub(super) fn bytes(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+/// Adds media `$record` to its owner's index and counters within `$quota`
+/// bytes, in transaction `$tx` (of either backend); evaluates to [`Added`]. Over
+/// the quota nothing is written, and the caller rolls back.
+macro_rules! add_media_in {
+    ($tx:ident, $record:expr, $quota:expr) => {{
+        let record: &$crate::domain::media::MediaRecord = $record;
+        let json = serde_json::to_string(record)
+            .map_err(|e| $crate::storage::db::DbError::Corrupt(format!("a media record: {e}")))?;
+        let size = $crate::storage::db::media::bytes(record.size_bytes);
+        let quota = $quota.map($crate::storage::db::media::bytes);
+        sqlx::query(
+            "INSERT INTO usage (owner, media_count, used_bytes) VALUES ($1, 0, 0) \
+             ON CONFLICT (owner) DO NOTHING",
+        )
+        .bind(&record.owner)
+        .execute(&mut *$tx)
+        .await?;
+        let counted = sqlx::query(
+            "UPDATE usage SET media_count = media_count + 1, used_bytes = used_bytes + $1 \
+             WHERE owner = $2 AND ($3 IS NULL OR used_bytes + $1 <= $3)",
+        )
+        .bind(size)
+        .bind(&record.owner)
+        .bind(quota)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if counted == 0 {
+            let used =
+                sqlx::query_scalar::<_, i64>("SELECT used_bytes FROM usage WHERE owner = $1")
+                    .bind(&record.owner)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            $crate::storage::db::Added::OverQuota(u64::try_from(used).unwrap_or(0))
+        } else {
+            sqlx::query(
+                "INSERT INTO media (id, owner, kind, size_bytes, created_ms, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&record.id)
+            .bind(&record.owner)
+            .bind(record.kind.folder())
+            .bind(size)
+            .bind(record.created_at.timestamp_millis())
+            .bind(&json)
+            .execute(&mut *$tx)
+            .await?;
+            $crate::storage::db::Added::Added
+        }
+    }};
+}
+pub(super) use add_media_in;
 
 impl Database {
     /// Adds `record` to its owner's media and counters, unless that would take the
@@ -111,53 +164,15 @@ impl Database {
         record: &MediaRecord,
         quota: Option<u64>,
     ) -> Result<Added, DbError> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| DbError::Corrupt(format!("a media record: {e}")))?;
-        let size = bytes(record.size_bytes);
-        let quota = quota.map(bytes);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO usage (owner, media_count, used_bytes) VALUES ($1, 0, 0) \
-                 ON CONFLICT (owner) DO NOTHING",
-            )
-            .bind(&record.owner)
-            .execute(&mut *tx)
-            .await?;
-            let counted = sqlx::query(
-                "UPDATE usage SET media_count = media_count + 1, used_bytes = used_bytes + $1 \
-                 WHERE owner = $2 AND ($3 IS NULL OR used_bytes + $1 <= $3)",
-            )
-            .bind(size)
-            .bind(&record.owner)
-            .bind(quota)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if counted == 0 {
-                let used = sqlx::query_as::<_, CountersRow>(
-                    "SELECT media_count, used_bytes FROM usage WHERE owner = $1",
-                )
-                .bind(&record.owner)
-                .fetch_one(&mut *tx)
-                .await?;
+            let added = add_media_in!(tx, record, quota);
+            if added == Added::Added {
+                tx.commit().await?;
+            } else {
                 tx.rollback().await?;
-                return Ok(Added::OverQuota(u64::try_from(used.used_bytes).unwrap_or(0)));
             }
-            sqlx::query(
-                "INSERT INTO media (id, owner, kind, size_bytes, created_ms, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&record.id)
-            .bind(&record.owner)
-            .bind(kind_name(record.kind))
-            .bind(size)
-            .bind(record.created_at.timestamp_millis())
-            .bind(&json)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(Added::Added)
+            Ok(added)
         })
     }
 

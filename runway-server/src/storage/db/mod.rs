@@ -27,9 +27,11 @@ mod accounts;
 #[cfg(test)]
 mod conformance;
 mod media;
+mod tasks;
 
 pub use accounts::{Account, ApiKeyInfo, KeyOwner};
 pub use media::{Added, Counters, MediaCursor, MediaQuery};
+pub use tasks::{Claim, Finished, NewTask, QueuedTask};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -251,6 +253,11 @@ impl Database {
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Whether several servers may share this database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
     }
 
     /// One round trip: whether the database answers.

@@ -1,0 +1,116 @@
+//! A replica's task worker: whenever it holds a free job slot it claims the
+//! oldest runnable task and starts its runner; with nothing to claim it waits for
+//! a wake-up (a task created here, a PostgreSQL notification from another
+//! replica) or [`POLL_EVERY`], whichever comes first.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::{Running, interrupted};
+use crate::domain::Owner;
+use crate::services::App;
+use crate::services::jobs::JobContext;
+use crate::storage::db::{Claim, QueuedTask};
+
+/// How often an idle worker looks for work without being woken (a lost
+/// notification, a lease that lapsed).
+pub(crate) const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// At most this many tasks are failed at once for lack of attempts.
+const FAIL_BATCH: u32 = 100;
+
+impl App {
+    /// Claims and starts tasks until the server stops.
+    pub(crate) async fn work_tasks(self) {
+        let wake = self.tasks.wake.clone();
+        let listener = self
+            .db
+            .listen_for_tasks(wake.clone(), self.shutdown.clone())
+            .await;
+        let mut last_upkeep: Option<Instant> = None;
+        loop {
+            // A claim is made only with a free slot in hand.
+            let slot = tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                slot = self.jobs.free_slot() => match slot {
+                    Some(slot) => slot,
+                    None => break,
+                },
+            };
+            if last_upkeep.is_none_or(|at| at.elapsed() >= POLL_EVERY) {
+                self.fail_exhausted_tasks().await;
+                last_upkeep = Some(Instant::now());
+            }
+            match self
+                .db
+                .claim_task(&self.tasks.worker, self.lease_ms())
+                .await
+            {
+                Ok(Some((claim, task))) => {
+                    self.start_claimed(claim, task, slot);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(%err, "cannot claim tasks; trying again shortly"),
+            }
+            drop(slot);
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        }
+        if let Some(listener) = listener {
+            listener.abort();
+        }
+    }
+
+    /// Fails the tasks whose last attempt was cut short, and removes what such
+    /// an attempt may have stored.
+    pub(crate) async fn fail_exhausted_tasks(&self) {
+        let failed = match self.db.fail_exhausted(&interrupted(), FAIL_BATCH).await {
+            Ok(failed) => failed,
+            Err(err) => {
+                tracing::warn!(%err, "cannot look for tasks out of attempts");
+                return;
+            }
+        };
+        for output_id in failed {
+            tracing::warn!(media = %output_id, "a task ran out of attempts and reads failed");
+            self.discard_output(&output_id).await;
+        }
+    }
+
+    /// Runs a claimed task in the background, in `slot`.
+    fn start_claimed(
+        &self,
+        claim: Claim,
+        task: QueuedTask,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let owner = Owner(task.record.owner.clone());
+        let ctx = JobContext::task(owner, slot, task.output_id.clone());
+        let (done_tx, done_rx) = watch::channel(false);
+        self.tasks.insert(
+            &claim.task_id,
+            Running {
+                cancel: ctx.cancel.clone(),
+                done: done_rx,
+            },
+        );
+        tracing::info!(
+            task = %claim.task_id,
+            attempt = claim.attempt,
+            operation = task.record.operation.as_str(),
+            "task claimed"
+        );
+        let app = self.clone();
+        tokio::spawn(async move {
+            let id = claim.task_id.clone();
+            app.run_claimed(claim, task, ctx).await;
+            app.tasks.remove(&id);
+            let _ = done_tx.send(true);
+        });
+    }
+}
