@@ -256,13 +256,13 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
     let _ = child.wait();
 }
 
-/// A task running when the server stops reads `failed` / `interrupted` once it is
-/// back, and stored nothing.
-async fn a_task_cut_short_reads_interrupted_after_restart(stop: &str) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
+/// Creates a long render task on a server over `data` started with `extra`,
+/// waits until it runs, and stops the server with `stop` (`-TERM`, `-KILL`);
+/// then starts the server again; answers it, its URL, and the task's id.
+async fn cut_short(data: &std::path::Path, extra: &[&str], stop: &str) -> (Child, String, String) {
     let key = "restart-key";
-    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
+    let args: Vec<&str> = ["--api-key", key].iter().chain(extra).copied().collect();
+    let (mut child, url, _, _) = start(data, &args);
     let http = reqwest::Client::new();
     let task: serde_json::Value = http
         .post(format!("{url}/v1/tasks"))
@@ -278,52 +278,93 @@ async fn a_task_cut_short_reads_interrupted_after_restart(stop: &str) {
         .await
         .expect("task");
     let id = task["id"].as_str().expect("id").to_owned();
-    let read = |url: String| {
-        let http = http.clone();
-        let id = id.clone();
-        async move {
-            http.get(format!("{url}/v1/tasks/{id}"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("read")
-                .json::<serde_json::Value>()
-                .await
-                .expect("task")
-        }
-    };
-    for _ in 0..200 {
-        let task = read(url.clone()).await;
-        if task["status"] == "running" && task["progress"].as_f64() > Some(0.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = wait_task(&http, &url, key, &id, |task| {
+        task["progress"].as_f64().is_some_and(|p| p > 0.0)
+    })
+    .await;
+    assert_eq!(running["status"], "running", "stopped mid-run: {running}");
     signal(&child, stop);
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-    kill_processes_under(&data);
+    kill_processes_under(data);
+    let (child, url, _, _) = start(data, &args);
+    (child, url, id)
+}
 
-    let (mut child, url, _, _) = start(&data, &["--api-key", key]);
-    let task = read(url).await;
+/// A task cut short by `stop` runs again once the server is back, and leaves one
+/// output.
+async fn a_task_cut_short_runs_again_after_restart(stop: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let key = "restart-key";
+    let (mut child, url, id) = cut_short(&data, &[], stop).await;
+    let http = reqwest::Client::new();
+    let task = wait_task(&http, &url, key, &id, |task| {
+        task["status"] == "succeeded" || task["status"] == "failed"
+    })
+    .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let video_url = task["output"]["video_url"].as_str().expect("a video URL");
+    let listed: serde_json::Value = http
+        .get(format!("{url}/v1/media"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    let media = listed["data"].as_array().expect("a list");
+    assert_eq!(media.len(), 1, "one output, not one per attempt: {listed}");
+    let media_id = media[0]["id"].as_str().expect("an id");
+    assert!(
+        video_url.ends_with(&format!("{media_id}.mp4")),
+        "{video_url}"
+    );
+    let videos = std::fs::read_dir(data.join("media/videos"))
+        .expect("videos")
+        .count();
+    assert_eq!(videos, 1, "one file in the store");
+    let bytes = http
+        .get(video_url)
+        .send()
+        .await
+        .expect("answers")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(&bytes[4..8], b"ftyp", "a whole MP4");
+    signal(&child, "-KILL");
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn a_task_stopped_by_sigterm_runs_again_after_restart() {
+    a_task_cut_short_runs_again_after_restart("-TERM").await;
+}
+
+#[tokio::test]
+async fn a_task_killed_by_sigkill_runs_again_after_restart() {
+    a_task_cut_short_runs_again_after_restart("-KILL").await;
+}
+
+#[tokio::test]
+async fn a_task_out_of_attempts_reads_interrupted_and_stored_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, url, id) = cut_short(&data, &["--task-max-attempts", "1"], "-KILL").await;
+    let task = wait_task(&reqwest::Client::new(), &url, "restart-key", &id, |task| {
+        task["status"] != "running"
+    })
+    .await;
     assert_eq!(task["status"], "failed", "{task}");
     assert_eq!(task["error"]["code"], "interrupted", "{task}");
     assert!(task.get("output").is_none(), "{task}");
     let videos = std::fs::read_dir(data.join("media/videos"))
         .expect("videos")
         .count();
-    assert_eq!(videos, 0, "nothing was stored");
+    assert_eq!(videos, 0, "nothing stored");
     signal(&child, "-KILL");
     let _ = child.wait();
-}
-
-#[tokio::test]
-async fn a_task_stopped_by_sigterm_reads_interrupted_after_restart() {
-    a_task_cut_short_reads_interrupted_after_restart("-TERM").await;
-}
-
-#[tokio::test]
-async fn a_task_killed_by_sigkill_reads_interrupted_after_restart() {
-    a_task_cut_short_reads_interrupted_after_restart("-KILL").await;
 }
 
 #[tokio::test]
@@ -479,5 +520,32 @@ async fn text_logs_written_to_a_pipe_are_plain() {
     assert!(access.contains("status=404"), "{access}");
     for line in &lines {
         assert!(!line.contains('\u{1b}'), "a terminal colour code: {line:?}");
+    }
+}
+
+/// Reads task `id` through `url` until `done` says so (60 s at most).
+async fn wait_task(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let task: serde_json::Value = http
+            .get(format!("{url}/v1/tasks/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        if done(&task) {
+            return task;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{task}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

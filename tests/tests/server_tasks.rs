@@ -589,23 +589,38 @@ async fn a_replayed_task_creation_returns_the_same_task() {
 }
 
 #[tokio::test]
-async fn a_server_that_stops_records_its_running_tasks_as_interrupted() {
+async fn a_server_that_stops_gives_its_task_back_and_the_next_start_finishes_it() {
     let server = TestServer::start().await;
     let task = create(&server, KEY, long_render()).await;
-    poll_until(&server, &task.id, |t| t.progress > 0.0).await;
+    let running = poll_until(&server, &task.id, |t| t.progress > 0.0).await;
+    assert_eq!(running.status, types::TaskStatus::Running);
     let TestServer { server, dir } = server;
     server.shutdown().await;
-
-    // No restart needed: the record on disk already says what happened.
-    let records = files_under(&dir.path().join("media/tasks"));
-    assert_eq!(records.len(), 1, "{records:?}");
-    let record: Value =
-        serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("json");
-    assert_eq!(record["id"], task.id.as_str());
-    assert_eq!(record["status"], "failed");
-    assert_eq!(record["error"]["code"], "interrupted");
+    // Nothing half-done is left: no media, no scratch.
     assert_eq!(stored_media(dir.path()), 0);
     assert!(files_under(&dir.path().join("work")).is_empty());
+
+    let config = runway_server::config::ServerConfig::for_data_dir(
+        dir.path(),
+        vec![KEY.to_owned(), OTHER_KEY.to_owned()],
+    );
+    let server = TestServer {
+        server: runway_server::start(config).await.expect("starts again"),
+        dir,
+    };
+    let done = server
+        .client()
+        .wait_for_task(&task.id)
+        .await
+        .expect("it succeeds on the next start");
+    let url = done.output.and_then(|o| o.video_url).expect("video_url");
+    let probe = fetch_probe(&server.client(), &url).await;
+    assert!(
+        (probe.duration() - 10.0).abs() < 0.1,
+        "{}",
+        probe.duration()
+    );
+    assert_eq!(stored_media(server.dir.path()), 1, "one output");
 }
 
 #[tokio::test]
