@@ -104,6 +104,28 @@ async fn import_task_records(db: &Database, store: &MediaStore) -> Result<(), St
     Ok(())
 }
 
+/// Once per database: the answered idempotency keys of a store written before
+/// the database are added (their answers are replayed as before).
+async fn import_idempotency_keys(db: &Database, store: &MediaStore) -> Result<(), StartError> {
+    const STEP: &str = "idempotency records of the object store";
+    let failed = |e: DbError| StartError::Database(format!("importing idempotency keys: {e}"));
+    if db.done(STEP).await.map_err(failed)? {
+        return Ok(());
+    }
+    let keys = crate::services::idempotency::keys_in_store(store)
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    db.import_keys(&keys).await.map_err(failed)?;
+    db.mark_done(STEP).await.map_err(failed)?;
+    if !keys.is_empty() {
+        tracing::info!(
+            keys = keys.len(),
+            "idempotency keys imported into the database"
+        );
+    }
+    Ok(())
+}
+
 /// The database of `config`: `--database`, or SQLite in the data directory.
 pub(crate) fn database_url(config: &ServerConfig) -> Result<DatabaseUrl, DbError> {
     match &config.database {
@@ -189,6 +211,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     }
     import_media_index(&db, &store).await?;
     import_task_records(&db, &store).await?;
+    import_idempotency_keys(&db, &store).await?;
     let work_dir = config.data_dir.join("work");
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)
@@ -246,14 +269,11 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         if resumed > 0 {
             tracing::warn!(resumed, "tasks cut short by the last stop run again");
         }
-    }
-    if !state.store.is_shared() {
-        let released = state.release_unanswered_keys().await.map_err(|e| {
-            StartError::Other(format!(
-                "idempotency records: {}",
-                e.detail.unwrap_or(e.message)
-            ))
-        })?;
+        let released = state
+            .db
+            .release_unanswered_keys()
+            .await
+            .map_err(|e| StartError::Database(format!("idempotency keys: {e}")))?;
         if released > 0 {
             tracing::warn!(
                 released,

@@ -437,7 +437,7 @@ impl Drop for Frozen {
         let ready = format!("{}/readyz", env("RUNWAY_SCALE_OUT_BALANCER"));
         for _ in 0..100 {
             let answered = std::process::Command::new("curl")
-                .args(["-fsS", "-o", "/dev/null", &ready])
+                .args(["-fs", "-o", "/dev/null", &ready])
                 .status()
                 .is_ok_and(|s| s.success());
             if answered {
@@ -617,7 +617,7 @@ async fn concurrent_uploads_through_both_replicas_never_pass_a_quota() {
     let t = topology();
     let account = format!("quota-{}", fastrand::u64(..));
     let key = admin(&["keys", "create", "--account", &account]);
-    let quota: u64 = 60_000;
+    let quota: u64 = 150_000;
     let quota_flag = quota.to_string();
     let (x_dir, y_dir) = (
         tempfile::tempdir().expect("x"),

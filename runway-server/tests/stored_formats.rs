@@ -9,6 +9,17 @@ use serde_json::Value;
 const KEY: &str = "fixture-key";
 const OWNER: &str = "66e7c82b49bb291dd09c8e020448311c4a7bb96aeb5c5db769f66812b13a50b5";
 const MEDIA_ID: &str = "img_0a872993e2aec8deb4079391601d367b";
+/// The key the answered idempotency record is seeded under (records are kept by
+/// the key's SHA-256).
+const IDEMPOTENCY_KEY: &str = "fixture-idempotency-key";
+
+fn key_digest(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stored-1.1")
@@ -38,6 +49,13 @@ fn seeded_data_dir() -> (tempfile::TempDir, Vec<(String, String)>) {
         copy(&name, &media.join(format!("tasks/{OWNER}/{id}.json")));
         tasks.push((state.to_owned(), id));
     }
+    copy(
+        "idempotency-answered.json",
+        &media.join(format!(
+            "idempotency/{OWNER}/{}.json",
+            key_digest(IDEMPOTENCY_KEY)
+        )),
+    );
     (dir, tasks)
 }
 
@@ -119,6 +137,23 @@ async fn media_and_tasks_written_by_contract_1_1_are_read_after_an_upgrade() {
     let (status, body) = get("/v1/tasks".to_owned()).await;
     assert_eq!(status, 200);
     assert_eq!(json(&body)["data"].as_array().map(Vec::len), Some(5));
+
+    // The answer kept for an Idempotency-Key is replayed to the same request.
+    let replay = http
+        .post(format!("{base}/v1/generate-image"))
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", IDEMPOTENCY_KEY)
+        .header("Content-Type", "application/json")
+        .body(r#"{"prompt":"a blue fox","width":32,"height":32}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        json(&replay.bytes().await.expect("body"))["image_url"],
+        "http://127.0.0.1:18081/images/img_2866bb7f7ab481fb1d965ab8b76e100e.jpg"
+    );
     server.shutdown().await;
 }
 

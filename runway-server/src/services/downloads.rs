@@ -33,7 +33,7 @@ impl App {
     ) -> Result<MediaRecord> {
         let not_found = || Error::new(ErrorCode::NotFound, "no media at this URL");
         let id = parse_file_name(kind, file).ok_or_else(not_found)?;
-        self.store.record(kind, id).await?.ok_or_else(not_found)
+        self.stored_media(kind, id).await?.ok_or_else(not_found)
     }
 
     /// With `--download-redirect-secs` and a bucket: a presigned URL of the media,

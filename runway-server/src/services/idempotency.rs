@@ -1,9 +1,8 @@
 //! `Idempotency-Key` on `POST`: the first answer for a key is kept and replayed.
 //!
-//! - A record per caller and key lives in the store at
-//!   `idempotency/{owner}/{sha256(key)}.json`. The first request claims it with a
-//!   create-only write (so two requests with one key cannot both run), runs, and
-//!   writes its answer there.
+//! - A row per caller and key (its SHA-256) lives in the database. The first
+//!   request claims it with an insert (so two requests with one key cannot both
+//!   run, on any replica), runs, and keeps its answer there.
 //! - A repeat with the same method, path and body within [`KEEP_FOR`] gets the kept
 //!   answer; with another body, 422 `idempotency_key_reused`; while the first
 //!   still runs, 409 `idempotency_key_in_use` with `Retry-After: 1` (the SDK
@@ -23,20 +22,17 @@ use super::App;
 use super::background::Sweep;
 use crate::domain::media::format_1;
 use crate::domain::{Error, ErrorCode, Owner, Result};
-use crate::storage::{DocVersion, Versioned};
+use crate::storage::MediaStore;
+use crate::storage::db::{KeyClaim, KeyRequest, StoredAnswer};
 
 /// How long an answer is kept.
 pub(crate) const KEEP_FOR: chrono::Duration = chrono::Duration::hours(24);
 
-/// The format this server writes idempotency records in (1: contract 1.1.x; a
-/// record without the number is 1).
-const KEY_FORMAT: u32 = 1;
-
-/// What is kept for one key: the server's own record, tolerant of fields it does
-/// not know.
+/// What servers before the database kept for one key in the object store, at
+/// `idempotency/{owner}/{sha256(key)}.json` (read once, to import it).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct KeyRecord {
-    /// The record's format ([`KEY_FORMAT`]).
+    /// The record's format (1; a record without the number is 1).
     #[serde(default = "format_1")]
     format: u32,
     /// SHA-256 of method, path, query and body (an upload's: of its digest).
@@ -72,22 +68,15 @@ pub(crate) enum Claim {
 /// A key claimed by a running request.
 #[derive(Debug, Clone)]
 pub(crate) struct Claimed {
-    path: String,
-    fingerprint: String,
-    created_at: DateTime<Utc>,
-    version: DocVersion,
+    owner: String,
+    key_hash: String,
+    /// The claiming request's token: its writes change the row only while the
+    /// row is still its own.
+    token: String,
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn record_path(owner: &Owner, key: &str) -> String {
-    format!(
-        "idempotency/{}/{}.json",
-        owner.0,
-        hex(&Sha256::digest(key.as_bytes()))
-    )
 }
 
 /// The fingerprint of a request: SHA-256 of its method, path with query, and body
@@ -132,82 +121,73 @@ impl App {
         key: &str,
         fingerprint: String,
     ) -> Result<Claim> {
-        let path = record_path(owner, key);
-        let claim = KeyRecord {
-            format: KEY_FORMAT,
-            fingerprint: fingerprint.clone(),
-            created_at: Utc::now(),
-            answer: None,
+        let mut token = [0u8; 16];
+        getrandom::fill(&mut token)
+            .map_err(|e| Error::internal(format!("no random bytes: {e}")))?;
+        let claimed = Claimed {
+            owner: owner.0.clone(),
+            key_hash: hex(&Sha256::digest(key.as_bytes())),
+            token: hex(&token),
         };
-        let claimed = |version| {
-            Claim::Run(Claimed {
-                path: path.clone(),
-                fingerprint: fingerprint.clone(),
-                created_at: claim.created_at,
-                version,
-            })
+        let now = Utc::now();
+        let request = KeyRequest {
+            owner: &claimed.owner,
+            key_hash: &claimed.key_hash,
+            fingerprint: &fingerprint,
+            claim: &claimed.token,
+            now_ms: now.timestamp_millis(),
         };
-        if let Some(version) = self.store.create_doc(&path, &claim).await? {
-            return Ok(claimed(version));
-        }
-        let existing: Option<Versioned<KeyRecord>> = self.store.get_doc_versioned(&path).await?;
-        let stale = existing.as_ref().is_none_or(|r| {
-            // Expired, or a claim whose request died with its server.
-            let age = Utc::now() - r.doc.created_at;
-            age >= KEEP_FOR || (r.doc.answer.is_none() && age >= self.idempotency_claim_lease())
-        });
-        let taken = match existing {
-            Some(record) if !stale && record.doc.fingerprint != fingerprint => {
-                return Err(Error::new(
-                    ErrorCode::IdempotencyKeyReused,
-                    "this Idempotency-Key was used with another request; use a new key for a new request",
-                )
-                .with_param("Idempotency-Key"));
-            }
-            Some(Versioned {
-                doc:
-                    KeyRecord {
-                        answer: Some(answer),
-                        ..
-                    },
+        // Expired, or a claim whose request died with its server: taken over.
+        let expired = (now - KEEP_FOR).timestamp_millis();
+        let abandoned = (now - self.idempotency_claim_lease()).timestamp_millis();
+        match self.db.claim_key(&request, expired, abandoned).await? {
+            KeyClaim::Claimed => Ok(Claim::Run(claimed)),
+            KeyClaim::Held {
+                fingerprint: held, ..
+            } if held != fingerprint => Err(Error::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used with another request; use a new key for a new request",
+            )
+            .with_param("Idempotency-Key")),
+            KeyClaim::Held {
+                answer: Some(answer),
                 ..
-            }) if !stale => return Ok(Claim::Replay(answer)),
-            Some(_) if !stale => return Err(in_use()),
-            // Take the expired or abandoned key over, unless another server did
-            // so since it was read.
-            Some(record) => {
-                self.store
-                    .replace_doc(&path, &claim, &record.version)
-                    .await?
-            }
-            // Removed since the claim failed: claim it again.
-            None => self.store.create_doc(&path, &claim).await?,
-        };
-        taken.map(claimed).ok_or_else(in_use)
+            } => Ok(Claim::Replay(KeptAnswer {
+                status: answer.status,
+                content_type: answer.content_type,
+                location: answer.location,
+                body: answer.body,
+            })),
+            KeyClaim::Held { answer: None, .. } => Err(in_use()),
+        }
     }
 
     /// Keeps `answer` for the claimed key.
     pub(crate) async fn keep_answer(&self, claimed: &Claimed, answer: KeptAnswer) {
-        let kept = KeyRecord {
-            format: KEY_FORMAT,
-            fingerprint: claimed.fingerprint.clone(),
-            created_at: claimed.created_at,
-            answer: Some(answer),
+        let answer = StoredAnswer {
+            status: answer.status,
+            content_type: answer.content_type,
+            location: answer.location,
+            body: answer.body,
         };
         match self
-            .store
-            .replace_doc(&claimed.path, &kept, &claimed.version)
+            .db
+            .keep_answer(&claimed.owner, &claimed.key_hash, &claimed.token, &answer)
             .await
         {
-            Ok(Some(_)) => {}
-            Ok(None) => tracing::warn!("an idempotency key was taken over while its request ran"),
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("an idempotency key was taken over while its request ran"),
             Err(err) => tracing::warn!(%err, "cannot keep an idempotent answer"),
         }
     }
 
     /// Frees the claimed key (its request failed: a retry runs again).
     pub(crate) async fn release_key(&self, claimed: &Claimed) {
-        if let Err(err) = self.store.delete_doc(&claimed.path).await {
+        let released = self
+            .db
+            .release_key(&claimed.owner, &claimed.key_hash, &claimed.token)
+            .await;
+        if let Err(err) = released {
             tracing::warn!(%err, "cannot free an idempotency key");
         }
     }
@@ -224,46 +204,52 @@ impl App {
         super::tasks::seconds(seconds)
     }
 
-    /// At start-up on the local store: keys claimed by requests that the last stop
-    /// cut short are freed (no request of this server is running yet).
-    pub(crate) async fn release_unanswered_keys(&self) -> Result<usize> {
-        let mut released = 0;
-        for path in self.store.list_docs("idempotency").await? {
-            match self.store.get_doc::<KeyRecord>(&path).await {
-                Ok(Some(record)) if record.answer.is_some() => {}
-                Ok(None) => {}
-                // Unanswered, or unreadable: either way no answer is kept.
-                Ok(Some(_)) | Err(_) => {
-                    self.store.delete_doc(&path).await?;
-                    released += 1;
-                }
-            }
-        }
-        Ok(released)
-    }
-
     /// Removes kept answers past [`KEEP_FOR`], at most `budget` of them.
     pub(crate) async fn sweep_expired_keys(&self, budget: usize) -> Result<usize> {
-        let now = Utc::now();
-        let mut removed = 0;
-        for path in self.store.list_docs("idempotency").await? {
-            if removed == budget {
-                break;
-            }
-            let record = match self.store.get_doc::<KeyRecord>(&path).await {
-                Ok(record) => record,
-                Err(err) => {
-                    tracing::warn!(%path, %err, "unreadable idempotency record skipped");
-                    continue;
-                }
-            };
-            if record.is_some_and(|r| now - r.created_at >= KEEP_FOR) {
-                self.store.delete_doc(&path).await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        let before = (Utc::now() - KEEP_FOR).timestamp_millis();
+        let budget = u32::try_from(budget).unwrap_or(u32::MAX);
+        let removed = self.db.remove_expired_keys(before, budget).await?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
+}
+
+/// The answered keys a store written before the database holds (unanswered ones
+/// belonged to requests that are gone): `(owner, key hash, fingerprint, created
+/// ms, answer)`, ready for [`crate::storage::db::Database::import_keys`].
+pub(crate) async fn keys_in_store(
+    store: &MediaStore,
+) -> std::result::Result<Vec<(String, String, String, i64, StoredAnswer)>, crate::storage::StoreError>
+{
+    let mut found = Vec::new();
+    for path in store.list_docs("idempotency").await? {
+        let mut parts = path.trim_end_matches(".json").rsplit('/');
+        let (Some(key_hash), Some(owner)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let record = match store.get_doc::<KeyRecord>(&path).await {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(%path, %err, "an unreadable idempotency record is left out");
+                continue;
+            }
+        };
+        if let Some(answer) = record.answer {
+            found.push((
+                owner.to_owned(),
+                key_hash.to_owned(),
+                record.fingerprint,
+                record.created_at.timestamp_millis(),
+                StoredAnswer {
+                    status: answer.status,
+                    content_type: answer.content_type,
+                    location: answer.location,
+                    body: answer.body,
+                },
+            ));
+        }
+    }
+    Ok(found)
 }
 
 /// Idempotency records past their 24 h.

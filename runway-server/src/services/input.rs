@@ -82,8 +82,7 @@ impl App {
         let Source::Stored(kind, id) = self.classify(url, param)? else {
             return Err(Error::media_not_found(param));
         };
-        self.store
-            .record(kind, &id)
+        self.stored_media(kind, &id)
             .await?
             .ok_or_else(|| Error::media_not_found(param))
     }
@@ -94,8 +93,7 @@ impl App {
         match self.classify(url, param)? {
             Source::Stored(kind, id) => {
                 let record = self
-                    .store
-                    .record(kind, &id)
+                    .stored_media(kind, &id)
                     .await?
                     .ok_or_else(|| Error::media_not_found(param))?;
                 Ok(Resolved::Stored(record))

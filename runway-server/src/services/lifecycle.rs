@@ -23,7 +23,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 
 use crate::domain::Owner;
-use crate::domain::media::{MediaKind, MediaRecord};
+use crate::domain::media::{MediaKind, MediaRecord, is_valid_id};
 use crate::domain::{Error, Result};
 use crate::services::App;
 use crate::services::background::Sweep;
@@ -82,6 +82,24 @@ impl App {
             return Err(Error::quota_exceeded(used, quota));
         }
         Ok(())
+    }
+
+    /// The record of stored media `id` of `kind`, from the database's index: a
+    /// media exists once it is there (its bytes are stored first), and reads as
+    /// gone once it has expired.
+    pub(crate) async fn stored_media(
+        &self,
+        kind: MediaKind,
+        id: &str,
+    ) -> Result<Option<MediaRecord>> {
+        if !is_valid_id(id) {
+            return Ok(None);
+        }
+        let expired_before = self.store.expired_before();
+        let record = self.db.media_record(id).await?;
+        Ok(record.filter(|record| {
+            record.kind == kind && expired_before.is_none_or(|before| record.created_at >= before)
+        }))
     }
 
     /// `owner`'s counters, without expired media the sweep has not removed yet.

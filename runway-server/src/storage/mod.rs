@@ -4,18 +4,18 @@
 //! Layout: `images/{id}.jpg`, `videos/{id}.mp4`, `audios/{id}.mp3`, and a record per
 //! media at `records/{id}.json` (owner, creation time, size, probed properties).
 //! Media are written first and their record second, both atomically (object_store
-//! stages each write and renames it into place; an S3 PUT is atomic); a media exists
-//! only once its record does. On the local store, staged leftovers and media without
-//! a record (a crash between the two writes) are removed at start.
+//! stages each write and renames it into place; an S3 PUT is atomic). On the local
+//! store, staged leftovers and media without a record (a crash between the two
+//! writes) are removed at start.
 //!
-//! Small JSON documents (task and idempotency records) live beside the media. They
-//! change by compare-and-swap on their version ([`MediaStore::replace_doc`]): S3's
-//! conditional PUT (`If-Match`), emulated on the local store (one server owns a
-//! data directory) with a lock per document.
+//! Which media exist (a media exists once its row is in the media index), tasks
+//! and idempotency keys are the database's ([`db`]); the records beside the
+//! media, and the documents servers before the database kept there, are read
+//! only to import them.
 
 use std::path::{Path as FsPath, PathBuf};
 
-use crate::domain::media::{MEDIA_FORMAT, MediaKind, MediaRecord, Probed, is_valid_id};
+use crate::domain::media::{MEDIA_FORMAT, MediaKind, MediaRecord, Probed};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,12 +32,9 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use object_store::{
-    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload, RetryConfig, UpdateVersion,
+    BackoffConfig, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 mod blobs;
@@ -49,7 +46,6 @@ mod probe;
 mod records;
 mod recovery;
 
-pub use documents::{DocVersion, Versioned};
 pub use error::StoreError;
 pub use location::StorageLocation;
 use recovery::clean_leftovers;
@@ -80,10 +76,7 @@ async fn delete_if_there(store: &dyn ObjectStore, path: &Path) -> Result<(), Sto
 enum Backend {
     /// The local filesystem: no conditional update, so one lock per document
     /// stripe serializes every document write of this (the only) server.
-    Local {
-        root: PathBuf,
-        doc_locks: Box<[tokio::sync::Mutex<()>]>,
-    },
+    Local { root: PathBuf },
     /// S3: conditional PUTs; presigned URLs for downloads.
     S3 {
         s3: Arc<AmazonS3>,
@@ -146,10 +139,7 @@ impl MediaStore {
         let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
         Ok(Self {
             store: Arc::new(store),
-            backend: Arc::new(Backend::Local {
-                root: root.clone(),
-                doc_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
-            }),
+            backend: Arc::new(Backend::Local { root: root.clone() }),
             location: Arc::new(StorageLocation::Local(root)),
             media_ttl: None,
             space_needed: Arc::default(),
@@ -173,19 +163,9 @@ impl MediaStore {
         self.media_ttl.map(|ttl| Utc::now() - ttl)
     }
 
-    fn is_expired(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        self.media_ttl.is_some_and(|ttl| now - created_at >= ttl)
-    }
-
     /// Where the store is, for people: a directory or an `s3://` URL.
     pub fn location(&self) -> &StorageLocation {
         &self.location
-    }
-
-    /// Whether other servers may share this store (so nothing may assume that
-    /// this server is the only one).
-    pub fn is_shared(&self) -> bool {
-        self.location.is_shared()
     }
 
     /// A write failure; one for lack of space makes readiness probe with `needed`

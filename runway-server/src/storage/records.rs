@@ -96,25 +96,6 @@ impl MediaStore {
         delete_if_there(self.store.as_ref(), &media_path(kind, id)).await
     }
 
-    /// The record of media `id` of `kind`, if it exists.
-    pub async fn record(
-        &self,
-        kind: MediaKind,
-        id: &str,
-    ) -> Result<Option<MediaRecord>, StoreError> {
-        if !is_valid_id(id) {
-            return Ok(None);
-        }
-        let bytes = match self.store.get(&record_path(id)).await {
-            Ok(result) => result.bytes().await?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(err) => return Err(err.into()),
-        };
-        let record: MediaRecord = serde_json::from_slice(&bytes)?;
-        let live = record.kind == kind && !self.is_expired(record.created_at, Utc::now());
-        Ok(live.then_some(record))
-    }
-
     /// Deletes a media: its record first (so it disappears at once), then its
     /// bytes.
     pub async fn delete(&self, record: &MediaRecord) -> Result<(), StoreError> {
@@ -158,29 +139,18 @@ mod tests {
         std::fs::write(dir.path().join("media/images/img_orphan.jpg"), b"no record")
             .expect("write");
         let reopened = MediaStore::open_local(&root).expect("reopen");
-        let found = reopened
-            .record(MediaKind::Image, &record.id)
-            .await
-            .expect("record")
-            .expect("exists");
-        assert_eq!(found, record);
+        let found = reopened.all_records().await.expect("records");
+        assert_eq!(found, std::slice::from_ref(&record));
         assert!(!dir.path().join("media/images/img_x.jpg#1").exists());
         assert!(!dir.path().join("media/images/img_orphan.jpg").exists());
-        assert!(
-            reopened
-                .record(MediaKind::Video, &record.id)
-                .await
-                .expect("ok")
-                .is_none()
-        );
 
         reopened.delete(&record).await.expect("delete");
+        assert!(reopened.all_records().await.expect("records").is_empty());
         assert!(
-            reopened
-                .record(MediaKind::Image, &record.id)
-                .await
-                .expect("ok")
-                .is_none()
+            !dir.path()
+                .join("media/images")
+                .join(record.file_name())
+                .exists()
         );
     }
 }

@@ -129,8 +129,7 @@ impl App {
         if let Source::Stored(MediaKind::Image, id) = self.classify(url, param)? {
             let record = ctx
                 .unless_cancelled(async {
-                    self.store
-                        .record(MediaKind::Image, &id)
+                    self.stored_media(MediaKind::Image, &id)
                         .await?
                         .ok_or_else(|| Error::media_not_found(param))
                 })

@@ -130,7 +130,7 @@ impl App {
             param,
             ..
         }) = &input
-            && self.store.record(record.kind, &record.id).await?.is_none()
+            && self.stored_media(record.kind, &record.id).await?.is_none()
         {
             super::super::log_failure("ffmpeg, on media deleted meanwhile", &failed);
             return Err(Error::media_not_found(param));

@@ -278,6 +278,17 @@ impl Database {
         records(rows)
     }
 
+    /// The record of media `id`, if it is in the index.
+    pub async fn media_record(&self, id: &str) -> Result<Option<MediaRecord>, DbError> {
+        let row = with_pool!(self, pool => sqlx::query_as::<_, RecordRow>(
+            "SELECT record FROM media WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(records(row.into_iter().collect())?.pop())
+    }
+
     /// Up to `limit` media stored before `before_ms`, oldest first.
     pub async fn media_older_than(
         &self,

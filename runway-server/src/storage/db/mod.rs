@@ -26,10 +26,12 @@ use sqlx::sqlite::{
 mod accounts;
 #[cfg(test)]
 mod conformance;
+mod idempotency;
 mod media;
 mod tasks;
 
 pub use accounts::{Account, ApiKeyInfo, KeyOwner};
+pub use idempotency::{KeyClaim, KeyRequest, StoredAnswer};
 pub use media::{Added, Counters, MediaCursor, MediaQuery};
 pub use tasks::{Claim, Finished, NewTask, QueuedTask};
 

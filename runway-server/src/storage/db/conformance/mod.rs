@@ -62,6 +62,7 @@ macro_rules! on_both {
     };
 }
 
+mod idempotency;
 mod tasks;
 
 on_both!(accounts_are_unique_by_name, on_postgres);
