@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::kill_processes_under;
+use common::{Server, kill_processes_under};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
@@ -65,7 +65,7 @@ fn presigned_redirects_need_a_bucket() {
 /// Starts the binary on a free loopback port and reads its start-up report up to
 /// the line with the key (the created one, or the one `extra` passes with
 /// `--api-key`).
-fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, Vec<String>) {
+fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Server, String, String, Vec<String>) {
     let given_key = extra
         .iter()
         .position(|a| *a == "--api-key")
@@ -109,7 +109,7 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String, String, 
     }
     // Keep reading what the server prints later.
     std::thread::spawn(move || reader.for_each(drop));
-    (child, url, key, lines)
+    (Server(child), url, key, lines)
 }
 
 /// Sends `signal` (`-TERM`, `-KILL`) to the child.
@@ -259,7 +259,7 @@ async fn sigkill_during_writes_loses_no_completed_media_and_shows_no_partial_one
 /// Creates a long render task on a server over `data` started with `extra`,
 /// waits until it runs, and stops the server with `stop` (`-TERM`, `-KILL`);
 /// then starts the server again; answers it, its URL, and the task's id.
-async fn cut_short(data: &std::path::Path, extra: &[&str], stop: &str) -> (Child, String, String) {
+async fn cut_short(data: &std::path::Path, extra: &[&str], stop: &str) -> (Server, String, String) {
     let key = "restart-key";
     let args: Vec<&str> = ["--api-key", key].iter().chain(extra).copied().collect();
     let (mut child, url, _, _) = start(data, &args);

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::kill_processes_under;
+use common::{Server, kill_processes_under};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
@@ -155,12 +155,12 @@ async fn count_objects(folder: &str) -> usize {
 
 /// A long task: a 10 s 1280x720 render keeps both cores busy for seconds.
 fn long_render() -> Value {
-    json!({"operation": "generate-video", "input": {"prompt": "a long render", "duration": 10, "width": 1280, "height": 720}})
+    json!({"operation": "generate-video", "input": {"prompt": "a long render", "duration": 10, "fps": 60, "width": 1280, "height": 720}})
 }
 
 /// Starts one more replica on the bucket (with the deployment's environment) on a
 /// free loopback port; answers the process and its base URL.
-fn start_replica(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+fn start_replica(data_dir: &std::path::Path, extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_runway-server"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -178,7 +178,7 @@ fn start_replica(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) 
         .find_map(|l| l.split("listening on ").nth(1).map(str::to_owned))
         .expect("the replica reports its address");
     std::thread::spawn(move || lines.for_each(drop));
-    (child, url)
+    (Server(child), url)
 }
 
 #[tokio::test]

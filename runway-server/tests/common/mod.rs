@@ -16,3 +16,27 @@ pub fn kill_processes_under(dir: &std::path::Path) {
         }
     }
 }
+
+/// A server process the test started, killed when dropped: a test that fails
+/// half-way leaves no server running behind it.
+pub struct Server(pub std::process::Child);
+
+impl std::ops::Deref for Server {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
