@@ -118,12 +118,14 @@ case "${1:-}" in
     . "$dir/env"
     echo "== multi-replica tests (runway-server/tests/scale_out.rs)"
     cargo test --release -p runway-server --test scale_out -- --ignored --test-threads 1
-    echo "== load through the balancer (two replicas on S3)"
-    LOAD_TARGET="$RUNWAY_SCALE_OUT_BALANCER" LOAD_API_KEY="$key" \
-      LOAD_REPLICAS="$RUNWAY_SCALE_OUT_REPLICA_A,$RUNWAY_SCALE_OUT_REPLICA_B" \
-      LOAD_PIDS="$(cat "$dir/a.pid"),$(cat "$dir/b.pid")" \
-      LOAD_SECONDS="${LOAD_SECONDS:-20}" \
-      cargo bench -p runway-server --bench load
+    for profile in images tasks; do
+      echo "== load through the balancer (two replicas on S3 and PostgreSQL): $profile"
+      LOAD_PROFILE="$profile" LOAD_TARGET="$RUNWAY_SCALE_OUT_BALANCER" LOAD_API_KEY="$key" \
+        LOAD_REPLICAS="$RUNWAY_SCALE_OUT_REPLICA_A,$RUNWAY_SCALE_OUT_REPLICA_B" \
+        LOAD_PIDS="$(cat "$dir/a.pid"),$(cat "$dir/b.pid")" \
+        LOAD_SECONDS="${LOAD_SECONDS:-20}" \
+        cargo bench -p runway-server --bench load
+    done
     ;;
   *)
     sed -n '2,15p' "$0"

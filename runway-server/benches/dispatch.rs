@@ -85,17 +85,12 @@ fn report(topology: &str, latencies: &[i64]) {
 /// which Debian's PostgreSQL ships).
 async fn fresh_postgres(server_url: &str) -> String {
     let name = format!("runway_dispatch_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        let status = tokio::process::Command::new("psql")
-            .args([server_url, "-qc", &sql])
-            .status()
-            .await
-            .expect("psql runs");
-        assert!(status.success(), "{sql}");
-    }
+    let status = tokio::process::Command::new("psql")
+        .args([server_url, "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .await
+        .expect("psql runs");
+    assert!(status.success(), "CREATE DATABASE {name}");
     let mut url = url::Url::parse(server_url).expect("a URL");
     url.set_path(&name);
     url.to_string()

@@ -155,9 +155,13 @@ impl App {
         seconds(self.config.task_ttl_secs)
     }
 
-    /// The lease a claim holds, in milliseconds.
+    /// The lease a claim holds, in milliseconds (a century at most, so that the
+    /// database's clock plus it stays a number).
     fn lease_ms(&self) -> i64 {
-        seconds(self.config.task_lease_secs).num_milliseconds()
+        const CENTURY_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+        seconds(self.config.task_lease_secs)
+            .num_milliseconds()
+            .min(CENTURY_MS)
     }
 
     /// Queues `op` as a task of `owner`; answers it `pending`.

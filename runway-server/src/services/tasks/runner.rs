@@ -8,7 +8,9 @@ use crate::domain::task::TaskStatus;
 use crate::domain::{Error, MediaRecord};
 use crate::services::App;
 use crate::services::jobs::JobContext;
-use crate::storage::db::{Claim, Finished, QueuedTask};
+use std::time::{Duration, Instant};
+
+use crate::storage::db::{Claim, DbError, Finished, QueuedTask};
 
 impl App {
     /// Runs a claimed task's job, renewing the claim, and records how it ended;
@@ -83,9 +85,9 @@ impl App {
     /// over the quota, the task fails and the output goes.
     async fn record_success(&self, claim: &Claim, task: &QueuedTask, media: MediaRecord) {
         let url = self.media_url(&media);
+        let quota = self.config.quota_bytes;
         let finished = self
-            .db
-            .finish_succeeded(claim, &media, &url, self.config.quota_bytes)
+            .while_unavailable(|| self.db.finish_succeeded(claim, &media, &url, quota))
             .await;
         match finished {
             Ok(Finished::Recorded) => {
@@ -109,7 +111,11 @@ impl App {
 
     /// Records a failure with `err`; whether the row took it.
     async fn record_failure(&self, claim: &Claim, err: &Error) -> bool {
-        match self.db.finish_failed(claim, &task_error(err)).await {
+        let error = task_error(err);
+        match self
+            .while_unavailable(|| self.db.finish_failed(claim, &error))
+            .await
+        {
             Ok(Finished::Recorded) => {
                 metrics::counter!("runway_tasks_finished_total", "status" => "failed").increment(1);
                 tracing::info!(task = %claim.task_id, code = err.code.as_str(), "task failed");
@@ -137,6 +143,30 @@ impl App {
             self.discard_output(&task.output_id).await;
         }
         tracing::info!(task = %claim.task_id, "task stopped: it was cancelled or taken over");
+    }
+
+    /// Runs `write` (a task's end), and again every half second while the
+    /// database is unavailable, for as long as the claim's lease would last: an
+    /// outage does not lose the end (past the lease, the task runs again).
+    async fn while_unavailable<T, F, Fut>(&self, mut write: F) -> Result<T, DbError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, DbError>>,
+    {
+        let lease = Duration::from_millis(u64::try_from(self.lease_ms()).unwrap_or(0));
+        let give_up = Instant::now().checked_add(lease);
+        loop {
+            match write().await {
+                Err(DbError::Unavailable(err))
+                    if give_up.is_none_or(|at| Instant::now() < at)
+                        && !self.shutdown.is_cancelled() =>
+                {
+                    tracing::warn!(%err, "the database is unavailable; writing the task's end again shortly");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Deletes the bytes stored under a task's output id, if any (never in the
