@@ -2624,6 +2624,99 @@ pub mod operations {
             )
         }
     }
+    pub struct GetTaskEventsWhen(::httpmock::When);
+    impl GetTaskEventsWhen {
+        pub fn new(inner: ::httpmock::When) -> Self {
+            Self(
+                inner
+                    .method(::httpmock::Method::GET)
+                    .path_matches(regex::Regex::new("^/v1/tasks/[^/]*/events$").unwrap()),
+            )
+        }
+        pub fn into_inner(self) -> ::httpmock::When {
+            self.0
+        }
+        pub fn task_id(self, value: &::runway_api::TaskId) -> Self {
+            let re = regex::Regex::new(
+                    &format!("^/v1/tasks/{}/events$", value.to_string()),
+                )
+                .unwrap();
+            Self(self.0.path_matches(re))
+        }
+        pub fn last_event_id<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a types::GetTaskEventsLastEventId>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.header("Last-Event-ID", value.to_string()))
+            } else {
+                Self(self.0.header_missing("Last-Event-ID"))
+            }
+        }
+    }
+    pub struct GetTaskEventsThen(::httpmock::Then);
+    impl GetTaskEventsThen {
+        pub fn new(inner: ::httpmock::Then) -> Self {
+            Self(inner)
+        }
+        pub fn into_inner(self) -> ::httpmock::Then {
+            self.0
+        }
+        pub fn ok(self, value: ::serde_json::Value) -> Self {
+            Self(
+                self
+                    .0
+                    .status(200u16)
+                    .header("content-type", "application/json")
+                    .json_body(value),
+            )
+        }
+        pub fn bad_request(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(400u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn unauthorized(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(401u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn not_found(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(404u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn too_many_requests(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(429u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn internal_server_error(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(500u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+    }
     pub struct ListMediaWhen(::httpmock::When);
     impl ListMediaWhen {
         pub fn new(inner: ::httpmock::When) -> Self {
@@ -3416,6 +3509,9 @@ pub trait MockServerExt {
     fn delete_task<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::DeleteTaskWhen, operations::DeleteTaskThen);
+    fn get_task_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetTaskEventsWhen, operations::GetTaskEventsThen);
     fn list_media<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
     where
         F: FnOnce(operations::ListMediaWhen, operations::ListMediaThen);
@@ -3671,6 +3767,17 @@ impl MockServerExt for ::httpmock::MockServer {
             config_fn(
                 operations::DeleteTaskWhen::new(when),
                 operations::DeleteTaskThen::new(then),
+            )
+        })
+    }
+    fn get_task_events<F>(&self, config_fn: F) -> ::httpmock::Mock<'_>
+    where
+        F: FnOnce(operations::GetTaskEventsWhen, operations::GetTaskEventsThen),
+    {
+        self.mock(|when, then| {
+            config_fn(
+                operations::GetTaskEventsWhen::new(when),
+                operations::GetTaskEventsThen::new(then),
             )
         })
     }

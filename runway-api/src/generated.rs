@@ -798,6 +798,61 @@ Play faster or slower, picture and sound together.*/
             Default::default()
         }
     }
+    ///`GetTaskEventsLastEventId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+    pub struct GetTaskEventsLastEventId(::std::string::String);
+    impl ::std::ops::Deref for GetTaskEventsLastEventId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetTaskEventsLastEventId> for ::std::string::String {
+        fn from(value: GetTaskEventsLastEventId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetTaskEventsLastEventId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetTaskEventsLastEventId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetTaskEventsLastEventId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetTaskEventsLastEventId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Health`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -5802,8 +5857,10 @@ let response = client.create_task()
 
 The task's status, progress and, once finished, its output or error. Only
 the key that created a task sees it; for any other key it does not exist
-(`404`). A task whose server stopped while it ran reads `failed` with error
-code `interrupted`.
+(`404`). A task whose server stopped or died while it ran runs again (on
+another server, or when it is back); one cut short as often as the server
+allows (`--task-max-attempts`, 3) reads `failed` with error code
+`interrupted`.
 
 
 Sends a `GET` request to `/v1/tasks/{task_id}`
@@ -5840,6 +5897,34 @@ let response = client.delete_task()
 ```*/
     pub fn delete_task(&self) -> builder::DeleteTask<'_> {
         builder::DeleteTask::new(self)
+    }
+    /**Follow a task as Server-Sent Events
+
+The task as it changes, as a `text/event-stream`: an event named `task`
+whose `data` is the task (the `Task` object, as `get_task` answers it) at
+once, then one each time its status or progress changes, ending after the
+event of its final state (`succeeded`, `failed` or `cancelled`). Each
+event's `id` names the state it shows; a client that reconnects with
+`Last-Event-ID` is not sent that state again. A comment line is sent every
+15 s while nothing changes. A server that stops ends open streams (without
+a final state): reconnect, or read the task. Only the key that created the
+task may follow it (`404` otherwise).
+
+
+Sends a `GET` request to `/v1/tasks/{task_id}/events`
+
+Arguments:
+- `task_id`: The task's id, as `create_task` answered it.
+- `last_event_id`: The `id` of the last event received, when reconnecting.
+```ignore
+let response = client.get_task_events()
+    .task_id(task_id)
+    .last_event_id(last_event_id)
+    .send()
+    .await;
+```*/
+    pub fn get_task_events(&self) -> builder::GetTaskEvents<'_> {
+        builder::GetTaskEvents::new(self)
     }
     /**List the caller's media
 
@@ -9295,6 +9380,124 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_task_events`]
+
+[`Client::get_task_events`]: super::Client::get_task_events*/
+    #[derive(Debug, Clone)]
+    pub struct GetTaskEvents<'a> {
+        client: &'a super::Client,
+        task_id: Result<::runway_api::TaskId, String>,
+        last_event_id: Result<Option<types::GetTaskEventsLastEventId>, String>,
+    }
+    impl<'a> GetTaskEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                task_id: Err("task_id was not initialized".to_string()),
+                last_event_id: Ok(None),
+            }
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::runway_api::TaskId>,
+            V::Error: std::fmt::Display,
+        {
+            self.task_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: runway_api :: TaskId` for task_id failed: {e}"
+                    )
+                });
+            self
+        }
+        pub fn last_event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetTaskEventsLastEventId>,
+            V::Error: std::fmt::Display,
+        {
+            self.last_event_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "conversion to `GetTaskEventsLastEventId` for last_event_id failed: {e}"
+                    )
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/tasks/{task_id}/events`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
+            let Self { client, task_id, last_event_id } = self;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let last_event_id = last_event_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/tasks/{}/events", client.baseurl, encode_path(& task_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = last_event_id {
+                header_map.append("Last-Event-ID", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "get_task_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 400u16 => {
                     Err(
                         Error::ErrorResponse(

@@ -80,6 +80,7 @@ mod download;
 mod edits;
 mod error;
 mod error_code;
+mod events;
 mod hooks;
 mod listings;
 mod retry;

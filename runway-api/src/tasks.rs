@@ -4,6 +4,8 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+
 use crate::{Client, RunwayError, types};
 
 /// How long [`Client::wait_for_task`] waits by default.
@@ -40,6 +42,8 @@ pub struct TaskWait<'a> {
     task_id: String,
     timeout: Option<Duration>,
     on_progress: Option<ProgressCallback<'a>>,
+    /// The status and progress last reported.
+    last_seen: Option<(types::TaskStatus, f64)>,
 }
 
 impl<'a> TaskWait<'a> {
@@ -64,9 +68,67 @@ impl<'a> TaskWait<'a> {
     async fn run(mut self) -> Result<types::Task, RunwayError> {
         let started = Instant::now();
         let deadline = self.timeout.map(|timeout| started + timeout);
+        let mut last_read = None;
+        if let Some(done) = self.follow_events(started, deadline, &mut last_read).await {
+            return done;
+        }
+        self.poll(started, deadline, last_read).await
+    }
+
+    /// Calls the progress callback when `task`'s status or progress changed.
+    fn report(&mut self, task: &types::Task) {
+        if self.last_seen != Some((task.status, task.progress)) {
+            self.last_seen = Some((task.status, task.progress));
+            if let Some(callback) = self.on_progress.as_mut() {
+                callback(task);
+            }
+        }
+    }
+
+    /// Follows the server's event stream to the task's end: `None` when the
+    /// server offers none (an older server), or it ended early: then the caller
+    /// polls, from `last_read`.
+    async fn follow_events(
+        &mut self,
+        started: Instant,
+        deadline: Option<Instant>,
+        last_read: &mut Option<types::Task>,
+    ) -> Option<Result<types::Task, RunwayError>> {
+        let client = self.client;
+        let events = client.task_events(self.task_id.clone());
+        let mut events = std::pin::pin!(events);
+        loop {
+            let next = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, events.next()).await {
+                        Ok(next) => next,
+                        Err(_) => return Some(Err(self.timed_out(last_read.take(), started))),
+                    }
+                }
+                None => events.next().await,
+            };
+            let task = match next {
+                Some(Ok(task)) => task,
+                // No stream here, or it ended early: read the task instead.
+                Some(Err(_)) | None => return None,
+            };
+            self.report(&task);
+            if is_final(&task) {
+                return Some(outcome(task));
+            }
+            *last_read = Some(task);
+        }
+    }
+
+    /// Reads the task with growing, jittered pauses until it ends.
+    async fn poll(
+        mut self,
+        started: Instant,
+        deadline: Option<Instant>,
+        mut last_read: Option<types::Task>,
+    ) -> Result<types::Task, RunwayError> {
         let mut interval = FIRST_POLL_INTERVAL;
-        let mut last: Option<(types::TaskStatus, f64)> = None;
-        let mut last_read: Option<types::Task> = None;
         loop {
             let read = self.client.get_task().task_id(self.task_id.as_str()).send();
             // A read never outlasts the wait's deadline.
@@ -80,25 +142,9 @@ impl<'a> TaskWait<'a> {
                 }
                 None => read.await?.into_inner(),
             };
-            if last != Some((task.status, task.progress)) {
-                last = Some((task.status, task.progress));
-                if let Some(callback) = self.on_progress.as_mut() {
-                    callback(&task);
-                }
-            }
-            match task.status {
-                types::TaskStatus::Succeeded => return Ok(task),
-                types::TaskStatus::Failed => {
-                    return Err(RunwayError::TaskFailed {
-                        task: Box::new(task),
-                    });
-                }
-                types::TaskStatus::Cancelled => {
-                    return Err(RunwayError::TaskCancelled {
-                        task: Box::new(task),
-                    });
-                }
-                types::TaskStatus::Pending | types::TaskStatus::Running => {}
+            self.report(&task);
+            if is_final(&task) {
+                return outcome(task);
             }
             let task = last_read.insert(task);
             // Jitter spreads the polls of many waiting clients; the last pause ends
@@ -126,6 +172,28 @@ impl<'a> TaskWait<'a> {
     }
 }
 
+/// Whether `task` has ended.
+pub(crate) fn is_final(task: &types::Task) -> bool {
+    !matches!(
+        task.status,
+        types::TaskStatus::Pending | types::TaskStatus::Running
+    )
+}
+
+/// How a finished task ended: itself when it succeeded, else the error that
+/// carries it.
+fn outcome(task: types::Task) -> Result<types::Task, RunwayError> {
+    match task.status {
+        types::TaskStatus::Failed => Err(RunwayError::TaskFailed {
+            task: Box::new(task),
+        }),
+        types::TaskStatus::Cancelled => Err(RunwayError::TaskCancelled {
+            task: Box::new(task),
+        }),
+        _ => Ok(task),
+    }
+}
+
 impl<'a> IntoFuture for TaskWait<'a> {
     type Output = Result<types::Task, RunwayError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
@@ -139,14 +207,17 @@ impl Client {
     /// Waits until task `task_id` finishes: its final state when it succeeded,
     /// [`RunwayError::TaskFailed`] or [`RunwayError::TaskCancelled`] (both carry the
     /// task and its error body) otherwise, [`RunwayError::TaskTimedOut`] after the
-    /// timeout (10 min unless set). Reads the task with growing, jittered pauses
-    /// (250 ms up to 3 s); reads that meet 429 or 503 wait as `Retry-After` says.
+    /// timeout (10 min unless set). Follows the task's events when the server
+    /// sends them ([`Client::task_events`]); otherwise (an older server) reads the
+    /// task with growing, jittered pauses (250 ms up to 3 s), reads that meet 429
+    /// or 503 waiting as `Retry-After` says.
     pub fn wait_for_task(&self, task_id: impl AsRef<str>) -> TaskWait<'_> {
         TaskWait {
             client: self,
             task_id: task_id.as_ref().to_owned(),
             timeout: Some(DEFAULT_TASK_TIMEOUT),
             on_progress: None,
+            last_seen: None,
         }
     }
 }

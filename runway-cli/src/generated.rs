@@ -753,7 +753,7 @@ impl<T: CliConfig> Cli<T> {
                     .help("The task's id, as `create_task` answered it."),
             )
             .about(
-                "Read a task\n\nThe task's status, progress and, once finished, its output or error. Only\nthe key that created a task sees it; for any other key it does not exist\n(`404`). A task whose server stopped while it ran reads `failed` with error\ncode `interrupted`.\n",
+                "Read a task\n\nThe task's status, progress and, once finished, its output or error. Only\nthe key that created a task sees it; for any other key it does not exist\n(`404`). A task whose server stopped or died while it ran runs again (on\nanother server, or when it is back); one cut short as often as the server\nallows (`--task-max-attempts`, 3) reads `failed` with error code\n`interrupted`.\n",
             )
     }
     pub fn cli_delete_task() -> ::clap::Command {

@@ -255,6 +255,8 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         deleting: Arc::default(),
         work: scratch::WorkDir::new(work_dir),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        draining: tokio_util::sync::CancellationToken::new(),
+        feeds: Arc::default(),
     };
     // One server owns an embedded database: the tasks its last run held are
     // not running any more (they run again now), and no request still holds an
@@ -322,6 +324,11 @@ impl Prepared {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
+        let draining = state.draining.clone();
+        let signal = async move {
+            signal.await;
+            draining.cancel();
+        };
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(signal)
             .await;

@@ -53,6 +53,7 @@ pub(crate) fn router(state: App) -> Router {
             "/v1/tasks/{task_id}",
             get(tasks::get_task).delete(tasks::delete_task),
         )
+        .route("/v1/tasks/{task_id}/events", get(tasks::task_events))
         // Layers run bottom up: the key is checked before an idempotent replay.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
         // An upload's body is a stream, not JSON: its handler spools it and keeps

@@ -87,6 +87,11 @@ pub struct App {
     pub(crate) work: Arc<scratch::WorkDir>,
     /// Cancelled when the server stops: background work ends with it.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
+    /// Cancelled when the server starts to stop: open event streams end, so
+    /// that in-flight requests can finish.
+    pub(crate) draining: tokio_util::sync::CancellationToken,
+    /// The tasks followed live on this replica.
+    pub(crate) feeds: Arc<tasks::events::TaskFeeds>,
 }
 
 impl App {

@@ -1,9 +1,14 @@
-//! Tasks: create, read, list, cancel or delete.
+//! Tasks: create, read, follow, list, cancel or delete.
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use futures_util::Stream;
 use runway_api::types;
 use serde::Deserialize;
 
@@ -11,6 +16,7 @@ use super::query_error;
 use crate::domain::Owner;
 use crate::domain::Result;
 use crate::domain::op::MediaOp;
+use crate::domain::task::TaskRecord;
 use crate::http::json::ApiJson;
 use crate::http::wire::TaskEnvelope;
 use crate::services::App;
@@ -37,6 +43,60 @@ pub(crate) async fn get_task(
     Path(task_id): Path<String>,
 ) -> Result<Json<types::Task>> {
     Ok(Json(state.get_task(&owner, &task_id).await?.into()))
+}
+
+/// The id of the event that shows `task`'s state: its status and progress.
+fn event_id(task: &TaskRecord) -> String {
+    format!("{}.{}", task.status.as_str(), task.progress)
+}
+
+/// The task's states as Server-Sent Events, from the one watcher of the task on
+/// this replica; ends after its final state, or when the server starts to stop.
+pub(crate) async fn task_events(
+    State(state): State<App>,
+    Extension(owner): Extension<Owner>,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let last_sent = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let feed = state.follow_task(&owner, &task_id).await?;
+    let draining = state.draining.clone();
+    let events = futures_util::stream::unfold(
+        (feed, last_sent, false),
+        move |(mut feed, last_sent, ended)| {
+            let draining = draining.clone();
+            async move {
+                if ended {
+                    return None;
+                }
+                let mut watcher_gone = false;
+                loop {
+                    let task = feed.borrow_and_update().clone();
+                    let id = event_id(&task);
+                    if last_sent.as_deref() != Some(id.as_str()) {
+                        let event = Event::default()
+                            .id(&id)
+                            .event("task")
+                            .json_data(types::Task::from(task.clone()))
+                            .ok()?;
+                        let ended = task.is_finished() || watcher_gone;
+                        return Some((Ok(event), (feed, Some(id), ended)));
+                    }
+                    if task.is_finished() || watcher_gone {
+                        return None;
+                    }
+                    tokio::select! {
+                        changed = feed.changed() => watcher_gone = changed.is_err(),
+                        () = draining.cancelled() => return None,
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 pub(crate) async fn delete_task(

@@ -25,6 +25,7 @@
 //! - **Expiry**: finished tasks are removed after `--task-ttl-secs` by a sweep,
 //!   and read as gone as soon as they are due.
 
+pub(crate) mod events;
 mod runner;
 pub(crate) mod sweep;
 pub(crate) mod worker;
@@ -207,7 +208,7 @@ impl App {
     }
 
     /// `owner`'s task `id`, as it stands; a finished one past its time is gone.
-    async fn task_record(&self, owner: &Owner, id: &str) -> Result<Option<TaskRecord>> {
+    pub(crate) async fn task_record(&self, owner: &Owner, id: &str) -> Result<Option<TaskRecord>> {
         if !is_valid_id(id) {
             return Ok(None);
         }

@@ -1,7 +1,7 @@
-//! A replica's task worker: whenever it holds a free job slot it claims the
-//! oldest runnable task and starts its runner; with nothing to claim it waits for
-//! a wake-up (a task created here, a PostgreSQL notification from another
-//! replica) or [`POLL_EVERY`], whichever comes first.
+//! A replica's task worker: while tasks wait to be claimed, it takes a free job
+//! slot, claims the oldest runnable task with it and starts its runner; with
+//! nothing to claim it waits for a wake-up (a task created here, a PostgreSQL
+//! notification from another replica) or [`POLL_EVERY`], whichever comes first.
 
 use std::time::{Duration, Instant};
 
@@ -30,31 +30,34 @@ impl App {
             .await;
         let mut last_upkeep: Option<Instant> = None;
         loop {
-            // A claim is made only with a free slot in hand.
-            let slot = tokio::select! {
-                () = self.shutdown.cancelled() => break,
-                slot = self.jobs.free_slot() => match slot {
-                    Some(slot) => slot,
-                    None => break,
-                },
-            };
             if last_upkeep.is_none_or(|at| at.elapsed() >= POLL_EVERY) {
                 self.fail_exhausted_tasks().await;
                 last_upkeep = Some(Instant::now());
             }
-            match self
-                .db
-                .claim_task(&self.tasks.worker, self.lease_ms())
-                .await
-            {
-                Ok(Some((claim, task))) => {
-                    self.start_claimed(claim, task, slot);
-                    continue;
+            // A job slot is taken only when there is work to claim with it, so
+            // that looking for work never keeps a synchronous request waiting.
+            while self.has_runnable_task().await {
+                let slot = tokio::select! {
+                    () = self.shutdown.cancelled() => break,
+                    slot = self.jobs.free_slot() => match slot {
+                        Some(slot) => slot,
+                        None => break,
+                    },
+                };
+                match self
+                    .db
+                    .claim_task(&self.tasks.worker, self.lease_ms())
+                    .await
+                {
+                    Ok(Some((claim, task))) => self.start_claimed(claim, task, slot),
+                    // Another worker was first.
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot claim tasks; trying again shortly");
+                        break;
+                    }
                 }
-                Ok(None) => {}
-                Err(err) => tracing::warn!(%err, "cannot claim tasks; trying again shortly"),
             }
-            drop(slot);
             tokio::select! {
                 () = self.shutdown.cancelled() => break,
                 () = wake.notified() => {}
@@ -63,6 +66,18 @@ impl App {
         }
         if let Some(listener) = listener {
             listener.abort();
+        }
+    }
+
+    /// Whether a task waits to be claimed (a database that cannot say is taken
+    /// for "no": the next poll asks again).
+    async fn has_runnable_task(&self) -> bool {
+        match self.db.has_runnable_task().await {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::warn!(%err, "cannot look for tasks to run; trying again shortly");
+                false
+            }
         }
     }
 

@@ -199,6 +199,20 @@ impl Database {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Whether a task can be claimed now (so that a worker takes a job slot only
+    /// when there is work for it).
+    pub async fn has_runnable_task(&self) -> Result<bool, DbError> {
+        let sql = self.task_sql(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE finished_ms IS NULL \
+             AND (status = 'pending' OR (lease_until_ms < {now} AND attempts < max_attempts)) \
+             LIMIT 1) AS runnable",
+        );
+        let found = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(pool)
+            .await)?;
+        Ok(found > 0)
+    }
+
     /// Claims the oldest runnable task for `worker` with a lease of `lease_ms`:
     /// a pending one, or a running one whose lease lapsed with attempts left.
     pub async fn claim_task(
