@@ -7,7 +7,8 @@
 # fails the check (Redoc's telemetry is off; its CDN logo is refused by the page's
 # Content-Security-Policy, so never sent). Screenshots go to target/browser/. Also
 # checks that the embedded Redoc bundle is byte for byte the npm package it says
-# it is. Needs Chromium, npm, Python, and a built server (default
+# it is. Then the cabinet, used as its user would (interop/browser/cabinet.py):
+# its screenshots go to target/browser/ too. Needs Chromium, npm, Python, and a built server (default
 # target/debug/runway-server); installs Playwright (pinned) in target/ci-venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -69,7 +70,15 @@ case "$csp" in
   "default-src 'none'; "*) echo "    $csp" ;;
   *) echo "    missing or too wide: '$csp'"; status=1 ;;
 esac
+echo "--> the cabinet, used in Chromium (interop/browser/cabinet.py)"
+alice_password="alice-browser-password"
+eve_password="eve-browser-password"
+"$server_bin" --data-dir "$work/data" accounts set-password alice <<<"$alice_password" >/dev/null
+"$server_bin" --data-dir "$work/data" accounts set-password eve <<<"$eve_password" >/dev/null
+"$python" "$root/interop/browser/cabinet.py" "$url" "$shots" "$alice_password" "$eve_password" \
+  || status=1
 if [ "$status" -ne 0 ]; then
   echo "--- chromium log"; grep -v dbus "$work/chromium.log" | tail -n 20
+  echo "--- server log"; tail -n 30 "$work/server.log"
 fi
 exit "$status"

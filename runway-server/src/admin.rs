@@ -55,6 +55,13 @@ pub enum KeysCommand {
 pub enum AccountsCommand {
     /// List accounts.
     List,
+    /// Set the password an account signs in to the cabinet with, read from
+    /// stdin (its first line; at least 10 characters), making the account if
+    /// it does not exist; its open sessions end.
+    SetPassword {
+        /// The account's name.
+        name: String,
+    },
 }
 
 /// Runs `command` against the database of `config`, writing what it prints to
@@ -99,6 +106,21 @@ pub async fn run(
                 out,
                 "revoked {} ({}, account {})",
                 revoked.id, revoked.prefix, revoked.account_name
+            )
+            .map_err(written)
+        }
+        Command::Accounts(AccountsCommand::SetPassword { name }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            crate::services::sessions::set_password(&db, &name, password)
+                .await
+                .map_err(said)?;
+            writeln!(
+                out,
+                "the account {name} signs in to the cabinet with that password"
             )
             .map_err(written)
         }

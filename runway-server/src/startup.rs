@@ -257,6 +257,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         shutdown: tokio_util::sync::CancellationToken::new(),
         draining: tokio_util::sync::CancellationToken::new(),
         feeds: Arc::default(),
+        sign_in_limits: Arc::default(),
     };
     // One server owns an embedded database: the tasks its last run held are
     // not running any more (they run again now), and no request still holds an
@@ -329,7 +330,8 @@ impl Prepared {
             signal.await;
             draining.cancel();
         };
-        let served = axum::serve(self.listener, router(self.state))
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(signal)
             .await;
         state.stop_tasks(TASK_STOP_WAIT).await;

@@ -2,9 +2,11 @@
 //! domain errors to answers (`error`), and every conversion to and from the
 //! contract's generated wire types (`wire`). Handlers are thin: a wire request
 //! becomes a checked `MediaOp` (or a lookup), the application runs it, and the
-//! answer is converted back.
+//! answer is converted back. The cabinet (`cabinet`) is the edge for people:
+//! HTML pages over the same application.
 
 mod auth;
+mod cabinet;
 mod error;
 mod handlers;
 mod idempotency;
@@ -62,7 +64,8 @@ pub(crate) fn router(state: App) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
         .route("/images/{file}", get(downloads::download_image))
         .route("/videos/{file}", get(downloads::download_video))
-        .route("/audios/{file}", get(downloads::download_audio));
+        .route("/audios/{file}", get(downloads::download_audio))
+        .merge(cabinet::router(state.clone()));
     let served = if state.config.role.serves_api() {
         api
     } else {

@@ -37,6 +37,12 @@ impl Accounts {
         Self { db }
     }
 
+    /// The account named `name`, made if it does not exist.
+    pub async fn ensure(&self, name: &str) -> Result<Account> {
+        check_name("account", name)?;
+        Ok(self.db.ensure_account(&new_id("acc")?, name).await?)
+    }
+
     /// Makes a key for the account `account` (made if it does not exist), with an
     /// optional label.
     pub async fn create_key(&self, account: &str, label: Option<&str>) -> Result<NewKey> {

@@ -116,14 +116,24 @@ impl RateLimits {
     pub fn new(per_minute: u32, burst: Option<u32>) -> Option<Self> {
         let rate = NonZeroU32::new(per_minute)?;
         let burst = burst.and_then(NonZeroU32::new).unwrap_or(rate);
-        Some(Self(RateLimiter::keyed(
+        Some(Self::per_minute(rate, burst))
+    }
+
+    /// `rate` a minute per key, in bursts of up to `burst`.
+    pub fn per_minute(rate: NonZeroU32, burst: NonZeroU32) -> Self {
+        Self(RateLimiter::keyed(
             Quota::per_minute(rate).allow_burst(burst),
-        )))
+        ))
     }
 
     /// `Ok` when `owner` may make a request now, else the seconds to wait (at least 1).
     pub fn check(&self, owner: &Owner) -> Result<(), u64> {
-        self.0.check_key(&owner.0).map_err(|not_until| {
+        self.check_key(&owner.0)
+    }
+
+    /// `Ok` when `key` may make a request now, else the seconds to wait (at least 1).
+    pub fn check_key(&self, key: &str) -> Result<(), u64> {
+        self.0.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
         })

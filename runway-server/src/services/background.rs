@@ -45,5 +45,6 @@ pub(crate) async fn run(app: App) {
         sweep::<super::lifecycle::ExpiredMedia>(&app).await;
         sweep::<super::tasks::sweep::ExpiredTasks>(&app).await;
         sweep::<super::idempotency::ExpiredKeys>(&app).await;
+        sweep::<super::sessions::ExpiredSessions>(&app).await;
     }
 }

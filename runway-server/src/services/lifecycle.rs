@@ -188,6 +188,21 @@ impl App {
             )
             .with_param("auth_token"));
         }
+        self.remove_media(record).await
+    }
+
+    /// Deletes the stored media at `url` of `owner` (signed in to the cabinet):
+    /// 404 when it is not theirs.
+    pub(crate) async fn delete_own_media(&self, owner: &Owner, url: &str) -> Result<()> {
+        let record = self.stored_record(url, "media_url").await?;
+        if record.owner != owner.0 {
+            return Err(Error::media_not_found("media_url"));
+        }
+        self.remove_media(record).await
+    }
+
+    /// Removes a media: its row, then its bytes; 409 while another request does.
+    async fn remove_media(&self, record: MediaRecord) -> Result<()> {
         let Some(_deleting) = InFlight::enter(&self.deleting, &record.id) else {
             return Err(
                 Error::conflict("this media is being deleted by another request")

@@ -12,6 +12,7 @@
 //! - `health`: readiness;
 //! - `downloads`: stored media found, redirected or read for download;
 //! - `auth`: API keys and rate limits;
+//! - `sessions`: cabinet passwords, sign-in and sessions;
 //! - `background`: the periodic sweeps.
 
 pub(crate) mod accounts;
@@ -25,6 +26,7 @@ pub(crate) mod jobs;
 pub(crate) mod lifecycle;
 pub(crate) mod ops;
 pub(crate) mod scratch;
+pub(crate) mod sessions;
 pub(crate) mod tasks;
 pub(crate) mod upload;
 
@@ -92,6 +94,8 @@ pub struct App {
     pub(crate) draining: tokio_util::sync::CancellationToken,
     /// The tasks followed live on this replica.
     pub(crate) feeds: Arc<tasks::events::TaskFeeds>,
+    /// Limits on sign-in attempts to the cabinet (per replica).
+    pub(crate) sign_in_limits: Arc<sessions::SignInLimits>,
 }
 
 impl App {

@@ -1,4 +1,6 @@
-//! Helpers shared by the tests of the `runway-server` binary.
+//! Helpers shared by the tests of the `runway-server` binary (each test file
+//! uses some of them).
+#![allow(dead_code)]
 
 use std::process::Command;
 

@@ -50,19 +50,30 @@ fn event_id(task: &TaskRecord) -> String {
     format!("{}.{}", task.status.as_str(), task.progress)
 }
 
-/// The task's states as Server-Sent Events, from the one watcher of the task on
-/// this replica; ends after its final state, or when the server starts to stop.
+/// The task's states as Server-Sent Events (`GET /v1/tasks/{id}/events`).
 pub(crate) async fn task_events(
     State(state): State<App>,
     Extension(owner): Extension<Owner>,
     Path(task_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    event_stream(&state, &owner, &task_id, &headers).await
+}
+
+/// `owner`'s task as Server-Sent Events, from the one watcher of the task on
+/// this replica, after the state `Last-Event-ID` names; ends after its final
+/// state, or when the server starts to stop.
+pub(crate) async fn event_stream(
+    state: &App,
+    owner: &Owner,
+    task_id: &str,
+    headers: &HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
     let last_sent = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let feed = state.follow_task(&owner, &task_id).await?;
+    let feed = state.follow_task(owner, task_id).await?;
     let draining = state.draining.clone();
     let events = futures_util::stream::unfold(
         (feed, last_sent, false),

@@ -28,11 +28,13 @@ mod accounts;
 mod conformance;
 mod idempotency;
 mod media;
+mod sessions;
 mod tasks;
 
 pub use accounts::{Account, ApiKeyInfo, KeyOwner};
 pub use idempotency::{KeyClaim, KeyRequest, StoredAnswer};
 pub use media::{Added, Counters, MediaCursor, MediaQuery};
+pub use sessions::Session;
 pub use tasks::{Claim, Finished, NewTask, QueuedTask};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -63,6 +63,7 @@ macro_rules! on_both {
 }
 
 mod idempotency;
+mod sessions;
 mod tasks;
 
 on_both!(accounts_are_unique_by_name, on_postgres);
