@@ -5629,13 +5629,14 @@ let response = client.add_text_to_image()
     pub fn add_text_to_image(&self) -> builder::AddTextToImage<'_> {
         builder::AddTextToImage::new(self)
     }
-    /**Transfer the colour style of a reference image
+    /**Transfer the style of a reference image
 
-Moves the colour and tone of the image at `image_url` towards those of
-`style_reference`: the mean and spread of each channel in the Lab colour space
-are matched to the reference's (Reinhard et al., 2001). `strength`
-(extension, default 1) blends between the original (0) and the full transfer
-(1). The result has the size of `image_url`.
+Repaints the image at `image_url` in the style of `style_reference` (any
+picture: a painting, a texture, a photo), with a neural network of
+arbitrary style transfer (Ghiasi et al., 2017): the reference's texture,
+strokes and palette, on the image's content. `strength` (extension,
+default 1) blends between the original (0) and the full transfer (1). The
+result has the size of `image_url`.
 
 
 Sends a `POST` request to `/v1/style-transfer`

@@ -496,7 +496,7 @@ impl<T: CliConfig> Cli<T> {
                     .help("XXX"),
             )
             .about(
-                "Transfer the colour style of a reference image\n\nMoves the colour and tone of the image at `image_url` towards those of\n`style_reference`: the mean and spread of each channel in the Lab colour space\nare matched to the reference's (Reinhard et al., 2001). `strength`\n(extension, default 1) blends between the original (0) and the full transfer\n(1). The result has the size of `image_url`.\n",
+                "Transfer the style of a reference image\n\nRepaints the image at `image_url` in the style of `style_reference` (any\npicture: a painting, a texture, a photo), with a neural network of\narbitrary style transfer (Ghiasi et al., 2017): the reference's texture,\nstrokes and palette, on the image's content. `strength` (extension,\ndefault 1) blends between the original (0) and the full transfer (1). The\nresult has the size of `image_url`.\n",
             )
     }
     pub fn cli_resize_video() -> ::clap::Command {

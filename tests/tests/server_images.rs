@@ -283,47 +283,81 @@ async fn text_is_drawn_where_asked() {
     );
 }
 
+/// `image` as a `data:` URI of a PNG.
+fn png_data_uri(image: &image::RgbImage) -> String {
+    use base64::Engine;
+    let mut png = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("encode");
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png.into_inner())
+    )
+}
+
+/// The mean absolute difference of neighbouring pixels' luminance: how much
+/// fine detail (texture, edges) a picture has.
+fn detail(image: &image::RgbImage) -> f64 {
+    let luma = |x, y| {
+        let p = image.get_pixel(x, y);
+        0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])
+    };
+    let (w, h) = image.dimensions();
+    let mut total = 0.0;
+    for y in 0..h - 1 {
+        for x in 0..w - 1 {
+            total += (luma(x + 1, y) - luma(x, y)).abs() + (luma(x, y + 1) - luma(x, y)).abs();
+        }
+    }
+    total / f64::from((w - 1) * (h - 1))
+}
+
 #[tokio::test]
-async fn style_transfer_moves_colours_towards_the_reference() {
+async fn style_transfer_paints_the_references_texture_at_the_contents_size() {
     let t = TestServer::start().await;
     let client = t.client();
-    let content_url = generate_image(
-        &client,
-        "green hills",
-        types::ImageStyle::Photorealistic,
-        240,
-        160,
-    )
-    .await;
-    let reference_url =
-        generate_image(&client, "bold shapes", types::ImageStyle::Abstract, 120, 90).await;
-    let url = client
-        .style_transfer()
-        .body_map(|b| {
-            b.image_url(content_url.as_str())
-                .style_reference(reference_url.as_str())
-        })
-        .send()
-        .await
-        .expect("style-transfer")
-        .into_inner()
-        .styled_image_url;
-    let content = fetch_image(&client, &content_url).await;
-    let reference = fetch_image(&client, &reference_url).await;
-    let styled = fetch_image(&client, &url).await;
-    assert_eq!(styled.dimensions(), content.dimensions());
-    let (c, r, s) = (
-        channel_means(&content),
-        channel_means(&reference),
-        channel_means(&styled),
-    );
-    let distance =
-        |a: [f64; 3], b: [f64; 3]| (0..3).map(|i| (a[i] - b[i]).powi(2)).sum::<f64>().sqrt();
+    let content = image::RgbImage::from_fn(800, 500, |x, y| {
+        image::Rgb([(x * 255 / 800) as u8, 140, (y * 255 / 500) as u8])
+    });
+    let stripes = image::RgbImage::from_fn(200, 200, |x, y| {
+        if ((x + y) / 10) % 2 == 0 {
+            image::Rgb([25, 25, 90])
+        } else {
+            image::Rgb([240, 200, 40])
+        }
+    });
+    let styled_with = |strength: f64| {
+        let client = client.clone();
+        let (content, stripes) = (png_data_uri(&content), png_data_uri(&stripes));
+        async move {
+            client
+                .style_transfer()
+                .body_map(|b| {
+                    b.image_url(content.as_str())
+                        .style_reference(stripes.as_str())
+                        .strength(strength)
+                })
+                .send()
+                .await
+                .expect("style-transfer")
+                .into_inner()
+                .styled_image_url
+        }
+    };
+    let styled = fetch_image(&client, &styled_with(1.0).await).await;
+    assert_eq!(styled.dimensions(), (800, 500), "the content's own size");
+    let (before, after) = (detail(&content), detail(&styled));
     assert!(
-        distance(s, r) < distance(c, r) * 0.6,
-        "styled {s:?} must be nearer the reference {r:?} than the content {c:?}"
+        after > 4.0 * before,
+        "the stripes' texture is painted in: fine detail {before:.2} -> {after:.2}"
     );
-    assert!(mean_saturation(&styled) > mean_saturation(&content));
+    let half = fetch_image(&client, &styled_with(0.5).await).await;
+    let between = detail(&half);
+    assert!(
+        between > before && between < after,
+        "strength 0.5 lies between: {before:.2} < {between:.2} < {after:.2}"
+    );
 }
 
 #[tokio::test]

@@ -139,7 +139,7 @@ impl MediaOp {
                         let image = decode(&input).map_err(|e| e.for_input("image_url"))?;
                         let reference =
                             decode(&reference).map_err(|e| e.for_input("style_reference"))?;
-                        let styled = imaging::style::transfer(&image, &reference, strength);
+                        let styled = imaging::neural::stylize(&image, &reference, strength)?;
                         Ok((encode_jpeg(&styled)?, styled.dimensions()))
                     })
                     .await

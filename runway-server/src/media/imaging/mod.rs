@@ -3,7 +3,7 @@
 
 pub mod edit;
 pub mod generate;
-pub mod style;
+pub mod neural;
 pub mod text;
 
 use std::io::Cursor;
