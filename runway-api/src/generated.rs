@@ -715,7 +715,11 @@ Play faster or slower, picture and sound together.*/
         ///The image height in pixels, from 16 to 2048; default 768.
         #[serde(default = "defaults::generate_image_request_height")]
         pub height: ::runway_api::Int<16, 2048>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub negative_prompt: ::std::option::Option<NegativePrompt>,
         pub prompt: Prompt,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<::runway_api::Seed>,
         ///The artistic style; default `photorealistic`.
         #[serde(default = "defaults::generate_image_request_style")]
         pub style: ImageStyle,
@@ -776,7 +780,11 @@ Play faster or slower, picture and sound together.*/
         ///The video height in pixels, even, from 16 to 720; default 360.
         #[serde(default = "defaults::generate_video_request_height")]
         pub height: ::runway_api::Int<16, 720, 2>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub negative_prompt: ::std::option::Option<NegativePrompt>,
         pub prompt: Prompt,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<::runway_api::Seed>,
         ///The video width in pixels, even, from 16 to 1280; default 640.
         #[serde(default = "defaults::generate_video_request_width")]
         pub width: ::runway_api::Int<16, 1280, 2>,
@@ -1349,6 +1357,66 @@ geometric shapes in a bold palette.
     impl MediaList {
         pub fn builder() -> builder::MediaListBuilder {
             Default::default()
+        }
+    }
+    /**What the picture should not show. Passed to the image model of a server that
+delegates generation to one; the procedural generator has no use for it.
+*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+    pub struct NegativePrompt(::std::string::String);
+    impl ::std::ops::Deref for NegativePrompt {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NegativePrompt> for ::std::string::String {
+        fn from(value: NegativePrompt) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for NegativePrompt {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2000usize {
+                return Err("longer than 2000 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for NegativePrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for NegativePrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NegativePrompt {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///The textual description of what to draw (1 to 2000 characters).
@@ -2600,7 +2668,15 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::runway_api::Int<16, 2048>,
                 ::std::string::String,
             >,
+            negative_prompt: ::std::result::Result<
+                ::std::option::Option<super::NegativePrompt>,
+                ::std::string::String,
+            >,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
+            seed: ::std::result::Result<
+                ::std::option::Option<::runway_api::Seed>,
+                ::std::string::String,
+            >,
             style: ::std::result::Result<super::ImageStyle, ::std::string::String>,
             width: ::std::result::Result<
                 ::runway_api::Int<16, 2048>,
@@ -2611,7 +2687,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             fn default() -> Self {
                 Self {
                     height: Ok(super::defaults::generate_image_request_height()),
+                    negative_prompt: Ok(Default::default()),
                     prompt: Err("no value supplied for prompt".to_string()),
+                    seed: Ok(Default::default()),
                     style: Ok(super::defaults::generate_image_request_style()),
                     width: Ok(super::defaults::generate_image_request_width()),
                 }
@@ -2630,6 +2708,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     });
                 self
             }
+            pub fn negative_prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::NegativePrompt>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.negative_prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for negative_prompt: {e}"
+                        )
+                    });
+                self
+            }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::Prompt>,
@@ -2639,6 +2731,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::runway_api::Seed>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
                     });
                 self
             }
@@ -2675,7 +2780,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     height: value.height?,
+                    negative_prompt: value.negative_prompt?,
                     prompt: value.prompt?,
+                    seed: value.seed?,
                     style: value.style?,
                     width: value.width?,
                 })
@@ -2686,7 +2793,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
             fn from(value: super::GenerateImageRequest) -> Self {
                 Self {
                     height: Ok(value.height),
+                    negative_prompt: Ok(value.negative_prompt),
                     prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
                     style: Ok(value.style),
                     width: Ok(value.width),
                 }
@@ -2865,7 +2974,15 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                 ::runway_api::Int<16, 720, 2>,
                 ::std::string::String,
             >,
+            negative_prompt: ::std::result::Result<
+                ::std::option::Option<super::NegativePrompt>,
+                ::std::string::String,
+            >,
             prompt: ::std::result::Result<super::Prompt, ::std::string::String>,
+            seed: ::std::result::Result<
+                ::std::option::Option<::runway_api::Seed>,
+                ::std::string::String,
+            >,
             width: ::std::result::Result<
                 ::runway_api::Int<16, 1280, 2>,
                 ::std::string::String,
@@ -2877,7 +2994,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     duration: Err("no value supplied for duration".to_string()),
                     fps: Ok(super::defaults::generate_video_request_fps()),
                     height: Ok(super::defaults::generate_video_request_height()),
+                    negative_prompt: Ok(Default::default()),
                     prompt: Err("no value supplied for prompt".to_string()),
+                    seed: Ok(Default::default()),
                     width: Ok(super::defaults::generate_video_request_width()),
                 }
             }
@@ -2919,6 +3038,20 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     });
                 self
             }
+            pub fn negative_prompt<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::NegativePrompt>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.negative_prompt = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for negative_prompt: {e}"
+                        )
+                    });
+                self
+            }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::Prompt>,
@@ -2928,6 +3061,19 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for prompt: {e}")
+                    });
+                self
+            }
+            pub fn seed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::runway_api::Seed>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seed = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|e| {
+                        format!("error converting supplied value for seed: {e}")
                     });
                 self
             }
@@ -2954,7 +3100,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     duration: value.duration?,
                     fps: value.fps?,
                     height: value.height?,
+                    negative_prompt: value.negative_prompt?,
                     prompt: value.prompt?,
+                    seed: value.seed?,
                     width: value.width?,
                 })
             }
@@ -2966,7 +3114,9 @@ bars. `black-and-white`: luminance only. `sepia`: warm brown tones.
                     duration: Ok(value.duration),
                     fps: Ok(value.fps),
                     height: Ok(value.height),
+                    negative_prompt: Ok(value.negative_prompt),
                     prompt: Ok(value.prompt),
+                    seed: Ok(value.seed),
                     width: Ok(value.width),
                 }
             }

@@ -110,7 +110,8 @@ pub use retry::IDEMPOTENCY_KEY;
 pub use tasks::{DEFAULT_TASK_TIMEOUT, TaskWait};
 pub use typed_tasks::{OutputWait, StartedTask, TaskRequest};
 pub use values::{
-    Adjustment, Fps, Int, InvalidValue, MediaUrl, SpeedFactor, Strength, TaskId, VideoDuration,
+    Adjustment, Fps, Int, InvalidValue, MediaUrl, Seed, SpeedFactor, Strength, TaskId,
+    VideoDuration,
 };
 
 /// What a program using the client needs: `use runway_api::prelude::*;`.

@@ -324,6 +324,9 @@ impl<'de, const MIN: i32, const MAX: i32, const STEP: i32> Deserialize<'de>
 pub type VideoDuration = Int<1, 10>;
 /// Frames per second, from 1 to 60.
 pub type Fps = Int<1, 60>;
+/// The seed of a generation, from 0 to 2147483647: the same request and seed
+/// give the same picture.
+pub type Seed = Int<0, 2147483647>;
 
 /// Numbers (not integers) the contract bounds, each its own type.
 macro_rules! bounded_number {

@@ -58,10 +58,22 @@ impl<T: CliConfig> Cli<T> {
                     ),
             )
             .arg(
+                ::clap::Arg::new("negative-prompt")
+                    .long("negative-prompt")
+                    .value_parser(::clap::value_parser!(types::NegativePrompt))
+                    .required(false),
+            )
+            .arg(
                 ::clap::Arg::new("prompt")
                     .long("prompt")
                     .value_parser(::clap::value_parser!(types::Prompt))
                     .required_unless_present("json-body"),
+            )
+            .arg(
+                ::clap::Arg::new("seed")
+                    .long("seed")
+                    .value_parser(::clap::value_parser!(::runway_api::Seed))
+                    .required(false),
             )
             .arg(
                 ::clap::Arg::new("style")
@@ -168,10 +180,22 @@ impl<T: CliConfig> Cli<T> {
                     ),
             )
             .arg(
+                ::clap::Arg::new("negative-prompt")
+                    .long("negative-prompt")
+                    .value_parser(::clap::value_parser!(types::NegativePrompt))
+                    .required(false),
+            )
+            .arg(
                 ::clap::Arg::new("prompt")
                     .long("prompt")
                     .value_parser(::clap::value_parser!(types::Prompt))
                     .required_unless_present("json-body"),
+            )
+            .arg(
+                ::clap::Arg::new("seed")
+                    .long("seed")
+                    .value_parser(::clap::value_parser!(::runway_api::Seed))
+                    .required(false),
             )
             .arg(
                 ::clap::Arg::new("width")
@@ -905,8 +929,15 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
+        if let Some(value) = matches.get_one::<types::NegativePrompt>("negative-prompt")
+        {
+            request = request.body_map(|body| { body.negative_prompt(value.clone()) });
+        }
         if let Some(value) = matches.get_one::<types::Prompt>("prompt") {
             request = request.body_map(|body| { body.prompt(value.clone()) });
+        }
+        if let Some(value) = matches.get_one::<::runway_api::Seed>("seed") {
+            request = request.body_map(|body| { body.seed(value.clone()) });
         }
         if let Some(value) = matches.get_one::<types::ImageStyle>("style") {
             request = request.body_map(|body| { body.style(value.clone()) });
@@ -983,8 +1014,15 @@ impl<T: CliConfig> Cli<T> {
         {
             request = request.idempotency_key(value.clone());
         }
+        if let Some(value) = matches.get_one::<types::NegativePrompt>("negative-prompt")
+        {
+            request = request.body_map(|body| { body.negative_prompt(value.clone()) });
+        }
         if let Some(value) = matches.get_one::<types::Prompt>("prompt") {
             request = request.body_map(|body| { body.prompt(value.clone()) });
+        }
+        if let Some(value) = matches.get_one::<::runway_api::Seed>("seed") {
+            request = request.body_map(|body| { body.seed(value.clone()) });
         }
         if let Some(value) = matches.get_one::<::runway_api::Int<16, 1280, 2>>("width") {
             request = request.body_map(|body| { body.width(value.clone()) });

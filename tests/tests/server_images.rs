@@ -388,3 +388,65 @@ async fn image_metadata_reads_the_stored_file() {
         meta.created_at
     );
 }
+
+#[tokio::test]
+async fn a_seed_makes_a_picture_repeatable_and_another_seed_another() {
+    let t = TestServer::start().await;
+    let client = t.client();
+    let make = |seed: Option<i32>| {
+        let client = client.clone();
+        async move {
+            let url = client
+                .generate_image()
+                .body_map(|b| {
+                    let b = b
+                        .prompt("a harbour at dawn")
+                        .style(types::ImageStyle::Abstract)
+                        .width(320)
+                        .height(200)
+                        .negative_prompt(types::NegativePrompt::try_from("text, watermark").ok());
+                    match seed {
+                        Some(seed) => b.seed(seed),
+                        None => b,
+                    }
+                })
+                .send()
+                .await
+                .expect("generate-image")
+                .into_inner()
+                .image_url;
+            fetch_image(&client, &url).await
+        }
+    };
+    let first = make(Some(7)).await;
+    assert_eq!(first.dimensions(), (320, 200));
+    assert_eq!(
+        make(Some(7)).await,
+        first,
+        "the same seed, the same picture"
+    );
+    let other = make(Some(8)).await;
+    assert_ne!(other, first, "another seed, another picture");
+    // Without a seed: the prompt's own picture, as before seeds existed.
+    let plain = fetch_image(
+        &client,
+        &generate_image(
+            &client,
+            "a harbour at dawn",
+            types::ImageStyle::Abstract,
+            320,
+            200,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(make(None).await, plain);
+    assert_ne!(plain, first);
+    // Out of bounds, refused before sending.
+    let refused = client
+        .generate_image()
+        .body_map(|b| b.prompt("x").seed(-1))
+        .send()
+        .await;
+    assert!(refused.is_err());
+}

@@ -33,6 +33,12 @@ pub(crate) enum MediaOp {
         style_name: String,
         width: u32,
         height: u32,
+        /// Another picture of the same prompt (`None`: the prompt's own).
+        #[serde(default)]
+        seed: Option<u32>,
+        /// What not to show (for a delegated model).
+        #[serde(default)]
+        negative_prompt: Option<String>,
     },
     /// `edit-image`.
     EditImage { image_url: String, edit: ImageEdit },
@@ -56,6 +62,9 @@ pub(crate) enum MediaOp {
         fps: u32,
         width: u32,
         height: u32,
+        /// Another video of the same prompt (`None`: the prompt's own).
+        #[serde(default)]
+        seed: Option<u32>,
     },
     /// `image-to-video`.
     ImageToVideo {

@@ -237,7 +237,14 @@ mod tests {
         let Shape::Object(names) = shape_of::<types::GenerateImageRequest>(&Map::new()) else {
             panic!("generate-image takes an object");
         };
-        let expected = ["height", "prompt", "style", "width"];
+        let expected = [
+            "height",
+            "negative_prompt",
+            "prompt",
+            "seed",
+            "style",
+            "width",
+        ];
         assert_eq!(
             names.iter().map(String::as_str).collect::<Vec<_>>(),
             expected

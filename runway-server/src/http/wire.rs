@@ -272,6 +272,8 @@ impl TryFrom<types::GenerateImageRequest> for MediaOp {
             style_name: style.to_string(),
             width: u32::try_from(width).unwrap_or(u32::MAX),
             height: u32::try_from(height).unwrap_or(u32::MAX),
+            seed: seed_of(req.seed),
+            negative_prompt: req.negative_prompt.map(|n| n.to_string()),
         })
     }
 }
@@ -354,8 +356,14 @@ impl TryFrom<types::GenerateVideoRequest> for MediaOp {
             width: even_in_range("width", req.width.get().into(), 16, 1280)?,
             height: even_in_range("height", req.height.get().into(), 16, 720)?,
             prompt: req.prompt.to_string(),
+            seed: seed_of(req.seed),
         })
     }
+}
+
+/// A request's seed (checked by its type: 0 to 2147483647).
+fn seed_of(seed: Option<runway_api::Seed>) -> Option<u32> {
+    seed.and_then(|seed| u32::try_from(seed.get()).ok())
 }
 
 impl TryFrom<types::ImageToVideoRequest> for MediaOp {

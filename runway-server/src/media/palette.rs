@@ -3,9 +3,15 @@
 use image::Rgb;
 use sha2::{Digest, Sha256};
 
-/// A 64-bit seed from the prompt and the style.
-pub fn seed(prompt: &str, style_name: &str) -> u64 {
-    let digest = Sha256::digest(format!("{style_name}\u{0}{prompt}").as_bytes());
+/// A 64-bit seed from the prompt and the style, and the request's seed when it
+/// gave one (without one, the seed of earlier releases: the same prompt still
+/// gives the same picture).
+pub fn seed(prompt: &str, style_name: &str, request_seed: Option<u32>) -> u64 {
+    let text = match request_seed {
+        None => format!("{style_name}\u{0}{prompt}"),
+        Some(seed) => format!("{style_name}\u{0}{prompt}\u{0}{seed}"),
+    };
+    let digest = Sha256::digest(text.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_le_bytes(first)

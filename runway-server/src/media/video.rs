@@ -66,13 +66,14 @@ pub fn sniff_video(bytes: &[u8]) -> bool {
 /// two-tone chord (pitched from the prompt) as its AAC soundtrack.
 pub fn generate_args(
     prompt: &str,
+    request_seed: Option<u32>,
     duration: u32,
     fps: u32,
     width: u32,
     height: u32,
     out: &Path,
 ) -> Vec<OsString> {
-    let seed = seed(prompt, "video");
+    let seed = seed(prompt, "video", request_seed);
     let mut rng = fastrand::Rng::with_seed(seed);
     let base = rng.f32() * 360.0;
     let colors: Vec<String> = (0..4)
@@ -294,6 +295,16 @@ pub fn filter_chain(filter: VideoFilter) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seed_picks_another_render_of_the_same_prompt() {
+        let out = Path::new("/tmp/out.mp4");
+        let args = |seed| generate_args("waves", seed, 2, 24, 320, 240, out);
+        assert_eq!(args(Some(3)), args(Some(3)));
+        assert_ne!(args(Some(3)), args(Some(4)));
+        assert_ne!(args(None), args(Some(3)));
+        assert_eq!(args(None), args(None));
+    }
 
     #[test]
     fn atempo_covers_the_whole_range() {

@@ -61,11 +61,19 @@ impl MediaOp {
                 style_name,
                 width,
                 height,
+                seed,
+                negative_prompt: _,
             } => {
                 state
                     .image_job(ctx, move || {
-                        let image =
-                            imaging::generate::render(&prompt, style, &style_name, width, height);
+                        let image = imaging::generate::render(
+                            &prompt,
+                            style,
+                            &style_name,
+                            seed,
+                            width,
+                            height,
+                        );
                         Ok((encode_jpeg(&image)?, (width, height)))
                     })
                     .await
@@ -150,10 +158,12 @@ impl MediaOp {
                 fps,
                 width,
                 height,
+                seed,
             } => {
                 state
                     .ffmpeg_job(ctx, FfmpegInput::None, MediaKind::Video, |_, _, out| {
-                        let args = video::generate_args(&prompt, duration, fps, width, height, out);
+                        let args =
+                            video::generate_args(&prompt, seed, duration, fps, width, height, out);
                         Ok((args, f64::from(duration)))
                     })
                     .await

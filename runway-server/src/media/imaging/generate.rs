@@ -19,9 +19,17 @@ use imageproc::pixelops::interpolate;
 use imageproc::point::Point;
 use imageproc::rect::Rect;
 
-/// Draws the image for `prompt` in `style` at `width` x `height`.
-pub fn render(prompt: &str, style: Style, style_name: &str, width: u32, height: u32) -> RgbImage {
-    let mut rng = fastrand::Rng::with_seed(seed(prompt, style_name));
+/// Draws the image for `prompt` in `style` at `width` x `height`; `request_seed`
+/// draws another picture of the same prompt.
+pub fn render(
+    prompt: &str,
+    style: Style,
+    style_name: &str,
+    request_seed: Option<u32>,
+    width: u32,
+    height: u32,
+) -> RgbImage {
+    let mut rng = fastrand::Rng::with_seed(seed(prompt, style_name, request_seed));
     match style {
         Style::Photorealistic => photorealistic(&mut rng, width, height),
         Style::Sketch => sketch(&mut rng, width, height),
@@ -179,9 +187,30 @@ mod tests {
 
     #[test]
     fn same_prompt_same_image_other_prompt_other_image() {
-        let a = render("a fox", Style::Photorealistic, "photorealistic", 64, 48);
-        let b = render("a fox", Style::Photorealistic, "photorealistic", 64, 48);
-        let c = render("a whale", Style::Photorealistic, "photorealistic", 64, 48);
+        let a = render(
+            "a fox",
+            Style::Photorealistic,
+            "photorealistic",
+            None,
+            64,
+            48,
+        );
+        let b = render(
+            "a fox",
+            Style::Photorealistic,
+            "photorealistic",
+            None,
+            64,
+            48,
+        );
+        let c = render(
+            "a whale",
+            Style::Photorealistic,
+            "photorealistic",
+            None,
+            64,
+            48,
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -194,7 +223,7 @@ mod tests {
                 (Style::Sketch, "sketch"),
                 (Style::Abstract, "abstract"),
             ] {
-                let image = render("x", style, name, w, h);
+                let image = render("x", style, name, None, w, h);
                 assert_eq!(image.dimensions(), (w, h));
             }
         }

@@ -40,7 +40,7 @@ use tokio::sync::{Notify, watch};
 use crate::domain::Owner;
 use crate::domain::media::is_valid_id;
 use crate::domain::op::MediaOp;
-use crate::domain::task::{Operation, TaskError, TaskRecord};
+use crate::domain::task::{Operation, TASK_FORMAT, TaskError, TaskRecord, TaskStatus};
 use crate::domain::{Error, ErrorCode, Result};
 use crate::services::App;
 use crate::storage::MediaStore;
@@ -198,7 +198,21 @@ impl App {
         self.tasks.wake.notify_one();
         tracing::info!(task = %id, operation = operation.as_str(), "task created");
         metrics::counter!("runway_tasks_created_total").increment(1);
-        self.get_task(owner, &id).await
+        // As created: a worker may have claimed it since, which a read shows.
+        Ok(TaskRecord {
+            format: TASK_FORMAT,
+            id,
+            operation,
+            status: TaskStatus::Pending,
+            progress: 0.0,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            output: None,
+            error: None,
+            owner: owner.0.clone(),
+            heartbeat_at: now,
+        })
     }
 
     /// How many tasks wait for a worker, on every replica.
