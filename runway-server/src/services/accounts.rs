@@ -153,7 +153,7 @@ impl Accounts {
 }
 
 /// `what` is a name people type: 1 to 64 of letters, digits, `.`, `_`, `-`.
-fn check_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     let valid = (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -131,6 +131,11 @@ impl RateLimits {
         self.check_key(&owner.0)
     }
 
+    /// Forgets the keys whose budget is full again (so the table does not grow).
+    pub fn forget_idle(&self) {
+        self.0.retain_recent();
+    }
+
     /// `Ok` when `key` may make a request now, else the seconds to wait (at least 1).
     pub fn check_key(&self, key: &str) -> Result<(), u64> {
         self.0.check_key(&key.to_owned()).map_err(|not_until| {

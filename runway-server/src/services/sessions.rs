@@ -30,11 +30,16 @@ const ATTEMPTS_PER_ACCOUNT: NonZeroU32 = NonZeroU32::MIN.saturating_add(4);
 /// Sign-in attempts allowed per client address, a minute (in a burst of as many).
 const ATTEMPTS_PER_ADDRESS: NonZeroU32 = NonZeroU32::MIN.saturating_add(19);
 
+/// Password verifications (argon2, 19 MiB and tens of milliseconds each) that
+/// may run at once on a replica; more wait their turn.
+const VERIFICATIONS_AT_ONCE: usize = 2;
+
 /// The limits on sign-in attempts of one replica.
 #[derive(Debug)]
 pub(crate) struct SignInLimits {
     accounts: RateLimits,
     addresses: RateLimits,
+    verifying: tokio::sync::Semaphore,
 }
 
 impl Default for SignInLimits {
@@ -42,6 +47,7 @@ impl Default for SignInLimits {
         Self {
             accounts: RateLimits::per_minute(ATTEMPTS_PER_ACCOUNT, ATTEMPTS_PER_ACCOUNT),
             addresses: RateLimits::per_minute(ATTEMPTS_PER_ADDRESS, ATTEMPTS_PER_ADDRESS),
+            verifying: tokio::sync::Semaphore::new(VERIFICATIONS_AT_ONCE),
         }
     }
 }
@@ -114,12 +120,18 @@ impl App {
         address: &str,
     ) -> Result<NewSession> {
         let limits = &self.sign_in_limits;
-        let account_key = format!("account:{name}");
+        // The address first, so that a client over its limit adds no account to
+        // the table; a name no account can have costs nothing more.
         let address_key = format!("address:{address}");
-        for (limiter, key) in [
-            (&limits.accounts, &account_key),
+        let account_key = format!("account:{name}");
+        let checks = [
             (&limits.addresses, &address_key),
-        ] {
+            (&limits.accounts, &account_key),
+        ];
+        for (i, (limiter, key)) in checks.into_iter().enumerate() {
+            if i == 1 && super::accounts::check_name("account", name).is_err() {
+                return Err(wrong_credentials());
+            }
             if let Err(wait) = limiter.check_key(key) {
                 return Err(Error::new(
                     ErrorCode::RateLimited,
@@ -128,6 +140,7 @@ impl App {
                 .with_retry_after(wait));
             }
         }
+        let _turn = limits.verifying.acquire().await.map_err(Error::internal)?;
         let Some((account_id, hash)) = self.db.password_of(name).await? else {
             // The same work as a wrong password, so that names cannot be told
             // apart by time.
@@ -189,6 +202,8 @@ pub(crate) struct ExpiredSessions;
 impl Sweep for ExpiredSessions {
     const REMOVES: &'static str = "expired cabinet sessions";
     async fn pass(app: &App, budget: usize) -> Result<usize> {
+        app.sign_in_limits.accounts.forget_idle();
+        app.sign_in_limits.addresses.forget_idle();
         let budget = u32::try_from(budget).unwrap_or(u32::MAX);
         let removed = app.db.remove_expired_sessions(budget).await?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))

@@ -20,9 +20,14 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A browser keeps six connections to a server: follow at most four tasks,
+  // the newest, so that links and forms never wait for a free one.
+  let following = 0;
   for (const card of document.querySelectorAll("[data-task-id]")) {
     const status = card.dataset.status;
     if (status !== "pending" && status !== "running") continue;
+    if (following === 4) break;
+    following += 1;
     follow(card);
   }
 });

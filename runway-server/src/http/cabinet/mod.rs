@@ -518,9 +518,12 @@ async fn cancel_task(
 ) -> Response {
     let cancelled = async {
         check_csrf(&signed_in, &form.csrf)?;
-        state
-            .delete_task(&owner_of(&signed_in.session), &task_id)
-            .await
+        let owner = owner_of(&signed_in.session);
+        // A task that ended meanwhile is left as it is (a DELETE would remove it).
+        if state.get_task(&owner, &task_id).await?.is_finished() {
+            return Ok(());
+        }
+        state.delete_task(&owner, &task_id).await.map(drop)
     }
     .await;
     match cancelled {
