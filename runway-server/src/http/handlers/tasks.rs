@@ -69,10 +69,18 @@ pub(crate) async fn event_stream(
     task_id: &str,
     headers: &HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>> {
-    let last_sent = headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    let last_sent = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => match value.to_str() {
+            Ok(id) if id.len() <= 64 => Some(id.to_owned()),
+            _ => {
+                return Err(crate::domain::Error::bad_request(
+                    "Last-Event-ID is the id of an event: at most 64 visible characters",
+                )
+                .with_param("Last-Event-ID"));
+            }
+        },
+    };
     let feed = state.follow_task(owner, task_id).await?;
     let draining = state.draining.clone();
     let events = futures_util::stream::unfold(
