@@ -50,7 +50,12 @@ async fn events(response: reqwest::Response) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Requests of `method` to `route` the server has counted (its metrics).
+/// The servers' metrics are one recorder per process: a test that counts
+/// requests holds this lock for writing, the others for reading, so no other
+/// test's requests run into its counts.
+static COUNTED: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Requests of `method` to `route` the servers of this process have counted.
 async fn served(server: &TestServer, method: &str, route: &str) -> u64 {
     let metrics = server
         .raw(Method::GET, "/metrics")
@@ -71,6 +76,7 @@ async fn served(server: &TestServer, method: &str, route: &str) -> u64 {
 
 #[tokio::test]
 async fn a_task_is_followed_over_http_to_its_end_and_resumed_by_its_last_id() {
+    let _uncounted = COUNTED.read().await;
     let server = TestServer::start().await;
     let task = create(&server).await;
     let response = server
@@ -139,6 +145,7 @@ async fn a_task_is_followed_over_http_to_its_end_and_resumed_by_its_last_id() {
 
 #[tokio::test]
 async fn the_sdk_follows_events_and_waits_without_polling() {
+    let _counting = COUNTED.write().await;
     let server = TestServer::start().await;
     let client = server.client();
     let task = create(&server).await;
@@ -179,6 +186,7 @@ async fn the_sdk_follows_events_and_waits_without_polling() {
 
 #[tokio::test]
 async fn a_stopping_server_ends_open_streams_and_stops() {
+    let _uncounted = COUNTED.read().await;
     let server = TestServer::start().await;
     let task = create(&server).await;
     let mut stream = server
