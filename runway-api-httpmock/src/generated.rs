@@ -122,11 +122,29 @@ pub mod operations {
                     .json_body_obj(value),
             )
         }
+        pub fn bad_gateway(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(502u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
         pub fn service_unavailable(self, value: &types::ErrorResponse) -> Self {
             Self(
                 self
                     .0
                     .status(503u16)
+                    .header("content-type", "application/json")
+                    .json_body_obj(value),
+            )
+        }
+        pub fn gateway_timeout(self, value: &types::ErrorResponse) -> Self {
+            Self(
+                self
+                    .0
+                    .status(504u16)
                     .header("content-type", "application/json")
                     .json_body_obj(value),
             )

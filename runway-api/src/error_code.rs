@@ -52,6 +52,10 @@ pub enum ErrorCode {
     NotReady,
     /// 503: the server's database cannot be reached; retry after `Retry-After`.
     DatabaseUnavailable,
+    /// 502: the model server that generates images failed or gave no image.
+    UpstreamError,
+    /// 504: the model server that generates images did not answer in time.
+    UpstreamTimeout,
     /// A task's error: its server stopped while it ran.
     Interrupted,
     /// A code this version of the client does not know.
@@ -59,7 +63,7 @@ pub enum ErrorCode {
 }
 
 /// Every known code with its spelling on the wire.
-const KNOWN: [(ErrorCode, &str); 23] = [
+const KNOWN: [(ErrorCode, &str); 25] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::Unauthorized, "unauthorized"),
     (ErrorCode::Forbidden, "forbidden"),
@@ -85,6 +89,8 @@ const KNOWN: [(ErrorCode, &str); 23] = [
     (ErrorCode::Overloaded, "overloaded"),
     (ErrorCode::NotReady, "not_ready"),
     (ErrorCode::DatabaseUnavailable, "database_unavailable"),
+    (ErrorCode::UpstreamError, "upstream_error"),
+    (ErrorCode::UpstreamTimeout, "upstream_timeout"),
     (ErrorCode::Interrupted, "interrupted"),
 ];
 

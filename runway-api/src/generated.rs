@@ -1360,7 +1360,8 @@ geometric shapes in a bold palette.
         }
     }
     /**What the picture should not show. Passed to the image model of a server that
-delegates generation to one; the procedural generator has no use for it.
+delegates generation to one over AUTOMATIC1111's protocol (OpenAI's Images API
+has no such field); the procedural generator has no use for it.
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -5474,7 +5475,9 @@ sniffed from the bytes, never taken from the URL or a declared type.
 | 503 | `media_engine_unavailable` | video and audio work needs `ffmpeg`, which the server does not have |
 | 503 | `overloaded` | too many media jobs at once; retry after `Retry-After` seconds |
 | 503 | `not_ready` | `/readyz`: the store, the database, ffmpeg or the queue is not ready; the message says which |
+| 502 | `upstream_error` | the image model the server delegates `generate-image` to failed or gave no picture; the message says how |
 | 503 | `database_unavailable` | the server's database cannot be reached; retry after `Retry-After` seconds |
+| 504 | `upstream_timeout` | the image model the server delegates `generate-image` to gave no picture in time |
 
 A failed task's `error` carries one of these codes, or `interrupted` (the server
 stopped while the task ran; nothing was stored).
@@ -5564,9 +5567,20 @@ const _: () = {
 impl Client {
     /**Generate an image from a text prompt
 
-Renders a JPEG image from `prompt` in the chosen `style`. The same prompt,
-style and size always give the same image. The result is 1024x768 unless
-`width` and `height` say otherwise.
+Renders a JPEG image from `prompt` in the chosen `style`. The result is
+1024x768 unless `width` and `height` say otherwise.
+
+How the picture is made is the server's choice. The reference server draws
+it procedurally unless told otherwise: the same prompt, style, size and seed
+always give the same image. Its operator may delegate generation to an image
+model (`--image-generator`: a model server that speaks OpenAI's Images API,
+such as LocalAI or stable-diffusion.cpp's `sd-server`, or AUTOMATIC1111's
+`txt2img`, such as AUTOMATIC1111 or Forge). Then `style` is added to the
+prompt (`, photorealistic photograph`, `, pencil sketch` or `, abstract
+art`), the model's picture is stored at the asked size (scaled and centre
+cropped when the model made another), a failure of the model server answers
+502 `upstream_error` and a model server that gives no picture in time 504
+`upstream_timeout`.
 
 
 Sends a `POST` request to `/v1/generate-image`
@@ -6468,7 +6482,21 @@ pub mod builder {
                         ),
                     )
                 }
+                502u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                504u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

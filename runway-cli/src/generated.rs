@@ -113,7 +113,7 @@ impl<T: CliConfig> Cli<T> {
                     .help("XXX"),
             )
             .about(
-                "Generate an image from a text prompt\n\nRenders a JPEG image from `prompt` in the chosen `style`. The same prompt,\nstyle and size always give the same image. The result is 1024x768 unless\n`width` and `height` say otherwise.\n",
+                "Generate an image from a text prompt\n\nRenders a JPEG image from `prompt` in the chosen `style`. The result is\n1024x768 unless `width` and `height` say otherwise.\n\nHow the picture is made is the server's choice. The reference server draws\nit procedurally unless told otherwise: the same prompt, style, size and seed\nalways give the same image. Its operator may delegate generation to an image\nmodel (`--image-generator`: a model server that speaks OpenAI's Images API,\nsuch as LocalAI or stable-diffusion.cpp's `sd-server`, or AUTOMATIC1111's\n`txt2img`, such as AUTOMATIC1111 or Forge). Then `style` is added to the\nprompt (`, photorealistic photograph`, `, pencil sketch` or `, abstract\nart`), the model's picture is stored at the asked size (scaled and centre\ncropped when the model made another), a failure of the model server answers\n502 `upstream_error` and a model server that gives no picture in time 504\n`upstream_timeout`.\n",
             )
     }
     pub fn cli_edit_image() -> ::clap::Command {

@@ -35,6 +35,8 @@ pub mod defaults {
     pub const FETCH_TIMEOUT_SECS: u64 = 20;
     /// `--rate-limit-per-minute` (0: off).
     pub const RATE_LIMIT_PER_MINUTE: u32 = 0;
+    /// `--image-generator-timeout-secs`: two minutes.
+    pub const IMAGE_GENERATOR_TIMEOUT_SECS: u64 = 120;
     /// `--ffmpeg`.
     pub const FFMPEG: &str = "ffmpeg";
     /// `--ffprobe`.
@@ -174,7 +176,38 @@ pub struct ServerConfig {
     /// A token that `GET /metrics` requires as `Authorization: Bearer <token>`; by
     /// default the metrics are open (bind to loopback or a private network).
     #[arg(long, env = "RUNWAY_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
+
+    /// Delegate `generate-image` to the image model server you run, named by the
+    /// protocol it speaks: openai+http(s)://HOST[:PORT]/BASE (OpenAI's Images API,
+    /// `POST BASE/images/generations`: LocalAI, stable-diffusion.cpp's sd-server)
+    /// or sdapi+http(s)://HOST[:PORT] (AUTOMATIC1111's `POST /sdapi/v1/txt2img`:
+    /// AUTOMATIC1111, Forge, sd-server). Unset, pictures are drawn procedurally.
+    #[arg(long, env = "RUNWAY_IMAGE_GENERATOR")]
+    pub image_generator: Option<String>,
+
+    /// The model the image generator is asked for (OpenAI's `model` field).
+    #[arg(
+        long,
+        env = "RUNWAY_IMAGE_GENERATOR_MODEL",
+        requires = "image_generator"
+    )]
+    pub image_generator_model: Option<String>,
+
+    /// A key the image generator requires, sent as `Authorization: Bearer <key>`
+    /// (never logged).
+    #[arg(
+        long,
+        env = "RUNWAY_IMAGE_GENERATOR_KEY",
+        hide_env_values = true,
+        requires = "image_generator"
+    )]
+    pub image_generator_key: Option<Secret>,
+
+    /// Seconds the image generator may take to answer with a picture (then the
+    /// request is answered 504 `upstream_timeout`).
+    #[arg(long, env = "RUNWAY_IMAGE_GENERATOR_TIMEOUT_SECS", default_value_t = defaults::IMAGE_GENERATOR_TIMEOUT_SECS)]
+    pub image_generator_timeout_secs: u64,
 
     /// How log lines are written: `text` for people, or `json` (one object per line,
     /// with the request id and the other fields of its span) for log shippers.
@@ -188,6 +221,44 @@ pub struct ServerConfig {
     /// The ffprobe program.
     #[arg(long, env = "RUNWAY_FFPROBE", default_value = defaults::FFPROBE)]
     pub ffprobe: PathBuf,
+}
+
+/// A value the server must never show (a token, a key): its `Debug` prints
+/// `Secret(***)`, so a logged configuration holds no secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// What a server does ([`ServerConfig::role`]).
@@ -253,6 +324,10 @@ impl ServerConfig {
             rate_limit_per_minute: defaults::RATE_LIMIT_PER_MINUTE,
             rate_limit_burst: None,
             metrics_token: None,
+            image_generator: None,
+            image_generator_model: None,
+            image_generator_key: None,
+            image_generator_timeout_secs: defaults::IMAGE_GENERATOR_TIMEOUT_SECS,
             log_format: LogFormat::Text,
             ffmpeg: defaults::FFMPEG.into(),
             ffprobe: defaults::FFPROBE.into(),
@@ -270,6 +345,35 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn secrets_never_show_in_the_configuration() {
+        let Ok(parsed) = ServerConfig::try_parse_from([
+            "runway-server",
+            "--image-generator",
+            "openai+http://127.0.0.1:9/v1",
+            "--image-generator-key",
+            "sk-upstream-secret",
+            "--metrics-token",
+            "metrics-secret",
+        ]) else {
+            panic!("the flags parse");
+        };
+        let shown = format!("{parsed:?}");
+        assert!(!shown.contains("sk-upstream-secret"), "{shown}");
+        assert!(!shown.contains("metrics-secret"), "{shown}");
+        assert_eq!(
+            parsed.image_generator_key.as_ref().map(Secret::expose),
+            Some("sk-upstream-secret")
+        );
+        // A key or a model without a generator is a mistake, said at start.
+        if std::env::var_os("RUNWAY_IMAGE_GENERATOR").is_none() {
+            assert!(
+                ServerConfig::try_parse_from(["runway-server", "--image-generator-model", "sd"])
+                    .is_err()
+            );
+        }
+    }
 
     #[test]
     fn the_embedding_configuration_has_the_flags_defaults() {

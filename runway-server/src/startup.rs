@@ -12,6 +12,7 @@ use crate::config::ServerConfig;
 use crate::domain::task::TaskRecord;
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::{self, Fetcher};
+use crate::net::generator::ImageGenerator;
 use crate::services::accounts::{Accounts, DEFAULT_ACCOUNT};
 use crate::services::jobs::JobQueue;
 use crate::services::{App, auth, background, scratch};
@@ -233,6 +234,24 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         Duration::from_secs(config.fetch_timeout_secs),
     )
     .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+    let generator = match &config.image_generator {
+        None => None,
+        Some(url) => {
+            let generator = ImageGenerator::new(
+                url,
+                config.image_generator_model.clone(),
+                config
+                    .image_generator_key
+                    .as_ref()
+                    .map(|key| key.expose().to_owned()),
+                Duration::from_secs(config.image_generator_timeout_secs),
+                config.max_input_bytes,
+            )
+            .map_err(|e| StartError::Other(format!("--image-generator: {e}")))?;
+            tracing::info!(generator = %generator.describe(), "generate-image is delegated");
+            Some(generator)
+        }
+    };
     let rate_limits =
         auth::RateLimits::new(config.rate_limit_per_minute, config.rate_limit_burst).map(Arc::new);
     crate::http::install_metrics();
@@ -250,6 +269,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
         rate_limits,
         engine,
         fetcher,
+        generator,
         public_url,
         public_origin,
         deleting: Arc::default(),

@@ -52,6 +52,10 @@ pub enum ErrorCode {
     NotReady,
     /// The database cannot be reached; retry shortly.
     DatabaseUnavailable,
+    /// The model server that generates images failed or gave no image.
+    UpstreamError,
+    /// The model server that generates images did not answer in time.
+    UpstreamTimeout,
     /// A task's server stopped while it ran (a task's error, never answered).
     Interrupted,
     /// The job was cancelled (a task's `DELETE`; never answered to a request).
@@ -60,7 +64,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -83,6 +87,8 @@ impl ErrorCode {
         Self::Overloaded,
         Self::NotReady,
         Self::DatabaseUnavailable,
+        Self::UpstreamError,
+        Self::UpstreamTimeout,
         Self::Interrupted,
         Self::Cancelled,
     ];
@@ -112,6 +118,8 @@ impl ErrorCode {
             Self::Overloaded => "overloaded",
             Self::NotReady => "not_ready",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamTimeout => "upstream_timeout",
             Self::Interrupted => "interrupted",
             Self::Cancelled => "cancelled",
         }
@@ -292,6 +300,22 @@ impl Error {
             ErrorCode::MediaEngineUnavailable,
             "video and audio work needs ffmpeg and ffprobe, which this server does not have: \
              install ffmpeg (e.g. `apt-get install ffmpeg`) and restart the server",
+        )
+    }
+
+    /// `upstream_error`: the image generator failed (`detail`, for the log,
+    /// says how when the message cannot).
+    pub fn upstream(message: impl Into<String>, detail: Option<String>) -> Self {
+        let mut err = Self::new(ErrorCode::UpstreamError, message);
+        err.detail = detail;
+        err
+    }
+
+    /// `upstream_timeout`: the image generator gave no answer within `seconds`.
+    pub fn upstream_timeout(seconds: u64) -> Self {
+        Self::new(
+            ErrorCode::UpstreamTimeout,
+            format!("the image generator gave no picture within {seconds} s; nothing was stored"),
         )
     }
 

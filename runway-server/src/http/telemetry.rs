@@ -85,7 +85,8 @@ pub(crate) async fn scrape(State(state): State<App>, headers: HeaderMap) -> Resp
     if let Some(token) = state
         .config
         .metrics_token
-        .as_deref()
+        .as_ref()
+        .map(crate::config::Secret::expose)
         .filter(|t| !t.is_empty())
     {
         let given = headers

@@ -38,6 +38,7 @@ use crate::domain::op::MediaOp;
 use crate::domain::{Error, ErrorCode, MediaRecord, Owner};
 use crate::media::engine::MediaEngine;
 use crate::net::fetch::Fetcher;
+use crate::net::generator::ImageGenerator;
 use crate::storage::MediaStore;
 use crate::storage::db::Database;
 use jobs::{JobContext, JobQueue};
@@ -75,6 +76,8 @@ pub struct App {
     pub(crate) engine: Option<MediaEngine>,
     /// Fetches media URLs of other hosts.
     pub(crate) fetcher: Fetcher,
+    /// The operator's image model server, when `generate-image` is delegated.
+    pub(crate) generator: Option<ImageGenerator>,
     /// The job slots and the task queue (per replica).
     pub(crate) jobs: Arc<JobQueue>,
     /// The tasks this replica runs.

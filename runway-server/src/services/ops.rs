@@ -6,14 +6,56 @@
 //! the task runner runs it in the background.
 
 use crate::domain::media::{MediaKind, MediaRecord, Probed};
-use crate::domain::op::{ImageEdit, MediaOp};
+use crate::domain::op::{ImageEdit, MediaOp, Style};
 use crate::domain::{Error, ErrorCode, Result};
 use crate::media::imaging::{self, decode, encode_jpeg};
 use crate::media::video;
+use crate::net::generator::{ImageGenerator, Prompt};
 use crate::services::App;
 use crate::services::jobs::{FfmpegInput, JobContext};
 
 // ---------------------------------------------------------------- running
+
+/// The words a style adds to the prompt of a delegated image model.
+fn style_words(style: Style) -> &'static str {
+    match style {
+        Style::Photorealistic => "photorealistic photograph",
+        Style::Sketch => "pencil sketch",
+        Style::Abstract => "abstract art",
+    }
+}
+
+impl App {
+    /// `generate-image` by the operator's model server: the picture is asked for
+    /// within the job's slot (so at most `--max-jobs` at once), then decoded,
+    /// checked, brought to the asked size (scaled and centre cropped when the
+    /// model drew another) and stored.
+    async fn generate_upstream(
+        &self,
+        ctx: &JobContext,
+        generator: &ImageGenerator,
+        asked: &Prompt<'_>,
+    ) -> Result<MediaRecord> {
+        self.slot(ctx).await?;
+        let picture = ctx.unless_cancelled(generator.generate(asked)).await?;
+        let (width, height) = (asked.width, asked.height);
+        self.image_job(ctx, move || {
+            let image = decode(&picture).map_err(|e| {
+                Error::upstream(
+                    format!("the image generator's picture cannot be read: {e}"),
+                    None,
+                )
+            })?;
+            let image = if image.dimensions() == (width, height) {
+                image
+            } else {
+                imaging::edit::resize_to_fill(&image, width, height)?
+            };
+            Ok((encode_jpeg(&image)?, (width, height)))
+        })
+        .await
+    }
+}
 
 /// A video's duration, or 0 when it is not known.
 fn duration_of(info: &Probed) -> f64 {
@@ -62,8 +104,19 @@ impl MediaOp {
                 width,
                 height,
                 seed,
-                negative_prompt: _,
+                negative_prompt,
             } => {
+                if let Some(generator) = &state.generator {
+                    let prompt = format!("{prompt}, {}", style_words(style));
+                    let asked = Prompt {
+                        prompt: &prompt,
+                        negative_prompt: negative_prompt.as_deref(),
+                        width,
+                        height,
+                        seed,
+                    };
+                    return state.generate_upstream(ctx, generator, &asked).await;
+                }
                 state
                     .image_job(ctx, move || {
                         let image = imaging::generate::render(

@@ -89,19 +89,39 @@ pub fn target_size(from: (u32, u32), width: Option<u32>, height: Option<u32>) ->
 
 /// Resizes with a Lanczos3 filter (SIMD, via fast_image_resize).
 pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, ImagingError> {
+    resize_with(image, width, height, lanczos3())
+}
+
+/// Resizes to fill `width` x `height` without distortion: scaled to cover it,
+/// then centre cropped.
+pub fn resize_to_fill(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, ImagingError> {
+    resize_with(
+        image,
+        width,
+        height,
+        lanczos3().fit_into_destination(Some((0.5, 0.5))),
+    )
+}
+
+fn lanczos3() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
+        fast_image_resize::FilterType::Lanczos3,
+    ))
+}
+
+fn resize_with(
+    image: &RgbImage,
+    width: u32,
+    height: u32,
+    options: ResizeOptions,
+) -> Result<RgbImage, ImagingError> {
     let internal = |e: &dyn std::fmt::Display| ImagingError::Internal(format!("resize: {e}"));
     let (sw, sh) = image.dimensions();
     let src = FirImage::from_vec_u8(sw, sh, image.as_raw().clone(), PixelType::U8x3)
         .map_err(|e| internal(&e))?;
     let mut dst = FirImage::new(width, height, PixelType::U8x3);
     Resizer::new()
-        .resize(
-            &src,
-            &mut dst,
-            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(
-                fast_image_resize::FilterType::Lanczos3,
-            )),
-        )
+        .resize(&src, &mut dst, &options)
         .map_err(|e| internal(&e))?;
     RgbImage::from_raw(width, height, dst.into_vec())
         .ok_or_else(|| internal(&"a buffer of the wrong size"))
@@ -117,6 +137,28 @@ mod tests {
         assert_eq!(target_size((1024, 768), None, Some(200)), (267, 200));
         assert_eq!(target_size((4000, 10), Some(10), None), (10, 1));
         assert_eq!(target_size((10, 10), Some(3), Some(7)), (3, 7));
+    }
+
+    #[test]
+    fn filling_crops_what_does_not_fit_and_keeps_the_middle() {
+        // A square: left half red, right half blue, a green band in the middle.
+        let image = RgbImage::from_fn(200, 200, |x, _| match x {
+            90..110 => Rgb([0, 255, 0]),
+            0..90 => Rgb([255, 0, 0]),
+            _ => Rgb([0, 0, 255]),
+        });
+        let wide = resize_to_fill(&image, 100, 20).expect("resized");
+        assert_eq!(wide.dimensions(), (100, 20));
+        // Not squashed: the 20-pixel band is still 10 pixels wide at half size,
+        // and the halves stay red and blue.
+        assert!(wide.get_pixel(50, 10)[1] > 200);
+        assert!(wide.get_pixel(40, 10)[1] < 60 && wide.get_pixel(40, 10)[0] > 200);
+        assert!(wide.get_pixel(60, 10)[2] > 200);
+        let tall = resize_to_fill(&image, 20, 100).expect("resized");
+        assert_eq!(tall.dimensions(), (20, 100));
+        // The middle fifth of the width, grown: the band covers half of it.
+        assert!(tall.get_pixel(10, 50)[1] > 200);
+        assert!(tall.get_pixel(1, 50)[0] > 200);
     }
 
     #[test]
