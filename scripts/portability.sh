@@ -4,9 +4,11 @@
 #   1. openapi-generator `validate` (PyPI openapi-generator-cli, pinned; needs Java),
 #   2. its Python client: generated, installed, driven through generate-image, both
 #      edit unions, generate-video, metadata and delete-media (interop/python),
-#   3. its Go client: generated with useOneOfDiscriminatorLookup=true (decode a union
-#      by its tag; it also drops the client's one dependency), compiled, and a test
-#      that decodes every edit variant (interop/go; Go from Debian),
+#   3. its Go client, twice: at its defaults (a union decoded by trying every
+#      variant; it needs gopkg.in/validator.v2, taken from Debian's
+#      golang-gopkg-validator.v2-dev) and with useOneOfDiscriminatorLookup=true
+#      (decoded by its tag; no dependency); each compiled, and a test that decodes
+#      every edit variant (interop/go; Go from Debian),
 #   4. its Java client: generated (warnings checked; not compiled: Maven Central is
 #      not reachable here),
 #   5. @hey-api/openapi-ts: an SDK generated, strict tsc, a round trip
@@ -19,7 +21,7 @@ server_bin="${RUNWAY_SERVER_BIN:-$root/target/debug/runway-server}"
 out="$root/target/portability"
 venv="$out/venv"
 spec="$root/openapi/runway.yaml"
-rm -rf "$out/python" "$out/go" "$out/java" "$out/logs"
+rm -rf "$out/python" "$out/go" "$out/go-lookup" "$out/java" "$out/logs"
 mkdir -p "$out/logs"
 
 echo "--> openapi-generator-cli and the Python client's dependencies (PyPI, pinned)"
@@ -55,15 +57,27 @@ generate() {
 generate python "$out/python" --additional-properties packageName=runway_client
 "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "$out/python"
 
-generate go "$out/go" --additional-properties packageName=runway,useOneOfDiscriminatorLookup=true
+generate go "$out/go" --additional-properties packageName=runway
+generate go "$out/go-lookup" --additional-properties packageName=runway,useOneOfDiscriminatorLookup=true
 generate java "$out/java"
 
-echo "--> Go client: compile and decode every edit variant"
-# The generated test/ stubs need testify, which is not reachable here; ours needs nothing.
-rm -rf "$out/go/test"
-cp "$root/interop/go/edit_unions_test.go" "$out/go/"
-(cd "$out/go" && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod go vet . && \
-  GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod go test -count=1 .)
+# The Go module proxy is not reachable here: the defaults' one dependency comes
+# from Debian's copy of its source, as a local module.
+validator="$out/validator.v2"
+rm -rf "$validator" && mkdir -p "$validator"
+cp /usr/share/gocode/src/gopkg.in/validator.v2/*.go "$validator/"
+rm -f "$validator"/*_test.go
+printf 'module gopkg.in/validator.v2\n\ngo 1.18\n' > "$validator/go.mod"
+(cd "$out/go" && go mod edit -replace "gopkg.in/validator.v2=$validator")
+
+for client in go go-lookup; do
+  echo "--> Go client ($client): compile and decode every variant of the unions"
+  # The generated test/ stubs need testify, which is not reachable here; ours needs nothing.
+  rm -rf "$out/$client/test"
+  cp "$root/interop/go/edit_unions_test.go" "$out/$client/"
+  (cd "$out/$client" && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod go vet . && \
+    GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod go test -count=1 .)
+done
 
 echo "--> @hey-api/openapi-ts SDK (npm, pinned), strict tsc"
 hey="$root/interop/hey-api"

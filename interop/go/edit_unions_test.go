@@ -1,4 +1,4 @@
-// Decodes every variant of the contract's edit unions with the Go client that
+// Decodes every variant of the contract's unions (edits and tasks) with the Go client that
 // openapi-generator makes from openapi/runway.yaml (scripts/portability.sh copies
 // this file into the generated package and runs `go test`).
 package runway
@@ -6,6 +6,7 @@ package runway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -78,6 +79,37 @@ func TestEditVideoVariants(t *testing.T) {
 		}
 		if len(got) != 1 || got[0] != c.want {
 			t.Errorf("%s: decoded as %v, want %s", c.body, got, c.want)
+		}
+		assertRoundTrip(t, c.body, req)
+	}
+}
+
+func TestCreateTaskVariants(t *testing.T) {
+	cases := []struct {
+		body string
+		want string
+	}{
+		{`{"operation":"generate-image","input":{"prompt":"x"}}`, "GenerateImageTask"},
+		{`{"operation":"edit-image","input":{"image_url":"` + image + `","edit_type":"resize"}}`, "EditImageTask"},
+		{`{"operation":"generate-video","input":{"prompt":"x","duration":3}}`, "GenerateVideoTask"},
+		{`{"operation":"edit-video","input":{"video_url":"` + video + `","edit_type":"trim"}}`, "EditVideoTask"},
+		{`{"operation":"video-filter","input":{"video_url":"` + video + `","filter":"sepia"}}`, "VideoFilterTask"},
+		{`{"operation":"image-to-video","input":{"image_url":"` + image + `","duration":3}}`, "ImageToVideoTask"},
+		{`{"operation":"add-text-to-image","input":{"image_url":"` + image + `","text":"hi","position":"center"}}`, "AddTextToImageTask"},
+		{`{"operation":"style-transfer","input":{"image_url":"` + image + `","style_reference":"` + image + `"}}`, "StyleTransferTask"},
+		{`{"operation":"resize-video","input":{"video_url":"` + video + `","new_width":320,"new_height":240}}`, "ResizeVideoTask"},
+		{`{"operation":"generate-thumbnail","input":{"video_url":"` + video + `"}}`, "GenerateThumbnailTask"},
+		{`{"operation":"extract-audio","input":{"video_url":"` + video + `"}}`, "ExtractAudioTask"},
+		{`{"operation":"speed-adjust","input":{"video_url":"` + video + `","speed_factor":2}}`, "SpeedAdjustTask"},
+	}
+	for _, c := range cases {
+		var req CreateTaskRequest
+		if err := json.Unmarshal([]byte(c.body), &req); err != nil {
+			t.Errorf("%s: %v", c.body, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", req.GetActualInstance()); got != "*runway."+c.want {
+			t.Errorf("%s: decoded as %s, want %s", c.body, got, c.want)
 		}
 		assertRoundTrip(t, c.body, req)
 	}

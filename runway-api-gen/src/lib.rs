@@ -216,7 +216,9 @@ const SCHEMA_REF: &str = "#/components/schemas/";
 /// separate structs. So each `$ref` variant is replaced by the schema it names, titled
 /// with the component's name (typify names the enum variant after the title), and a
 /// component that no `$ref` names any more is dropped rather than generated as an
-/// unused struct.
+/// unused struct. A variant's tag property that names a one-value enum component
+/// (there so that generators which try every variant find one) is inlined too:
+/// typify reads the tag's value only from an inline enum.
 pub fn inline_discriminated_variants(spec: &mut openapiv3::OpenAPI) {
     let Some(components) = spec.components.as_mut() else {
         return;
@@ -227,9 +229,14 @@ pub fn inline_discriminated_variants(spec: &mut openapiv3::OpenAPI) {
         let ReferenceOr::Item(schema) = schema else {
             continue;
         };
-        if schema.schema_data.discriminator.is_none() {
+        let Some(tag) = schema
+            .schema_data
+            .discriminator
+            .as_ref()
+            .map(|d| d.property_name.clone())
+        else {
             continue;
-        }
+        };
         let SchemaKind::OneOf { one_of } = &mut schema.schema_kind else {
             continue;
         };
@@ -249,15 +256,50 @@ pub fn inline_discriminated_variants(spec: &mut openapiv3::OpenAPI) {
                 .title
                 .get_or_insert_with(|| name.to_owned());
             inlined.insert(name.to_owned());
+            let component = |name: &str| match originals.get(name) {
+                Some(ReferenceOr::Item(schema)) => Some(schema.clone()),
+                _ => None,
+            };
+            if let Some(tag_enum) = inline_tag(&mut target, &tag, component) {
+                inlined.insert(tag_enum);
+            }
             *variant = ReferenceOr::Item(target);
         }
     }
-    let still_referenced = schema_references(spec);
-    if let Some(components) = spec.components.as_mut() {
+    // Dropping a variant's component can leave its tag's enum unreferenced: drop
+    // until nothing more goes.
+    loop {
+        let still_referenced = schema_references(spec);
+        let Some(components) = spec.components.as_mut() else {
+            return;
+        };
+        let before = components.schemas.len();
         components
             .schemas
             .retain(|name, _| !inlined.contains(name) || still_referenced.contains(name));
+        if components.schemas.len() == before {
+            return;
+        }
     }
+}
+
+/// Replaces the `$ref` of `variant`'s `tag` property by the component it names;
+/// answers that component's name.
+fn inline_tag(
+    variant: &mut openapiv3::Schema,
+    tag: &str,
+    component: impl Fn(&str) -> Option<openapiv3::Schema>,
+) -> Option<String> {
+    let SchemaKind::Type(openapiv3::Type::Object(object)) = &mut variant.schema_kind else {
+        return None;
+    };
+    let property = object.properties.get_mut(tag)?;
+    let ReferenceOr::Reference { reference } = property else {
+        return None;
+    };
+    let name = reference.strip_prefix(SCHEMA_REF)?.to_owned();
+    *property = ReferenceOr::Item(Box::new(component(&name)?));
+    Some(name)
 }
 
 /// The names of the component schemas that some `$ref` in `spec` points at.
@@ -578,5 +620,27 @@ components:
         // Crop is only a variant now; Shared is still a response type of its own.
         assert!(!source.contains("pub struct Crop"), "{source}");
         assert!(source.contains("pub struct Shared"), "{source}");
+    }
+
+    #[test]
+    fn a_tag_named_as_an_enum_component_makes_the_same_enum() {
+        let named = UNION
+            .replace(
+                "kind: {type: string, enum: [crop]}",
+                "kind: {$ref: '#/components/schemas/CropKind'}",
+            )
+            .replace(
+                "    Shared:\n",
+                "    CropKind: {type: string, enum: [crop]}\n    Shared:\n",
+            );
+        assert!(named.contains("CropKind: {type"), "the fixture changed");
+        let inline = generate(&parse_spec(UNION, "union").expect("parses"), "union");
+        let spec = parse_spec(&named, "union").expect("parses");
+        let source = generate(&spec, "union").expect("generates");
+        assert_eq!(
+            source,
+            inline.expect("generates"),
+            "the tag's enum is inlined and dropped"
+        );
     }
 }
