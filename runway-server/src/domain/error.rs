@@ -303,20 +303,22 @@ impl Error {
         )
     }
 
-    /// `upstream_error`: the image generator failed (`detail`, for the log,
-    /// says how when the message cannot).
+    /// `upstream_error`: the image generator failed; the log gets `detail` (how,
+    /// when the message cannot say), else the message.
     pub fn upstream(message: impl Into<String>, detail: Option<String>) -> Self {
         let mut err = Self::new(ErrorCode::UpstreamError, message);
-        err.detail = detail;
+        err.detail = Some(detail.unwrap_or_else(|| err.message.clone()));
         err
     }
 
     /// `upstream_timeout`: the image generator gave no answer within `seconds`.
     pub fn upstream_timeout(seconds: u64) -> Self {
-        Self::new(
+        let mut err = Self::new(
             ErrorCode::UpstreamTimeout,
             format!("the image generator gave no picture within {seconds} s; nothing was stored"),
-        )
+        );
+        err.detail = Some(err.message.clone());
+        err
     }
 
     /// `overloaded`, retry after `seconds`.

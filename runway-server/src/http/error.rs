@@ -64,6 +64,9 @@ pub(crate) fn report(response: &mut Response) {
     match answered.code {
         ErrorCode::InternalError => tracing::error!(%detail, "internal error"),
         ErrorCode::StorageFull => tracing::warn!(%detail, "out of storage space"),
+        ErrorCode::UpstreamError | ErrorCode::UpstreamTimeout => {
+            tracing::warn!(%detail, "the image generator failed");
+        }
         _ => {}
     }
 }

@@ -46,13 +46,17 @@ use tasks::TaskRegistry;
 
 /// Logs the failure of work that no answer reports (a task, a sweep, an error
 /// replaced by a clearer one): an internal error at `error` with its detail, as
-/// an answered one is logged; a full disk at `warn`; anything else at `info`.
+/// an answered one is logged; a full disk and a failing image generator at
+/// `warn`; anything else at `info`.
 pub(crate) fn log_failure(what: &str, err: &Error) {
     let detail = err.detail.as_deref().unwrap_or_default();
     let code = err.code.as_str();
     match err.code {
         ErrorCode::InternalError => tracing::error!(%what, %detail, "internal error"),
         ErrorCode::StorageFull => tracing::warn!(%what, %detail, "out of storage space"),
+        ErrorCode::UpstreamError | ErrorCode::UpstreamTimeout => {
+            tracing::warn!(%what, %detail, "the image generator failed");
+        }
         _ => tracing::info!(%what, code, message = %err.message, "failed"),
     }
 }
