@@ -2262,6 +2262,26 @@ pub mod operations {
         pub fn into_inner(self) -> ::httpmock::When {
             self.0
         }
+        pub fn created_after<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a ::chrono::DateTime<::chrono::offset::Utc>>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("created_after", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("created_after"))
+            }
+        }
+        pub fn created_before<'a, T>(self, value: T) -> Self
+        where
+            T: Into<Option<&'a ::chrono::DateTime<::chrono::offset::Utc>>>,
+        {
+            if let Some(value) = value.into() {
+                Self(self.0.query_param("created_before", value.to_string()))
+            } else {
+                Self(self.0.query_param_missing("created_before"))
+            }
+        }
         pub fn cursor<'a, T>(self, value: T) -> Self
         where
             T: Into<Option<&'a types::ListTasksCursor>>,

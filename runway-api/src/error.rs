@@ -279,6 +279,10 @@ pub trait SendErrorExt {
     fn param(&self) -> Option<&str>;
     /// The id the server gave the request (`X-Request-Id`).
     fn request_id(&self) -> Option<&str>;
+    /// The message followed by its causes: for an error that got no answer, why
+    /// (`... tcp connect error: Connection refused`), which the message alone
+    /// does not say. [`RunwayError`]'s own message already has them.
+    fn full_message(&self) -> String;
 }
 
 impl SendErrorExt for progenitor_client::Error<types::ErrorResponse> {
@@ -315,6 +319,10 @@ impl SendErrorExt for progenitor_client::Error<types::ErrorResponse> {
             progenitor_client::Error::UnexpectedResponse(response) => header(response.headers()),
             _ => None,
         }
+    }
+
+    fn full_message(&self) -> String {
+        with_causes(self)
     }
 }
 

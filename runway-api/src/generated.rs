@@ -5969,17 +5969,22 @@ let response = client.upload_media()
     /**List the caller's tasks
 
 The tasks created with the caller's key, newest first, `limit` at a time.
-When there are more, `next_cursor` is set: pass it as `cursor` for the next
-page. Finished tasks are kept for a day (the server's `--task-ttl-secs`).
+Filter by creation time. When there are more, `next_cursor` is set: pass it
+as `cursor` (with the same filters) for the next page. Finished tasks are
+kept for a day (the server's `--task-ttl-secs`).
 
 
 Sends a `GET` request to `/v1/tasks`
 
 Arguments:
+- `created_after`: Only tasks created at or after this time (RFC 3339).
+- `created_before`: Only tasks created before this time (RFC 3339).
 - `cursor`: The `next_cursor` of the previous page (the id of its last task).
 - `limit`: How many tasks to return, from 1 to 100; default 20.
 ```ignore
 let response = client.list_tasks()
+    .created_after(created_after)
+    .created_before(created_before)
     .cursor(cursor)
     .limit(limit)
     .send()
@@ -9118,6 +9123,11 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListTasks<'a> {
         client: &'a super::Client,
+        created_after: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        created_before: Result<
+            Option<::chrono::DateTime<::chrono::offset::Utc>>,
+            String,
+        >,
         cursor: Result<Option<types::ListTasksCursor>, String>,
         limit: Result<Option<::runway_api::Int<1, 100>>, String>,
     }
@@ -9125,9 +9135,41 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                created_after: Ok(None),
+                created_before: Ok(None),
                 cursor: Ok(None),
                 limit: Ok(None),
             }
+        }
+        pub fn created_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V::Error: std::fmt::Display,
+        {
+            self.created_after = value
+                .try_into()
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_after failed: {e}"
+                    )
+                });
+            self
+        }
+        pub fn created_before<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V::Error: std::fmt::Display,
+        {
+            self.created_before = value
+                .try_into()
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_before failed: {e}"
+                    )
+                });
+            self
         }
         pub fn cursor<V>(mut self, value: V) -> Self
         where
@@ -9161,7 +9203,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::TaskList>, Error<types::ErrorResponse>> {
-            let Self { client, cursor, limit } = self;
+            let Self { client, created_after, created_before, cursor, limit } = self;
+            let created_after = created_after.map_err(Error::InvalidRequest)?;
+            let created_before = created_before.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/tasks", client.baseurl,);
@@ -9180,6 +9224,15 @@ pub mod builder {
                 .header(
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("created_after", &created_after),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_before",
+                        &created_before,
+                    ),
                 )
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))

@@ -105,7 +105,7 @@ pub use edits::{
 pub use error::{RunwayError, SendErrorExt};
 pub use error_code::ErrorCode;
 pub use generated::*;
-pub use listings::MediaFilter;
+pub use listings::{MediaFilter, TaskFilter};
 pub use retry::IDEMPOTENCY_KEY;
 pub use tasks::{DEFAULT_TASK_TIMEOUT, TaskWait};
 pub use typed_tasks::{OutputWait, StartedTask, TaskRequest};
@@ -116,5 +116,8 @@ pub use values::{
 
 /// What a program using the client needs: `use runway_api::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Client, ErrorCode, RetryPolicy, RunwayError, SendErrorExt, types};
+    pub use crate::{
+        Client, ErrorCode, MediaFilter, MediaUrl, RetryPolicy, RunwayError, SendErrorExt,
+        TaskFilter, TaskId, TaskRequest, types,
+    };
 }

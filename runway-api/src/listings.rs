@@ -107,6 +107,43 @@ where
     })
 }
 
+/// What [`Client::task_stream`] lists: every task, or those created within a
+/// time.
+///
+/// ```
+/// # use runway_api::TaskFilter;
+/// let since = chrono::Utc::now() - chrono::Duration::hours(1);
+/// let filter = TaskFilter::default().created_after(since);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TaskFilter {
+    /// Only tasks created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only tasks created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl TaskFilter {
+    /// Only tasks created at or after `time`.
+    pub fn created_after(mut self, time: DateTime<Utc>) -> Self {
+        self.created_after = Some(time);
+        self
+    }
+
+    /// Only tasks created before `time`.
+    pub fn created_before(mut self, time: DateTime<Utc>) -> Self {
+        self.created_before = Some(time);
+        self
+    }
+}
+
+impl From<Option<TaskFilter>> for TaskFilter {
+    fn from(filter: Option<TaskFilter>) -> Self {
+        filter.unwrap_or_default()
+    }
+}
+
 impl Client {
     /// Every media stored with this client's key, newest first, narrowed by
     /// `filter` (`None`, a kind, or a [`MediaFilter`]), as a stream that fetches a
@@ -151,21 +188,34 @@ impl Client {
     }
 
     /// Every task made with this client's key, newest first (finished ones are
-    /// kept for a day), as a stream that fetches a page of 100 at a time.
+    /// kept for a day), narrowed by `filter` (`None`, or a [`TaskFilter`] of
+    /// creation times), as a stream that fetches a page of 100 at a time.
     ///
     /// ```no_run
     /// use futures_util::TryStreamExt;
+    /// use runway_api::{TaskFilter, types::TaskStatus};
     /// # async fn run(client: runway_api::Client) -> Result<(), runway_api::RunwayError> {
+    /// let last_hour = TaskFilter::default().created_after(chrono::Utc::now() - chrono::Duration::hours(1));
     /// let running = client
-    ///     .task_stream()
-    ///     .try_filter(|task| std::future::ready(task.status == runway_api::types::TaskStatus::Running))
+    ///     .task_stream(last_hour)
+    ///     .try_filter(|task| std::future::ready(task.status == TaskStatus::Running))
     ///     .try_collect::<Vec<_>>()
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn task_stream(&self) -> impl Stream<Item = Result<types::Task, RunwayError>> + '_ {
+    pub fn task_stream(
+        &self,
+        filter: impl Into<TaskFilter>,
+    ) -> impl Stream<Item = Result<types::Task, RunwayError>> + '_ {
+        let filter = filter.into();
         pages(move |cursor| {
             let mut request = self.list_tasks().limit(PAGE);
+            if let Some(time) = filter.created_after {
+                request = request.created_after(time);
+            }
+            if let Some(time) = filter.created_before {
+                request = request.created_before(time);
+            }
             if let Some(cursor) = cursor {
                 request = request.cursor(cursor);
             }

@@ -719,6 +719,28 @@ impl<T: CliConfig> Cli<T> {
     pub fn cli_list_tasks() -> ::clap::Command {
         ::clap::Command::new("")
             .arg(
+                ::clap::Arg::new("created-after")
+                    .long("created-after")
+                    .value_parser(
+                        ::clap::value_parser!(
+                            ::chrono::DateTime < ::chrono::offset::Utc >
+                        ),
+                    )
+                    .required(false)
+                    .help("Only tasks created at or after this time (RFC 3339)."),
+            )
+            .arg(
+                ::clap::Arg::new("created-before")
+                    .long("created-before")
+                    .value_parser(
+                        ::clap::value_parser!(
+                            ::chrono::DateTime < ::chrono::offset::Utc >
+                        ),
+                    )
+                    .required(false)
+                    .help("Only tasks created before this time (RFC 3339)."),
+            )
+            .arg(
                 ::clap::Arg::new("cursor")
                     .long("cursor")
                     .value_parser(::clap::value_parser!(types::ListTasksCursor))
@@ -735,7 +757,7 @@ impl<T: CliConfig> Cli<T> {
                     .help("How many tasks to return, from 1 to 100; default 20."),
             )
             .about(
-                "List the caller's tasks\n\nThe tasks created with the caller's key, newest first, `limit` at a time.\nWhen there are more, `next_cursor` is set: pass it as `cursor` for the next\npage. Finished tasks are kept for a day (the server's `--task-ttl-secs`).\n",
+                "List the caller's tasks\n\nThe tasks created with the caller's key, newest first, `limit` at a time.\nFilter by creation time. When there are more, `next_cursor` is set: pass it\nas `cursor` (with the same filters) for the next page. Finished tasks are\nkept for a day (the server's `--task-ttl-secs`).\n",
             )
     }
     pub fn cli_create_task() -> ::clap::Command {
@@ -1464,6 +1486,16 @@ impl<T: CliConfig> Cli<T> {
         matches: &::clap::ArgMatches,
     ) -> anyhow::Result<()> {
         let mut request = self.client.list_tasks();
+        if let Some(value) = matches
+            .get_one::<::chrono::DateTime<::chrono::offset::Utc>>("created-after")
+        {
+            request = request.created_after(value.clone());
+        }
+        if let Some(value) = matches
+            .get_one::<::chrono::DateTime<::chrono::offset::Utc>>("created-before")
+        {
+            request = request.created_before(value.clone());
+        }
         if let Some(value) = matches.get_one::<types::ListTasksCursor>("cursor") {
             request = request.cursor(value.clone());
         }

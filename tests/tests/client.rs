@@ -267,6 +267,16 @@ async fn connection_errors_are_retried_then_reported() {
         RunwayError::Transport(e) => assert!(e.is_connect(), "{e}"),
         other => panic!("expected a connection error, got {other:?}"),
     }
+    // The error of `.send()` as it is says why too, in its full message.
+    let err = client
+        .generate_image()
+        .body_map(|b| b.prompt("a red fox"))
+        .send()
+        .await
+        .expect_err("nothing listens");
+    let full = runway_api::SendErrorExt::full_message(&err);
+    assert!(full.to_lowercase().contains("refused"), "{full}");
+    assert!(full.starts_with(&err.to_string()), "{full}");
 }
 
 #[tokio::test]

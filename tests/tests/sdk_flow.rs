@@ -1,6 +1,6 @@
 //! The SDK as a program would use it, against the reference server: upload, edit,
 //! text, a video made as a typed task with its progress, a thumbnail and the
-//! audio of it, listings as streams, a download, and errors: one refused before
+//! audio of it, listings as streams (narrowed by time), a download, and errors: one refused before
 //! sending (naming its field) and one the server answers, matched by its code on
 //! the error of `.send()` as it is.
 
@@ -9,7 +9,6 @@ mod common;
 use common::{TestServer, fetch_image, fetch_probe, make_png};
 use futures_util::TryStreamExt;
 use runway_api::prelude::*;
-use runway_api::{MediaFilter, TaskRequest};
 
 #[tokio::test]
 async fn a_program_uses_the_whole_api_with_the_sdk_shapes() -> Result<(), RunwayError> {
@@ -85,9 +84,24 @@ async fn a_program_uses_the_whole_api_with_the_sdk_shapes() -> Result<(), Runway
         (320, 180)
     );
 
-    // The task is in the task listing, by its id.
-    let tasks: Vec<types::Task> = client.task_stream().try_collect().await?;
+    // The video's soundtrack as an MP3.
+    let audio = client
+        .extract_audio()
+        .body_map(|b| b.video_url(&video.video_url))
+        .send()
+        .await?;
+    let sound = fetch_probe(&client, &audio.audio_url).await;
+    assert_eq!(sound.audio_codec(), Some("mp3"));
+    assert!((sound.duration() - 2.0).abs() < 0.2, "{}", sound.duration());
+
+    // The task is in the task listing, by its id; a listing narrowed to a time
+    // to come has none.
+    let tasks: Vec<types::Task> = client.task_stream(None).try_collect().await?;
     assert!(tasks.iter().any(|listed| listed.id == task.id()));
+    let later =
+        TaskFilter::default().created_after(chrono::Utc::now() + chrono::Duration::hours(1));
+    let none: Vec<types::Task> = client.task_stream(later).try_collect().await?;
+    assert!(none.is_empty(), "{none:?}");
     let read = client.get_task().task_id(&tasks[0].id).send().await?;
     assert_eq!(read.id, tasks[0].id);
 

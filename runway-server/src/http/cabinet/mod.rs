@@ -34,6 +34,7 @@ use crate::services::App;
 use crate::services::accounts::Accounts;
 use crate::services::lifecycle::MediaFilter;
 use crate::services::sessions::owner_of;
+use crate::services::tasks::TaskFilter;
 use crate::storage::db::Session;
 
 /// The session cookie's name.
@@ -491,7 +492,7 @@ async fn tasks_page(
     let owner = owner_of(&signed_in.session);
     page(
         state
-            .list_tasks(&owner, TASKS_SHOWN, None)
+            .list_tasks(&owner, &TaskFilter::default(), TASKS_SHOWN, None)
             .await
             .map(|listed| pages::tasks(&signed_in.session, &listed.tasks, None)),
     )

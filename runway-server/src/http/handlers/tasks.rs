@@ -20,6 +20,7 @@ use crate::domain::task::TaskRecord;
 use crate::http::json::ApiJson;
 use crate::http::wire::TaskEnvelope;
 use crate::services::App;
+use crate::services::tasks::TaskFilter;
 
 pub(crate) async fn create_task(
     State(state): State<App>,
@@ -128,6 +129,8 @@ pub(crate) async fn delete_task(
 
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
+    created_after: Option<chrono::DateTime<chrono::Utc>>,
+    created_before: Option<chrono::DateTime<chrono::Utc>>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -139,8 +142,12 @@ pub(crate) async fn list_tasks(
 ) -> Result<Json<types::TaskList>> {
     let Query(query) = query.map_err(query_error)?;
     let limit = super::page_limit(query.limit.map(i64::from))?;
+    let filter = TaskFilter {
+        created_after: query.created_after,
+        created_before: query.created_before,
+    };
     let page = state
-        .list_tasks(&owner, limit, query.cursor.as_deref())
+        .list_tasks(&owner, &filter, limit, query.cursor.as_deref())
         .await?;
     Ok(Json(types::TaskList {
         data: page.tasks.into_iter().map(types::Task::from).collect(),

@@ -79,6 +79,15 @@ pub(crate) fn interrupted() -> TaskError {
     }
 }
 
+/// What a page of tasks is filtered by.
+#[derive(Debug, Default)]
+pub(crate) struct TaskFilter {
+    /// Only tasks created at or after this time.
+    pub(crate) created_after: Option<DateTime<Utc>>,
+    /// Only tasks created before this time.
+    pub(crate) created_before: Option<DateTime<Utc>>,
+}
+
 /// A page of tasks, newest first.
 #[derive(Debug)]
 pub(crate) struct TaskPage {
@@ -287,6 +296,7 @@ impl App {
     pub(crate) async fn list_tasks(
         &self,
         owner: &Owner,
+        filter: &TaskFilter,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<TaskPage> {
@@ -302,7 +312,16 @@ impl App {
         let wanted = u32::try_from(limit).unwrap_or(u32::MAX).saturating_add(1);
         let mut tasks: Vec<TaskRecord> = self
             .db
-            .task_page(&owner.0, live_since, cursor, wanted)
+            .task_page(
+                &owner.0,
+                live_since,
+                (
+                    filter.created_after.map(|t| t.timestamp_millis()),
+                    filter.created_before.map(|t| t.timestamp_millis()),
+                ),
+                cursor,
+                wanted,
+            )
             .await?
             .into_iter()
             .map(|task| task.record)

@@ -439,17 +439,20 @@ impl Database {
     }
 
     /// Up to `limit` of `owner`'s tasks finished at or after `finished_since_ms`
-    /// or unfinished, newest first (ids sort by creation), before id `before`.
+    /// or unfinished, created within `created_ms` (from, until), newest first
+    /// (ids sort by creation), before id `before`.
     pub async fn task_page(
         &self,
         owner: &str,
         finished_since_ms: i64,
+        created_ms: (Option<i64>, Option<i64>),
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<QueuedTask>, DbError> {
         let sql = self.task_sql(
             "SELECT {columns} FROM tasks WHERE owner = $1 \
              AND (finished_ms IS NULL OR finished_ms >= $2) AND ($3 IS NULL OR id < $3) \
+             AND created_ms >= $5 AND created_ms < $6 \
              ORDER BY id DESC LIMIT $4",
         );
         let rows = with_pool!(self, pool => sqlx::query_as::<_, TaskRow>(&sql)
@@ -457,6 +460,8 @@ impl Database {
             .bind(finished_since_ms)
             .bind(before)
             .bind(i64::from(limit))
+            .bind(created_ms.0.unwrap_or(i64::MIN))
+            .bind(created_ms.1.unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await)?;
         tasks(rows)

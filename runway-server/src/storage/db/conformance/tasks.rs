@@ -279,14 +279,34 @@ async fn cancelled_released_and_resumed_tasks(db: Database) {
     )
     .await
     .expect("failed");
-    let page = db.task_page("alice", 0, None, 10).await.expect("page");
+    let page = db
+        .task_page("alice", 0, (None, None), None, 10)
+        .await
+        .expect("page");
     let ids: Vec<_> = page.into_iter().map(|t| t.record.id).collect();
     assert_eq!(ids, ["task_c", "task_b"], "newest first");
     let after = db
-        .task_page("alice", 0, Some("task_c"), 10)
+        .task_page("alice", 0, (None, None), Some("task_c"), 10)
         .await
         .expect("page");
     assert_eq!(after.len(), 1);
+    // Created within a time: from is inclusive, until is not.
+    let created = |from, until| db.task_page("alice", 0, (from, until), None, 10);
+    let ids =
+        |page: Vec<QueuedTask>| -> Vec<String> { page.into_iter().map(|t| t.record.id).collect() };
+    assert_eq!(
+        ids(created(Some(1_002), None).await.expect("page")),
+        ["task_c"]
+    );
+    assert_eq!(
+        ids(created(None, Some(1_002)).await.expect("page")),
+        ["task_b"]
+    );
+    assert_eq!(
+        ids(created(Some(1_001), Some(1_003)).await.expect("page")),
+        ["task_c", "task_b"]
+    );
+    assert!(created(Some(1_003), None).await.expect("page").is_empty());
     assert_eq!(
         db.remove_finished_tasks(i64::MAX, 10)
             .await
