@@ -1,4 +1,4 @@
-//! Snapshots of the generated client's surface. A contract change that alters what
+//! Snapshots of the client's surface, generated and hand-written. A change that alters what
 //! users call or receive fails here until the snapshot is reviewed
 //! (`cargo insta review`).
 //!
@@ -218,4 +218,182 @@ fn json_schemas_of_every_type() {
     assert!(schemas.contains_key("GenerateImageRequest"));
     assert!(schemas.contains_key("ErrorResponse"));
     insta::assert_json_snapshot!("type_schemas", schemas);
+}
+
+/// A function's signature as it is written (`fn name(x: T) -> U`).
+fn signature(sig: &syn::Signature) -> String {
+    render(sig)
+        .replace(" (", "(")
+        .replace(" : ", ": ")
+        .replace(",)", ")")
+        .replace("? Sized", "?Sized")
+        .replace(" ,", ",")
+}
+
+/// An enum variant's fields without their attributes: ` { a: A }`, `(A)` or
+/// nothing.
+fn fields_of(fields: &syn::Fields) -> String {
+    let each = |f: &syn::Field| match &f.ident {
+        Some(name) => format!("{name}: {}", render(&f.ty)),
+        None => render(&f.ty),
+    };
+    match fields {
+        syn::Fields::Named(named) => {
+            let list: Vec<String> = named.named.iter().map(each).collect();
+            format!(" {{ {} }}", list.join(", "))
+        }
+        syn::Fields::Unnamed(unnamed) => {
+            let list: Vec<String> = unnamed.unnamed.iter().map(each).collect();
+            format!("({})", list.join(", "))
+        }
+        syn::Fields::Unit => String::new(),
+    }
+}
+
+/// Whether an item is `pub` (not `pub(crate)` or narrower).
+fn is_public(vis: &syn::Visibility) -> bool {
+    matches!(vis, syn::Visibility::Public(_))
+}
+
+/// The public items of one hand-written file, one line each (signatures, not
+/// bodies); `#[non_exhaustive]` is kept, as it changes what users may write.
+fn public_items(items: &[syn::Item], out: &mut Vec<String>) {
+    let marked = |attrs: &[syn::Attribute]| {
+        if attrs.iter().any(|a| a.path().is_ident("non_exhaustive")) {
+            "#[non_exhaustive] "
+        } else {
+            ""
+        }
+    };
+    for item in items {
+        match item {
+            syn::Item::Fn(f) if is_public(&f.vis) => out.push(signature(&f.sig)),
+            syn::Item::Struct(s) if is_public(&s.vis) => {
+                let fields: Vec<String> = s
+                    .fields
+                    .iter()
+                    .filter(|f| is_public(&f.vis))
+                    .map(|f| match &f.ident {
+                        Some(name) => format!("{name}: {}", render(&f.ty)),
+                        None => render(&f.ty),
+                    })
+                    .collect();
+                out.push(format!(
+                    "{}struct {}{} {{ {} }}",
+                    marked(&s.attrs),
+                    s.ident,
+                    render(&s.generics),
+                    fields.join(", ")
+                ));
+            }
+            syn::Item::Enum(e) if is_public(&e.vis) => {
+                let variants: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| format!("{}{}", v.ident, fields_of(&v.fields)))
+                    .collect();
+                out.push(format!(
+                    "{}enum {}{} {{ {} }}",
+                    marked(&e.attrs),
+                    e.ident,
+                    render(&e.generics),
+                    variants.join(", ")
+                ));
+            }
+            syn::Item::Trait(t) if is_public(&t.vis) => {
+                out.push(format!("trait {}{}", t.ident, render(&t.generics)));
+                for inner in &t.items {
+                    if let syn::TraitItem::Fn(f) = inner {
+                        out.push(format!("    {}", signature(&f.sig)));
+                    }
+                }
+            }
+            syn::Item::Type(t) if is_public(&t.vis) => {
+                out.push(format!(
+                    "type {}{} = {}",
+                    t.ident,
+                    render(&t.generics),
+                    render(&t.ty)
+                ));
+            }
+            syn::Item::Const(c) if is_public(&c.vis) => {
+                out.push(format!("const {}: {}", c.ident, render(&c.ty)));
+            }
+            syn::Item::Use(u) if is_public(&u.vis) => {
+                out.push(format!("use {}", render(&u.tree)));
+            }
+            syn::Item::Mod(m) if is_public(&m.vis) => {
+                out.push(format!("mod {}", m.ident));
+                if let Some((_, inner)) = &m.content {
+                    let mut nested = Vec::new();
+                    public_items(inner, &mut nested);
+                    out.extend(nested.into_iter().map(|line| format!("    {line}")));
+                }
+            }
+            syn::Item::Impl(i) => {
+                let head = match &i.trait_ {
+                    Some((path, _)) => format!(
+                        "impl{} {} for {}",
+                        render(&i.generics),
+                        render(path),
+                        render(&i.self_ty)
+                    ),
+                    None => format!("impl{} {}", render(&i.generics), render(&i.self_ty)),
+                };
+                let methods: Vec<String> = i
+                    .items
+                    .iter()
+                    .filter_map(|inner| match inner {
+                        syn::ImplItem::Fn(f) if i.trait_.is_none() && is_public(&f.vis) => {
+                            Some(format!("    {}", signature(&f.sig)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if i.trait_.is_some() || !methods.is_empty() {
+                    out.push(head);
+                    out.extend(methods);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The hand-written half of the SDK (errors, values, edits, tasks, listings,
+/// downloads, the client builder, the prelude), every `pub` item of every file
+/// but the generated one: a change to what users call fails here until the
+/// snapshot is reviewed, as the generated surface does.
+#[test]
+fn hand_written_surface() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runway-api/src");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("runway-api/src")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "rs")
+                && path.file_name().is_some_and(|n| n != "generated.rs")
+        })
+        .collect();
+    files.sort();
+    let mut text = String::new();
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("read");
+        let file = syn::parse_file(&source).expect("parses");
+        let mut lines = Vec::new();
+        public_items(&file.items, &mut lines);
+        if lines.is_empty() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        writeln!(text, "// {name}").expect("write");
+        for line in lines {
+            writeln!(text, "{line}").expect("write");
+        }
+    }
+    assert!(text.contains("trait SendErrorExt"), "{text}");
+    insta::assert_snapshot!("hand_written", text);
 }
