@@ -5472,10 +5472,10 @@ sniffed from the bytes, never taken from the URL or a declared type.
 | 422 | `idempotency_key_reused` | this `Idempotency-Key` was used with another request body |
 | 429 | `rate_limited` | too many requests for this key; wait for `Retry-After` seconds |
 | 500 | `internal_error` | the server failed; nothing was stored |
+| 502 | `upstream_error` | the image model the server delegates `generate-image` to failed or gave no picture; the message says how |
 | 503 | `media_engine_unavailable` | video and audio work needs `ffmpeg`, which the server does not have |
 | 503 | `overloaded` | too many media jobs at once; retry after `Retry-After` seconds |
 | 503 | `not_ready` | `/readyz`: the store, the database, ffmpeg or the queue is not ready; the message says which |
-| 502 | `upstream_error` | the image model the server delegates `generate-image` to failed or gave no picture; the message says how |
 | 503 | `database_unavailable` | the server's database cannot be reached; retry after `Retry-After` seconds |
 | 504 | `upstream_timeout` | the image model the server delegates `generate-image` to gave no picture in time |
 

@@ -100,6 +100,7 @@ fn decide(
         None => Next::RetryAfter(policy.backoff(retry)),
     };
     match result {
+        Ok(response) if answered_by_the_model_server(response) => Next::Done,
         Ok(response) if is_retryable_status(response.status()) => after(response),
         Ok(_) => Next::Done,
         Err(err) if err.is_connect() => Next::RetryAfter(policy.backoff(retry)),
@@ -110,6 +111,20 @@ fn decide(
         }
         Err(_) => Next::Done,
     }
+}
+
+/// Whether a 502 or 504 is the API's own answer (the contract's JSON error body:
+/// `upstream_error`, `upstream_timeout`) that the image model the server
+/// delegates to failed or was too slow. A repeat would start the model's work
+/// again (a minute or more of a GPU), so it is left to the caller; a gateway's
+/// own 502 or 504 (not JSON) is retried as any.
+fn answered_by_the_model_server(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 502 | 504)
+        && response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// Whether an attempt failed because its answer did not come: a timeout, a

@@ -206,7 +206,12 @@ pub struct ServerConfig {
 
     /// Seconds the image generator may take to answer with a picture (then the
     /// request is answered 504 `upstream_timeout`).
-    #[arg(long, env = "RUNWAY_IMAGE_GENERATOR_TIMEOUT_SECS", default_value_t = defaults::IMAGE_GENERATOR_TIMEOUT_SECS)]
+    #[arg(
+        long,
+        env = "RUNWAY_IMAGE_GENERATOR_TIMEOUT_SECS",
+        default_value_t = defaults::IMAGE_GENERATOR_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub image_generator_timeout_secs: u64,
 
     /// How log lines are written: `text` for people, or `json` (one object per line,

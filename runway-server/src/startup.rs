@@ -235,6 +235,11 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
     )
     .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
     let generator = match &config.image_generator {
+        None if config.image_generator_model.is_some() || config.image_generator_key.is_some() => {
+            return Err(StartError::Other(
+                "--image-generator-model and --image-generator-key need --image-generator".into(),
+            ));
+        }
         None => None,
         Some(url) => {
             let generator = ImageGenerator::new(
@@ -244,7 +249,7 @@ pub async fn prepare(mut config: ServerConfig) -> Result<Prepared, StartError> {
                     .image_generator_key
                     .as_ref()
                     .map(|key| key.expose().to_owned()),
-                Duration::from_secs(config.image_generator_timeout_secs),
+                Duration::from_secs(config.image_generator_timeout_secs.max(1)),
                 config.max_input_bytes,
             )
             .map_err(|e| StartError::Other(format!("--image-generator: {e}")))?;

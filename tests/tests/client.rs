@@ -131,6 +131,43 @@ async fn retries_end_after_the_limit_with_the_last_error() {
 }
 
 #[tokio::test]
+async fn the_apis_own_502_and_504_are_not_retried_a_gateways_are() {
+    for (status, code) in [(502, "upstream_error"), (504, "upstream_timeout")] {
+        let server = MockServer::start().await;
+        Mock::given(path("/v1/generate-image"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(error_body(
+                code,
+                "the image generator failed",
+                None,
+            )))
+            .mount(&server)
+            .await;
+        let err = generate(&client_for(&server, 2))
+            .await
+            .expect_err("the model failed");
+        assert_eq!(err.code(), Some(code));
+        assert_eq!(
+            server.received_requests().await.map(|r| r.len()),
+            Some(1),
+            "{code}: the model's work is not started again"
+        );
+
+        // A gateway's own page in front of the API is retried.
+        let gateway = MockServer::start().await;
+        Mock::given(path("/v1/generate-image"))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_raw("<html>Bad Gateway</html>", "text/html"),
+            )
+            .mount(&gateway)
+            .await;
+        generate(&client_for(&gateway, 2))
+            .await
+            .expect_err("still failing");
+        assert_eq!(gateway.received_requests().await.map(|r| r.len()), Some(3));
+    }
+}
+
+#[tokio::test]
 async fn client_errors_are_not_retried_and_decode_to_typed_errors() {
     for (status, code, param) in [
         (400, "invalid_request", None),

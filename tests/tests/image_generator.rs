@@ -37,13 +37,23 @@ const GREEN: [u8; 3] = [30, 200, 60];
 /// A server that delegates generation to `generator` (a full
 /// `--image-generator` URL), with `model` and `key` when given.
 async fn delegating(generator: String, model: Option<&str>, key: Option<&str>) -> TestServer {
+    delegating_within(generator, model, key, 30).await
+}
+
+/// The same, with the generator's timeout.
+async fn delegating_within(
+    generator: String,
+    model: Option<&str>,
+    key: Option<&str>,
+    timeout_secs: u64,
+) -> TestServer {
     let model = model.map(str::to_owned);
     let key = key.map(Into::into);
     TestServer::start_with(move |config| {
         config.image_generator = Some(generator);
         config.image_generator_model = model;
         config.image_generator_key = key;
-        config.image_generator_timeout_secs = 1;
+        config.image_generator_timeout_secs = timeout_secs;
     })
     .await
 }
@@ -146,14 +156,18 @@ async fn a_picture_answered_by_url_is_fetched_from_the_generator_only() {
         })))
         .mount(&upstream)
         .await;
+    // Another origin (another port of this machine): never asked.
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(png(320, 200, RED)))
+        .mount(&elsewhere)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/images/generations"))
         .and(body_string_contains("other host"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "created": 1_765_000_000,
-            // Another origin (the name, not the address, of this machine): refused
-            // before any connection.
-            "data": [{"url": "http://localhost:1/generated-images/fox.png"}]
+            "data": [{"url": format!("{}/generated-images/fox.png", elsewhere.uri())}]
         })))
         .mount(&upstream)
         .await;
@@ -200,7 +214,10 @@ async fn a_picture_answered_by_url_is_fetched_from_the_generator_only() {
             .is_some_and(|m| m.contains("another host")),
         "{refused}"
     );
-    assert_eq!(received(&upstream).await.len(), 3, "nothing fetched");
+    assert!(
+        received(&elsewhere).await.is_empty(),
+        "nothing fetched there"
+    );
 }
 
 #[tokio::test]
@@ -288,6 +305,14 @@ async fn upstream_failures_answer_502_and_timeouts_504_and_store_nothing() {
     .mount(&upstream)
     .await;
     answer(
+        "slow picture",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"url": format!("{}/generated-images/slow.png", upstream.uri())}]}),
+        ),
+    )
+    .mount(&upstream)
+    .await;
+    answer(
         "slow",
         ResponseTemplate::new(200)
             .set_delay(Duration::from_secs(3))
@@ -295,7 +320,17 @@ async fn upstream_failures_answer_502_and_timeouts_504_and_store_nothing() {
     )
     .mount(&upstream)
     .await;
-    let server = delegating(format!("openai+{}/v1", upstream.uri()), None, None).await;
+    // The answer comes at once; the picture it points at does not.
+    Mock::given(method("GET"))
+        .and(path("/generated-images/slow.png"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(3))
+                .set_body_bytes(png(64, 64, RED)),
+        )
+        .mount(&upstream)
+        .await;
+    let server = delegating_within(format!("openai+{}/v1", upstream.uri()), None, None, 1).await;
     let client = server.client();
     let generate = |prompt: &'static str| {
         client
@@ -327,6 +362,12 @@ async fn upstream_failures_answer_502_and_timeouts_504_and_store_nothing() {
             StatusCode::BAD_GATEWAY,
             ErrorCode::UpstreamError,
             "no picture",
+        ),
+        (
+            "slow picture",
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::UpstreamTimeout,
+            "within 1 s",
         ),
         (
             "slow",
@@ -438,4 +479,11 @@ async fn a_server_names_a_generator_it_cannot_use_at_start() {
         assert!(said.contains("--image-generator"), "{said}");
         assert!(!said.contains("secret"), "{said}");
     }
+    // A key for a generator the server was not given is a mistake, said at start.
+    let mut config = runway_server::ServerConfig::for_data_dir(dir.path(), vec![KEY.to_owned()]);
+    config.image_generator_key = Some("sk-orphan".into());
+    let Err(err) = runway_server::start(config).await else {
+        panic!("a key without a generator was accepted");
+    };
+    assert!(err.to_string().contains("need --image-generator"), "{err}");
 }

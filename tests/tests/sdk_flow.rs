@@ -98,10 +98,18 @@ async fn a_program_uses_the_whole_api_with_the_sdk_shapes() -> Result<(), Runway
     // to come has none.
     let tasks: Vec<types::Task> = client.task_stream(None).try_collect().await?;
     assert!(tasks.iter().any(|listed| listed.id == task.id()));
-    let later =
-        TaskFilter::default().created_after(chrono::Utc::now() + chrono::Duration::hours(1));
+    let hour = chrono::Duration::hours(1);
+    let later = TaskFilter::default().created_after(chrono::Utc::now() + hour);
     let none: Vec<types::Task> = client.task_stream(later).try_collect().await?;
     assert!(none.is_empty(), "{none:?}");
+    let earlier = TaskFilter::default().created_before(chrono::Utc::now() - hour);
+    let none: Vec<types::Task> = client.task_stream(earlier).try_collect().await?;
+    assert!(none.is_empty(), "{none:?}");
+    let this_hour = TaskFilter::default()
+        .created_after(chrono::Utc::now() - hour)
+        .created_before(chrono::Utc::now() + hour);
+    let recent: Vec<types::Task> = client.task_stream(this_hour).try_collect().await?;
+    assert!(recent.iter().any(|listed| listed.id == task.id()));
     let read = client.get_task().task_id(&tasks[0].id).send().await?;
     assert_eq!(read.id, tasks[0].id);
 

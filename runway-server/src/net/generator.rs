@@ -33,6 +33,9 @@ use crate::domain::{Error, Result};
 /// The longest piece of an upstream's error message passed on.
 const MESSAGE_CHARS: usize = 300;
 
+/// How much of a failure's body is read (its message is at the start).
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
 /// Base64 as image servers write it: standard alphabet, padded or not.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
@@ -87,32 +90,31 @@ impl std::fmt::Debug for ImageGenerator {
 }
 
 /// The protocol and the endpoint that `url` names; a sentence for the operator
-/// when it names none.
+/// when it names none (never the URL itself, which may hold a password).
 pub fn parse_url(url: &str) -> Result<(Protocol, Url), String> {
     let usage = "use openai+http(s)://HOST[:PORT]/BASE or sdapi+http(s)://HOST[:PORT]";
-    let Some((scheme, rest)) = url.split_once('+') else {
-        return Err(format!("`{url}` names no protocol: {usage}"));
-    };
-    let protocol = match scheme {
-        "openai" => Protocol::OpenAi,
-        "sdapi" => Protocol::SdApi,
-        other => {
+    let (protocol, rest) = match url.split_once('+') {
+        Some(("openai", rest)) => (Protocol::OpenAi, rest),
+        Some(("sdapi", rest)) => (Protocol::SdApi, rest),
+        _ => {
             return Err(format!(
-                "`{other}` is not a protocol the server speaks: {usage}"
+                "the URL does not start with a protocol the server speaks: {usage}"
             ));
         }
     };
-    let base = Url::parse(rest).map_err(|e| format!("`{rest}` is not a URL ({e}): {usage}"))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-        return Err(format!("`{rest}` is not an http(s) URL: {usage}"));
-    }
+    let base = Url::parse(rest).map_err(|e| format!("the URL cannot be read ({e}): {usage}"))?;
     if !base.username().is_empty() || base.password().is_some() {
         return Err(
             "give the image generator's key with --image-generator-key, not in the URL".into(),
         );
     }
+    if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+        return Err(format!(
+            "the URL is not an http(s) URL with a host: {usage}"
+        ));
+    }
     if base.query().is_some() || base.fragment().is_some() {
-        return Err(format!("`{rest}` has a query or a fragment: {usage}"));
+        return Err(format!("the URL has a query or a fragment: {usage}"));
     }
     let path = base.path().trim_end_matches('/');
     let path = match protocol {
@@ -216,27 +218,27 @@ impl ImageGenerator {
     }
 
     /// The picture the model server draws for `prompt`: its encoded bytes (a
-    /// PNG, usually), not yet decoded nor checked.
+    /// PNG, usually), not yet decoded nor checked. The whole exchange (the
+    /// answer, and a picture answered by URL) is bounded by the timeout.
     pub async fn generate(&self, prompt: &Prompt<'_>) -> Result<Bytes> {
+        tokio::time::timeout(self.timeout, self.exchange(prompt))
+            .await
+            .unwrap_or_else(|_| Err(Error::upstream_timeout(self.timeout.as_secs())))
+    }
+
+    async fn exchange(&self, prompt: &Prompt<'_>) -> Result<Bytes> {
         let request = self
             .authorized(self.http.post(self.endpoint.clone()))
             .json(&self.request_body(prompt));
         let answer = self.read(request).await?;
-        match self.protocol {
-            Protocol::OpenAi => {
-                let answer: OpenAiAnswer = parse(&answer)?;
-                let picture = answer.data.into_iter().next().ok_or_else(no_picture)?;
-                match (picture.b64_json, picture.url) {
-                    (Some(b64), _) => decode_base64(&b64),
-                    (None, Some(url)) => self.fetch_picture(&url).await,
-                    (None, None) => Err(no_picture()),
-                }
-            }
-            Protocol::SdApi => {
-                let answer: SdApiAnswer = parse(&answer)?;
-                let picture = answer.images.into_iter().next().ok_or_else(no_picture)?;
-                decode_base64(&picture)
-            }
+        // Parsing and decoding tens of megabytes is work for the blocking pool.
+        let protocol = self.protocol;
+        let picture = tokio::task::spawn_blocking(move || picture_in(protocol, answer))
+            .await
+            .map_err(Error::internal)??;
+        match picture {
+            Picture::Bytes(bytes) => Ok(bytes),
+            Picture::Url(url) => self.fetch_picture(&url).await,
         }
     }
 
@@ -265,17 +267,27 @@ impl ImageGenerator {
     }
 
     /// Sends `request` and reads a successful answer's body, up to the cap (base64
-    /// makes a picture a third larger).
+    /// makes a picture a third larger); of a failure, its first
+    /// [`ERROR_BODY_BYTES`].
     async fn read(&self, request: reqwest::RequestBuilder) -> Result<Bytes> {
         let response = request.send().await.map_err(|e| self.transport(&e))?;
         let status = response.status();
-        let cap = self.max_bytes / 3 * 4 + 64 * 1024;
-        let mut body = Vec::new();
+        let cap = if status.is_success() {
+            (self.max_bytes / 3)
+                .saturating_mul(4)
+                .saturating_add(64 * 1024)
+        } else {
+            ERROR_BODY_BYTES
+        };
+        let expected = response.content_length().unwrap_or(0);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(cap));
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.transport(&e))?;
             if body.len() + chunk.len() > cap {
                 if !status.is_success() {
+                    let room = cap - body.len();
+                    body.extend_from_slice(&chunk[..room]);
                     break; // an error page: its beginning says enough
                 }
                 return Err(Error::upstream(
@@ -293,7 +305,7 @@ impl ImageGenerator {
 
     /// The error of a request that got no answer: 504 when it took too long.
     fn transport(&self, err: &reqwest::Error) -> Error {
-        if err.is_timeout() {
+        if err.is_timeout() && !err.is_connect() {
             return Error::upstream_timeout(self.timeout.as_secs());
         }
         let mut cause = err.to_string();
@@ -309,11 +321,41 @@ impl ImageGenerator {
     }
 }
 
-/// An answer's JSON as `T`, or 502.
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
+/// What an answer holds: the picture, or where to fetch it.
+enum Picture {
+    Bytes(Bytes),
+    Url(String),
+}
+
+/// The picture in a successful `answer` of `protocol`.
+fn picture_in(protocol: Protocol, answer: Bytes) -> Result<Picture> {
+    let encoded = match protocol {
+        Protocol::OpenAi => {
+            let parsed: OpenAiAnswer = parse(&answer)?;
+            drop(answer);
+            let picture = parsed.data.into_iter().next().ok_or_else(no_picture)?;
+            match (picture.b64_json, picture.url) {
+                (Some(b64), _) => b64,
+                (None, Some(url)) => return Ok(Picture::Url(url)),
+                (None, None) => return Err(no_picture()),
+            }
+        }
+        Protocol::SdApi => {
+            let parsed: SdApiAnswer = parse(&answer)?;
+            drop(answer);
+            parsed.images.into_iter().next().ok_or_else(no_picture)?
+        }
+    };
+    decode_base64(&encoded).map(Picture::Bytes)
+}
+
+/// An answer's JSON as `T`, or 502 (saying why on one short line: serde's
+/// message may quote the answer).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
+        let why = one_line(&e.to_string()).unwrap_or_default();
         Error::upstream(
-            format!("the image generator's answer is not what its protocol says: {e}"),
+            format!("the image generator's answer is not what its protocol says: {why}"),
             None,
         )
     })
@@ -329,16 +371,18 @@ fn decode_base64(text: &str) -> Result<Bytes> {
         Some((head, payload)) if head.starts_with("data:") => payload,
         _ => text,
     };
-    let payload: String = payload.chars().filter(|c| !c.is_whitespace()).collect();
-    BASE64
-        .decode(payload.as_bytes())
-        .map(Bytes::from)
-        .map_err(|e| {
-            Error::upstream(
-                format!("the image generator's picture is not valid base64: {e}"),
-                None,
-            )
-        })
+    let decoded = if payload.bytes().any(|b| b.is_ascii_whitespace()) {
+        let packed: String = payload.chars().filter(|c| !c.is_whitespace()).collect();
+        BASE64.decode(packed.as_bytes())
+    } else {
+        BASE64.decode(payload.as_bytes())
+    };
+    decoded.map(Bytes::from).map_err(|e| {
+        Error::upstream(
+            format!("the image generator's picture is not valid base64: {e}"),
+            None,
+        )
+    })
 }
 
 /// The error of a failure status, with the upstream's own message, trimmed.
@@ -353,11 +397,10 @@ fn failed(status: StatusCode, body: &[u8]) -> Error {
 
 /// What an error body says: the message field of the usual JSON shapes
 /// (`{"error": {"message"}}`, `{"error": "..."}`, `{"detail": "..."}`,
-/// `{"message": "..."}`), or the text itself; on one line, at most
-/// [`MESSAGE_CHARS`] characters.
+/// `{"message": "..."}`), or the text itself; see [`one_line`].
 fn upstream_message(body: &[u8]) -> Option<String> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let text = match &json {
+    match &json {
         Some(value) => [
             &value["error"]["message"],
             &value["error"],
@@ -366,9 +409,14 @@ fn upstream_message(body: &[u8]) -> Option<String> {
         ]
         .into_iter()
         .find_map(Value::as_str)
-        .map(str::to_owned)?,
-        None => String::from_utf8_lossy(body).into_owned(),
-    };
+        .and_then(one_line),
+        None => one_line(&String::from_utf8_lossy(body)),
+    }
+}
+
+/// `text` on one line, without control characters, at most [`MESSAGE_CHARS`]
+/// characters; `None` when nothing is left.
+fn one_line(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let line: String = words
         .join(" ")
@@ -461,6 +509,30 @@ mod tests {
         );
         assert_eq!(sdapi.request_body(&prompt)["seed"], 42);
         assert_eq!(sdapi.request_body(&prompt)["negative_prompt"], "text");
+    }
+
+    #[test]
+    fn a_url_is_never_repeated_in_its_error() {
+        for wrong in [
+            "http://user:sk-secret@127.0.0.1:7860",
+            "openai+ftp://user:sk-secret@127.0.0.1/v1",
+            "sdapi+http://user:sk-secret@127.0.0.1:7860",
+            "sdapi+http://sk-secret@[::1",
+            "http+sk-secret://127.0.0.1",
+        ] {
+            let said = parse_url(wrong).expect_err(wrong);
+            assert!(!said.contains("sk-secret"), "{said}");
+        }
+    }
+
+    #[test]
+    fn an_answer_is_never_quoted_whole_in_an_error() {
+        let huge = format!(r#"{{"images": "{}"}}"#, "A".repeat(100_000));
+        let Err(err) = picture_in(Protocol::SdApi, Bytes::from(huge)) else {
+            panic!("a string is not a list of pictures");
+        };
+        assert_eq!(err.code, crate::domain::ErrorCode::UpstreamError);
+        assert!(err.message.len() < 500, "{}", err.message.len());
     }
 
     #[test]
