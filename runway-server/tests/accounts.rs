@@ -2,17 +2,12 @@
 //! `accounts list` and `migrate`, against the database the server uses, and what
 //! the API makes of a key made, revoked or given as a flag.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runway-server"));
-    for name in ["RUNWAY_DATABASE_URL", "RUNWAY_STORAGE", "RUNWAY_API_KEYS"] {
-        command.env_remove(name);
-    }
-    command
-}
+use common::{binary, serve, start};
 
 /// Runs `runway-server --data-dir DATA ARGS...`.
 fn admin(data: &std::path::Path, args: &[&str]) -> Output {
@@ -26,37 +21,6 @@ fn admin(data: &std::path::Path, args: &[&str]) -> Output {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Starts the server on `data` with `--api-key flag_key`; its URL.
-fn serve(data: &std::path::Path, flag_key: &str) -> (Child, String) {
-    let mut child = binary()
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            flag_key,
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let mut url = String::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            url = rest.trim().to_owned();
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    assert!(!url.is_empty(), "the server reported its address");
-    (child, url)
 }
 
 async fn usage_status(url: &str, key: &str) -> u16 {
@@ -180,26 +144,14 @@ fn shared_storage_needs_a_shared_database() {
 fn the_first_start_makes_the_default_account_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let first = |data: &std::path::Path| -> (Child, Vec<String>) {
-        let mut child = binary()
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawns");
-        let out = child.stdout.take().expect("stdout");
-        let report: Vec<String> = BufReader::new(out)
-            .lines()
+    let first = |data: &std::path::Path| -> Vec<String> {
+        let (_server, lines) = start(data, &[]);
+        lines
             .map_while(Result::ok)
             .take_while(|line| !line.starts_with("ffmpeg:"))
-            .collect();
-        (child, report)
+            .collect()
     };
-    let (mut child, report) = first(&data);
-    let _ = child.kill();
-    let _ = child.wait();
+    let report = first(&data);
     assert!(
         report.iter().any(|l| l.contains("media stored in")),
         "{report:?}"
@@ -207,9 +159,7 @@ fn the_first_start_makes_the_default_account_once() {
     let listed = stdout(&admin(&data, &["keys", "list"]));
     assert!(listed.contains("default"), "{listed}");
     assert_eq!(listed.lines().count(), 2, "one key: {listed}");
-    let (mut child, _) = first(&data);
-    let _ = child.kill();
-    let _ = child.wait();
+    first(&data);
     let listed = stdout(&admin(&data, &["keys", "list"]));
     assert_eq!(
         listed.lines().count(),

@@ -6,21 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{binary, serve};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
-
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runway-server"));
-    for name in ["RUNWAY_DATABASE_URL", "RUNWAY_STORAGE", "RUNWAY_API_KEYS"] {
-        command.env_remove(name);
-    }
-    command
-}
 
 /// `runway-server accounts set-password NAME`, the password on stdin.
 fn set_password(data: &std::path::Path, name: &str, password: &str) -> std::process::Output {
@@ -37,37 +29,6 @@ fn set_password(data: &std::path::Path, name: &str, password: &str) -> std::proc
     writeln!(stdin, "{password}").expect("written");
     drop(stdin);
     child.wait_with_output().expect("ends")
-}
-
-/// Starts the server on `data`; its URL.
-fn serve(data: &std::path::Path) -> (Server, String) {
-    let mut child = binary()
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            "rwk_cabinet_test_flag_key",
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split("listening on ")
-                .nth(1)
-                .map(|u| u.trim().to_owned())
-        })
-        .expect("the server reports its address");
-    std::thread::spawn(move || lines.for_each(drop));
-    (Server(child), url)
 }
 
 /// A browser's requests, minus the browser: no redirects followed, the session
@@ -172,7 +133,7 @@ async fn accounts_sign_in_with_their_password_and_wrong_ones_are_slowed_down() {
             .status
             .success()
     );
-    let (_server, url) = serve(&data);
+    let (_server, url) = serve(&data, "rwk_cabinet_test_flag_key");
     let mut browser = Browser::new(&url);
 
     let away = browser.get("/cabinet/keys").await;
@@ -223,7 +184,34 @@ async fn accounts_sign_in_with_their_password_and_wrong_ones_are_slowed_down() {
     let page = page.text().await.expect("page");
     assert!(page.contains("bob"), "signed in as bob");
 
-    // A second sign-in gets a new session; signing out ends the first.
+    // Signing in again from the same browser starts a new session and ends the
+    // one it had.
+    let earlier = browser.cookie.clone();
+    let again = browser.sign_in("bob", "bob's long password").await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_ne!(browser.cookie, earlier, "a new session id");
+    let mut old = Browser::new(&url);
+    old.cookie = earlier;
+    let ended = old.get("/cabinet/keys").await;
+    assert_eq!(
+        ended.status(),
+        StatusCode::SEE_OTHER,
+        "the earlier session ended"
+    );
+    let page = browser.get("/cabinet/keys").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("page");
+
+    // A form with a wrong token changes nothing.
+    let wrong = browser
+        .post(
+            "/cabinet/sign-out",
+            &[("csrf", "0123456789abcdef0123456789abcdef")],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+
+    // Signing out ends the session.
     let first_cookie = browser.cookie.clone();
     let csrf = field(&page, "csrf");
     let out = browser.post("/cabinet/sign-out", &[("csrf", &csrf)]).await;
@@ -242,7 +230,7 @@ async fn a_key_made_in_the_cabinet_works_until_it_is_revoked_there() {
             .status
             .success()
     );
-    let (_server, url) = serve(&data);
+    let (_server, url) = serve(&data, "rwk_cabinet_test_flag_key");
     let mut browser = Browser::new(&url);
     browser.sign_in("carol", "carol's long password").await;
     let page = browser

@@ -3,15 +3,11 @@
 
 mod common;
 
-use common::{Server, kill_processes_under};
+use common::{Server, binary, kill_processes_under};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_runway-server"))
-}
 
 #[test]
 fn help_documents_every_flag_and_its_environment_variable() {

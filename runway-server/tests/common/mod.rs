@@ -2,7 +2,54 @@
 //! uses some of them).
 #![allow(dead_code)]
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// The server binary, without the `RUNWAY_*` settings of the shell that runs the
+/// tests.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runway-server"));
+    for name in ["RUNWAY_DATABASE_URL", "RUNWAY_STORAGE", "RUNWAY_API_KEYS"] {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// The server started on `data` on a free port of 127.0.0.1, with `args`
+/// besides; the process and the lines of its report (its stdout).
+pub fn start(
+    data: &std::path::Path,
+    args: &[&str],
+) -> (Server, std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    let mut child = binary()
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let out = child.stdout.take().expect("stdout");
+    (Server(child), BufReader::new(out).lines())
+}
+
+/// Starts the server on `data` with `--api-key flag_key`; the process and its URL.
+pub fn serve(data: &std::path::Path, flag_key: &str) -> (Server, String) {
+    let (server, mut lines) = start(data, &["--api-key", flag_key]);
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split("listening on ")
+                .nth(1)
+                .map(|u| u.trim().to_owned())
+        })
+        .expect("the server reports its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, url)
+}
 
 /// Kills what still runs on files under `dir`: the ffmpeg of a server that was
 /// SIGKILLed (no one was left to kill it).

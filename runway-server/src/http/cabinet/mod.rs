@@ -141,9 +141,11 @@ fn cross_site() -> Error {
     Error::forbidden("this form was sent from another site: nothing was changed")
 }
 
-/// Checks a form's token against the session's.
+/// Checks a form's token against the session's, in constant time.
 fn check_csrf(signed_in: &SignedIn, token: &str) -> Result<(), Error> {
-    if token.is_empty() || token != signed_in.session.csrf_token {
+    use subtle::ConstantTimeEq;
+    let expected = signed_in.session.csrf_token.as_bytes();
+    if token.is_empty() || !bool::from(token.as_bytes().ct_eq(expected)) {
         return Err(Error::forbidden(
             "this form is out of date or not from this cabinet: reload the page and try again",
         ));
@@ -228,6 +230,12 @@ async fn sign_in(
         .await
     {
         Ok(session) => {
+            // The session this browser had, if any, ends: one browser, one session.
+            if let Some(old) = cookie(&headers, COOKIE)
+                && let Err(err) = state.sign_out(old).await
+            {
+                tracing::info!(code = err.code.as_str(), "an earlier session was not ended");
+            }
             let secure = if state.public_url().starts_with("https://") {
                 "; Secure"
             } else {

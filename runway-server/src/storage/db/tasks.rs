@@ -156,15 +156,22 @@ fn count(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// How a task ends failed (`{set_failed}` in [`Database::task_sql`]): its
+/// error is `$1` (code), `$2` (message), `$3` (param), and it holds no worker.
+const SET_FAILED: &str = "status = 'failed', finished_ms = {now}, error_code = $1, \
+    error_message = $2, error_param = $3, worker = NULL, lease_until_ms = NULL";
+
 impl Database {
-    /// `sql` for this backend: `{now}` becomes the database's clock (ms) and
-    /// `{skip_locked}` PostgreSQL's row locking of a claim.
+    /// `sql` for this backend: `{now}` becomes the database's clock (ms),
+    /// `{skip_locked}` PostgreSQL's row locking of a claim, `{columns}` a task
+    /// row's columns and `{set_failed}` [`SET_FAILED`].
     fn task_sql(&self, sql: &str) -> String {
         let (now, skip_locked) = match &self.pool {
             Pool::Sqlite(_) => (NOW_SQLITE, ""),
             Pool::Postgres(_) => (NOW_POSTGRES, " FOR UPDATE SKIP LOCKED"),
         };
-        sql.replace("{now}", now)
+        sql.replace("{set_failed}", SET_FAILED)
+            .replace("{now}", now)
             .replace("{skip_locked}", skip_locked)
             .replace("{columns}", COLUMNS)
     }
@@ -347,8 +354,7 @@ impl Database {
         error: &TaskError,
     ) -> Result<Finished, DbError> {
         let sql = self.task_sql(
-            "UPDATE tasks SET status = 'failed', finished_ms = {now}, error_code = $1, \
-             error_message = $2, error_param = $3, worker = NULL, lease_until_ms = NULL \
+            "UPDATE tasks SET {set_failed} \
              WHERE id = $4 AND worker = $5 AND attempts = $6 AND status = 'running'",
         );
         let updated = with_pool!(self, pool => sqlx::query(&sql)
@@ -376,8 +382,7 @@ impl Database {
         limit: u32,
     ) -> Result<Vec<String>, DbError> {
         let sql = self.task_sql(
-            "UPDATE tasks SET status = 'failed', finished_ms = {now}, error_code = $1, \
-             error_message = $2, error_param = $3, worker = NULL, lease_until_ms = NULL \
+            "UPDATE tasks SET {set_failed} \
              WHERE id IN (SELECT id FROM tasks WHERE finished_ms IS NULL AND status = 'running' \
                AND lease_until_ms < {now} AND attempts >= max_attempts LIMIT $4) \
              RETURNING output_id",
