@@ -5503,7 +5503,7 @@ not kept, so a retry after them runs the request again. Keys are per API key.
 This client sends a new key with every `POST` (the same on each retry of it); set your own with `.idempotency_key(...)`.
 
 
-Version: 1.1.2*/
+Version: 1.2.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -5545,7 +5545,7 @@ impl Client {
 }
 impl ClientInfo<crate::Config> for Client {
     fn api_version() -> &'static str {
-        "1.1.2"
+        "1.2.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()

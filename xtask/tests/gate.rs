@@ -97,12 +97,12 @@ fn removing_an_enum_value_a_client_may_send_fails() {
 fn adding_a_required_request_field_fails() {
     let report = gate_after(|c| {
         let request = schema(c, "GenerateImageRequest");
-        request["properties"]["seed"] = json!({"type": "integer", "format": "int64"});
-        request["required"] = json!(["prompt", "seed"]);
+        request["properties"]["guidance_scale"] = json!({"type": "number"});
+        request["required"] = json!(["prompt", "guidance_scale"]);
     });
     assert_finds(
         &report,
-        "#/components/schemas/GenerateImageRequest/properties/seed",
+        "#/components/schemas/GenerateImageRequest/properties/guidance_scale",
         "now required",
     );
 }
@@ -134,8 +134,7 @@ fn a_new_value_in_a_response_enum_fails() {
 #[test]
 fn adding_an_optional_field_passes() {
     let report = gate_after(|c| {
-        schema(c, "GenerateImageRequest")["properties"]["seed"] =
-            json!({"type": "integer", "format": "int64", "description": "A seed."});
+        schema(c, "GenerateImageRequest")["properties"]["guidance_scale"] = json!({"type": "number", "format": "double", "description": "How closely to follow the prompt."});
         schema(c, "ImageMetadata")["properties"]["colour_space"] =
             json!({"type": "string", "description": "The colour space."});
     });
