@@ -8,6 +8,10 @@
 //! cargo bench -p runway-server --bench style
 //! ```
 
+// The server runs in process here: only the peak-memory reader is used.
+#[allow(dead_code)]
+mod common;
+
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench-style";
@@ -64,16 +68,6 @@ async fn upload(http: &reqwest::Client, base: &str, bytes: Vec<u8>) -> String {
     answer["media_url"].as_str().expect("a URL").to_owned()
 }
 
-/// The process's peak resident memory, from /proc.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -115,7 +109,7 @@ async fn main() {
     }
     println!(
         "peak memory of the process (server and client): {:.1} MiB",
-        peak_rss_mib()
+        common::peak_rss_kib("self").map_or(0.0, |kib| kib as f64 / 1024.0)
     );
     server.shutdown().await;
 }

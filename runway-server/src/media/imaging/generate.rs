@@ -187,30 +187,17 @@ mod tests {
 
     #[test]
     fn same_prompt_same_image_other_prompt_other_image() {
-        let a = render(
-            "a fox",
-            Style::Photorealistic,
-            "photorealistic",
-            None,
-            64,
-            48,
-        );
-        let b = render(
-            "a fox",
-            Style::Photorealistic,
-            "photorealistic",
-            None,
-            64,
-            48,
-        );
-        let c = render(
-            "a whale",
-            Style::Photorealistic,
-            "photorealistic",
-            None,
-            64,
-            48,
-        );
+        let draw = |prompt| {
+            render(
+                prompt,
+                Style::Photorealistic,
+                "photorealistic",
+                None,
+                64,
+                48,
+            )
+        };
+        let (a, b, c) = (draw("a fox"), draw("a fox"), draw("a whale"));
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -23,7 +23,7 @@ use image::{Rgb, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::ImagingError;
-use super::edit::resize;
+use super::edit::{resize, resize_to_fill};
 
 /// The style predictor (Magenta's `arbitrary_predict`, int8).
 static PREDICT_ONNX: &[u8] =
@@ -95,12 +95,8 @@ fn tensor(width: usize, height: usize, pixel: impl Fn(usize, usize) -> Rgb<u8>) 
 
 /// The style vector of `style`.
 fn style_vector(networks: &Networks, style: &RgbImage) -> Result<TValue, ImagingError> {
-    let (w, h) = style.dimensions();
-    let side = w.min(h);
-    let square =
-        image::imageops::crop_imm(style, (w - side) / 2, (h - side) / 2, side, side).to_image();
     let side = STYLE_SIDE as u32;
-    let small = resize(&square, side, side)?;
+    let small = resize_to_fill(style, side, side)?;
     let input = tensor(STYLE_SIDE, STYLE_SIDE, |x, y| {
         *small.get_pixel(x as u32, y as u32)
     });
